@@ -1,0 +1,161 @@
+# harepd — build, test, install.  `make check` is what CI runs.
+PREFIX	?= /usr/local
+SBINDIR	?= $(PREFIX)/sbin
+BINDIR	?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR	?= /lib/systemd/system
+DESTDIR	?=
+BUILD	?= build
+
+PKGS	:= libpq libprotobuf-c grpc yaml-0.1 libcap openssl
+# Every build, test and runtime dependency, from Debian's packages.
+DEBS	:= gcc make pkg-config libpq-dev libprotobuf-c-dev protobuf-c-compiler \
+	   protobuf-compiler libgrpc-dev libyaml-dev libcap-dev libssl-dev \
+	   libcmocka-dev perl postgresql-15 postgresql-client-15 repmgr \
+	   postgresql-15-repmgr haproxy python3 python3-grpcio python3-protobuf \
+	   iproute2 procps openssl socat psmisc util-linux
+
+CC	?= cc
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN	:= -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
+CFLAGS	?= -O2 -g
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN) -D_GNU_SOURCE -I. -I$(BUILD) $(PKG_CFLAGS)
+LDLIBS	= -Wl,--as-needed $(PKG_LIBS) -lpthread
+ALL_LDFLAGS = $(LDFLAGS) $(SAN)
+
+PROTOS	:= proto/messaging.proto proto/ipc.proto
+PB_C	:= $(PROTOS:%.proto=$(BUILD)/%.pb-c.c)
+PB_H	:= $(PROTOS:%.proto=$(BUILD)/%.pb-c.h)
+
+# Every .c under these directories goes into libharepd.a; the two programs
+# and every test link against it.
+LIBDIRS	:= ipc conf supervisor worker-rpc worker-probe worker-hba
+MAINS	:= supervisor/main.c ctl/harepdctl.c
+LIB_SRC	:= $(filter-out $(MAINS),$(wildcard $(addsuffix /*.c,$(LIBDIRS))))
+LIB_OBJ	:= $(LIB_SRC:%.c=$(BUILD)/%.o) $(PB_C:.c=.o)
+LIB	:= $(BUILD)/libharepd.a
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_HELPER_SRC := $(wildcard tests/helpers/*.c)
+TEST_HELPER_BIN := $(TEST_HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: tests-build all deps check test unit integration e2e asan install clean demo \
+	demo-down bench
+
+all: $(BUILD)/harepd $(BUILD)/harepdctl
+
+$(BUILD)/%.pb-c.c $(BUILD)/%.pb-c.h: %.proto
+	@mkdir -p $(BUILD)
+	protoc-c --c_out=$(BUILD) $<
+
+# ipc.proto imports messaging.proto
+$(BUILD)/proto/ipc.pb-c.c: $(BUILD)/proto/messaging.pb-c.h
+
+$(BUILD)/%.o: %.c $(PB_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/proto/%.o: $(BUILD)/proto/%.c $(PB_H)
+	$(CC) $(ALL_CFLAGS) -Wno-shadow -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/harepd: $(BUILD)/supervisor/main.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/harepdctl: $(BUILD)/ctl/harepdctl.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) $(PB_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(LIB) \
+	    $(ALL_LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+$(BUILD)/tests/helpers/%: tests/helpers/%.c $(LIB) $(PB_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(ALL_LDFLAGS) $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIB) $(PB_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(ALL_LDFLAGS) $(LDLIBS)
+
+tests-build: all $(UNIT_BIN) $(TEST_HELPER_BIN)
+
+# Installs only what is missing; a no-op when everything is there.
+deps:
+	@missing=$$(for p in $(DEBS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# All tests run under prove: cmocka binaries print TAP, integration and
+# e2e scripts are TAP. prove's own "Result:" line ends the output.
+TESTS_UNIT = $(UNIT_BIN)
+TESTS_INTEGRATION = $(sort $(wildcard tests/integration/*.t))
+TESTS_E2E = $(sort $(wildcard tests/e2e/*.t))
+
+check: deps
+	$(MAKE) asan
+	$(MAKE) test
+
+test: tests-build
+	CMOCKA_MESSAGE_OUTPUT=TAP HAREPD_BUILD=$(abspath $(BUILD)) \
+	    tests/run-all $(TESTS_UNIT) $(TESTS_INTEGRATION) $(TESTS_E2E)
+
+unit: tests-build
+	CMOCKA_MESSAGE_OUTPUT=TAP HAREPD_BUILD=$(abspath $(BUILD)) \
+	    tests/run-all $(TESTS_UNIT)
+
+integration: tests-build
+	HAREPD_BUILD=$(abspath $(BUILD)) tests/run-all $(TESTS_INTEGRATION)
+
+e2e: tests-build
+	HAREPD_BUILD=$(abspath $(BUILD)) tests/run-all $(TESTS_E2E)
+
+# AddressSanitizer + UBSan build in its own tree: unit and integration tests.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	      -fno-sanitize-recover=undefined
+asan:
+	$(MAKE) BUILD=build-asan SAN="$(ASAN_FLAGS)" CFLAGS="-O1 -g" tests-build
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	CMOCKA_MESSAGE_OUTPUT=TAP HAREPD_BUILD=$(abspath build-asan) \
+	    tests/run-all $(addprefix build-asan/tests/,$(notdir $(UNIT_BIN))) \
+	    $(TESTS_INTEGRATION)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/harepd $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BUILD)/harepd $(DESTDIR)$(SBINDIR)/harepd
+	install -m 0755 $(BUILD)/harepdctl $(DESTDIR)$(BINDIR)/harepdctl
+	install -m 0644 conf/harepd.sample.yml \
+	    $(DESTDIR)$(SYSCONFDIR)/harepd/conf.yml.sample
+	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@BINDIR@|$(BINDIR)|g' \
+	    contrib/harepd.service.in > $(DESTDIR)$(UNITDIR)/harepd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/harepd.service
+
+bench: deps
+	$(MAKE) all $(BENCH_BIN)
+	HAREPD_BUILD=$(abspath $(BUILD)) bench/run
+
+demo: deps
+	$(MAKE) all
+	HAREPD_BUILD=$(abspath $(BUILD)) contrib/demo/demo up
+
+demo-down:
+	contrib/demo/demo down
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,57 @@
+/*
+ * Logging, bgpd style: log_info/log_warn/log_warnx/fatal/fatalx.
+ * Only the supervisor writes the log (JSON lines, the Go harepd's shape:
+ * {"level":"info","msg":"...","time":"..."}); a worker installs a sink that
+ * forwards each line to the supervisor as an IPC Log message.
+ */
+#ifndef HAREPD_LOG_H
+#define HAREPD_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum log_level {
+	LOG_LVL_DEBUG = 0,
+	LOG_LVL_INFO,
+	LOG_LVL_WARNING,
+	LOG_LVL_ERROR,
+};
+
+struct log_field {
+	const char	*key;
+	const char	*value;
+};
+
+typedef void (*log_sink_fn)(enum log_level, const char *msg,
+    const struct log_field *, size_t nfields, void *arg);
+
+/* procname is added as field "proc" to every line ("harepd", "rpc", ...). */
+void	log_init(const char *procname, log_sink_fn, void *arg);
+void	log_set_verbose(int);	/* 1: emit debug lines */
+const char *log_procname(void);
+const char *log_level_name(enum log_level);
+
+void	log_emit(enum log_level, const struct log_field *, size_t,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void	log_vemit(enum log_level, const struct log_field *, size_t,
+	    const char *fmt, va_list) __attribute__((format(printf, 4, 0)));
+
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* log_warn appends ": strerror(errno)" */
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+void	fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * One JSON line: {"level":..,"msg":..,"time":..,<fields>}\n. time is
+ * RFC 3339 local time with offset, as Go's logrus writes it.
+ */
+void	log_write_json(FILE *, enum log_level, const char *msg,
+	    const struct log_field *, size_t);
+/* JSON string escaping (RFC 8259), shared with harepdctl's JSON output. */
+void	json_write_string(FILE *, const char *);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * harepd command line: check or print the config, dry-run pg_hba, run the
+ * supervisor, or (internal, used by the supervisor's exec) run a worker.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/conf.h"
+#include "ipc/log.h"
+#include "supervisor/harepd.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: harepd [-f file] [-v] [--server-only | --client-only]\n"
+	    "       harepd [-f file] -t | -n\n"
+	    "       harepd [-f file] --print-hba rw=allow|deny[,ro=allow|deny]\n");
+	exit(64);
+}
+
+static void
+print_diag(const struct conf_diag *d)
+{
+	for (size_t i = 0; i < d->n_warnings; i++)
+		fprintf(stderr, "warning: %s\n", d->warnings[i]);
+	for (size_t i = 0; i < d->n_errors; i++)
+		fprintf(stderr, "%s\n", d->errors[i]);
+}
+
+static struct conf *
+load_or_exit(const char *path)
+{
+	struct conf_diag diag = { 0 };
+	struct conf *c = conf_load(path, &diag);
+
+	print_diag(&diag);
+	conf_diag_free(&diag);
+	if (c == NULL)
+		exit(EX_CONFIG_BAD);
+	return c;
+}
+
+static int
+run_role(const char *role)
+{
+	if (strcmp(role, "rpc") == 0)
+		return rpc_worker_main();
+	if (strcmp(role, "probe") == 0)
+		return probe_worker_main();
+	if (strcmp(role, "hba") == 0)
+		return hba_worker_main();
+	fprintf(stderr, "harepd: unknown role \"%s\"\n", role);
+	return 64;
+}
+
+enum { OPT_SERVER_ONLY = 256, OPT_CLIENT_ONLY, OPT_PRINT_HBA, OPT_ROLE };
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "server-only", no_argument, NULL, OPT_SERVER_ONLY },
+		{ "client-only", no_argument, NULL, OPT_CLIENT_ONLY },
+		{ "print-hba", required_argument, NULL, OPT_PRINT_HBA },
+		{ "role", required_argument, NULL, OPT_ROLE },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = CONF_DEFAULT_PATH, *print_hba = NULL, *role = NULL;
+	enum harepd_mode mode = MODE_DUAL;
+	int ch, check = 0, print = 0, verbose = 0;
+	struct conf *c;
+
+	while ((ch = getopt_long(argc, argv, "f:tnvh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': path = optarg; break;
+		case 't': check = 1; break;
+		case 'n': print = 1; break;
+		case 'v': verbose++; break;
+		case OPT_SERVER_ONLY: mode = MODE_SERVER_ONLY; break;
+		case OPT_CLIENT_ONLY: mode = MODE_CLIENT_ONLY; break;
+		case OPT_PRINT_HBA: print_hba = optarg; break;
+		case OPT_ROLE: role = optarg; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (role != NULL)
+		return run_role(role);
+
+	c = load_or_exit(path);
+	if (check) {
+		printf("configuration OK\n");
+		conf_free(c);
+		return EX_CONFIG_OK;
+	}
+	if (print) {
+		conf_print(stdout, c);
+		conf_free(c);
+		return EX_CONFIG_OK;
+	}
+	if (print_hba != NULL) {
+		int rc = hba_print_main(c, print_hba);
+		conf_free(c);
+		return rc;
+	}
+	return supervisor_main(path, c, mode, verbose);
+}

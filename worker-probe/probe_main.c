@@ -1,0 +1,10 @@
+/* PLACEHOLDER until the worker lands: replace this file. */
+#include <stdio.h>
+#include "supervisor/harepd.h"
+
+int
+probe_worker_main(void)
+{
+	fprintf(stderr, "harepd: probe_worker_main: PLACEHOLDER\n");
+	return 1;
+}
