@@ -99,6 +99,15 @@ struct conf *conf_load_buffer(const char *name, const char *yaml, size_t len,
 void	 conf_free(struct conf *);
 void	 conf_diag_free(struct conf_diag *);
 
+/*
+ * Checks that need the filesystem, kept apart from loading because workers
+ * load the config from bytes the supervisor sent and cannot (and need not)
+ * see these files: hbaConfig exists and is a regular file; with TLS on,
+ * ca/cert/key are readable. Returns the number of errors added to diag.
+ * `harepd -t` and the supervisor call it.
+ */
+int	 conf_check_files(const struct conf *, struct conf_diag *);
+
 /* Print the normalised configuration; its output loads to the same config. */
 void	 conf_print(FILE *, const struct conf *);
 
