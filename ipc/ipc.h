@@ -48,7 +48,8 @@ void	 ipc_chan_close(struct ipc_chan *);
 /*
  * Pack and send, or queue what the socket will not take now.
  * -1 with errno: EMSGSIZE (packed envelope > IPC_MAX_MSG), ENOBUFS (queue
- * full), EPIPE/ECONNRESET (peer gone), or another send error.
+ * full), EPIPE/ECONNRESET (peer gone), EINVAL (no body), EILSEQ (a string
+ * is not valid UTF-8: the receiver would reject it), or another send error.
  */
 int	 ipc_send(struct ipc_chan *, const ipc_envelope *);
 /* Send queued messages: 0 when the queue is empty, 1 when some remain, -1. */
@@ -67,6 +68,15 @@ enum ipc_rc ipc_recv(struct ipc_chan *, ipc_envelope **out, char *err,
 enum ipc_rc ipc_decode(const uint8_t *buf, size_t len, ipc_envelope **out,
 	    char *err, size_t errlen);
 void	 ipc_free(ipc_envelope *);
+/*
+ * 0 when every string in m (recursively) is valid UTF-8, as proto3
+ * requires and Go peers enforce; else -1 and why names the field.
+ * ipc_decode and ipc_send apply it to every envelope. why may be NULL.
+ */
+int	 ipc_check_utf8(const ProtobufCMessage *m, char *why, size_t whylen);
+bool	 ipc_utf8_valid(const char *);
+/* Replaces each byte that starts no valid UTF-8 sequence with '?'. */
+void	 ipc_utf8_scrub(char *);
 const char *ipc_body_name(Harepd__Envelope__BodyCase);
 const char *ipc_rc_str(enum ipc_rc);
 
