@@ -1,10 +1,281 @@
-/* PLACEHOLDER until the worker lands: replace this file. */
-#include <stdio.h>
+/*
+ * The rpc worker: answers peers' GetClusterInfo from the newest LocalView
+ * the supervisor pushed. Runs unprivileged (the supervisor dropped
+ * privileges before exec) and opens no file: the TLS PEM bytes arrive in
+ * the ConfigPush. gRPC is initialised here and nowhere else, after the
+ * last fork (FACTS.md: a child forked with gRPC initialised hangs).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <grpc/grpc.h>
+#include <grpc/support/log.h>
+
+#include "ipc/log.h"
+#include "ipc/worker.h"
 #include "supervisor/harepd.h"
+#include "worker-rpc/rpc.h"
+
+#define TICK_MS		500
+
+struct rpc_worker {
+	struct conf		*conf;
+	Harepd__ConfigPush	*push;		/* PEM bytes of the running server */
+	struct rpc_server	*server;
+	bool			 had_view;
+	bool			 db_down;	/* last view carried db_error */
+	bool			 stop;
+};
+
+/* The core logs to stderr; route it through our log so it reaches the file. */
+static void
+grpc_log_sink(gpr_log_func_args *a)
+{
+	enum log_level lvl = a->severity == GPR_LOG_SEVERITY_ERROR ?
+	    LOG_LVL_ERROR : LOG_LVL_DEBUG;
+	char where[256];
+	struct log_field f[] = { { "grpc", where } };
+
+	snprintf(where, sizeof(where), "%s:%d", a->file, a->line);
+	log_emit(lvl, f, 1, "gRPC: %s", a->message);
+}
+
+/* PEM bytes as the C string gRPC wants; NULL when absent. */
+static char *
+pem_string(const ProtobufCBinaryData *b)
+{
+	char *s;
+
+	if (b->len == 0)
+		return NULL;
+	if ((s = malloc(b->len + 1)) == NULL)
+		fatal("malloc");
+	memcpy(s, b->data, b->len);
+	s[b->len] = '\0';
+	return s;
+}
+
+static void
+pem_free(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+static const char *
+tls_mode(const struct conf *c)
+{
+	if (!c->tls.enabled)
+		return "insecure";
+	return c->tls.client_auth ? "mutual TLS" : "TLS";
+}
+
+static void
+start_server(struct rpc_worker *w)
+{
+	struct rpc_server_opts o = {
+		.bind_address = w->conf->bind_address,
+		.port = w->conf->bind_port,
+		.tls = w->conf->tls.enabled,
+		.client_auth = w->conf->tls.client_auth,
+		.max_age_ms = rpc_max_age_ms(w->conf),
+	};
+	char err[512], *ca, *cert, *key;
+
+	o.ca_pem = ca = pem_string(&w->push->tls_ca);
+	o.cert_pem = cert = pem_string(&w->push->tls_cert);
+	o.key_pem = key = pem_string(&w->push->tls_key);
+	w->server = rpc_server_start(&o, err, sizeof(err));
+	/* the core copied what it needs; leave no key bytes of ours behind */
+	pem_free(ca);
+	pem_free(cert);
+	pem_free(key);
+	if (w->server == NULL)
+		fatalx("gRPC server on %s port %d: %s", o.bind_address, o.port,
+		    err);
+	log_info("serving %s on %s port %d (%s), views answered up to %lld "
+	    "ms old", RPC_METHOD, o.bind_address, rpc_server_port(w->server),
+	    tls_mode(w->conf), (long long)o.max_age_ms);
+}
+
+static void
+log_view_change(struct rpc_worker *w, const Harepd__LocalView *v)
+{
+	bool down = v->db_error != NULL && v->db_error[0] != '\0';
+
+	if (!w->had_view)
+		log_info("first local view: node %d (%s), %zu primaries, "
+		    "%zu standbys", (int)v->node_id, v->node_name,
+		    v->n_primaries, v->n_standbys);
+	if (down && (!w->db_down || !w->had_view))
+		log_warnx("local database unreachable, peers get UNAVAILABLE: "
+		    "%s", v->db_error);
+	else if (!down && w->db_down)
+		log_info("local database reachable again, answering peers");
+	w->had_view = true;
+	w->db_down = down;
+}
+
+static void
+take_view(struct rpc_worker *w, const Harepd__LocalView *v)
+{
+	struct rpc_snapshot *snap;
+
+	if ((snap = rpc_snapshot_new(v)) == NULL) {
+		log_warnx("out of memory: local view dropped");
+		return;
+	}
+	log_view_change(w, v);
+	rpc_server_publish(w->server, snap);
+}
+
+static bool
+bytes_equal(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b)
+{
+	return a->len == b->len && (a->len == 0 ||
+	    memcmp(a->data, b->data, a->len) == 0);
+}
+
+/* What a running gRPC server cannot change: it would have to re-bind. */
+static bool
+needs_restart(const struct rpc_worker *w, const struct conf *c,
+    const Harepd__ConfigPush *p)
+{
+	const struct conf *o = w->conf;
+
+	return strcmp(o->bind_address, c->bind_address) != 0 ||
+	    o->bind_port != c->bind_port ||
+	    o->tls.enabled != c->tls.enabled ||
+	    o->tls.client_auth != c->tls.client_auth ||
+	    !bytes_equal(&w->push->tls_ca, &p->tls_ca) ||
+	    !bytes_equal(&w->push->tls_cert, &p->tls_cert) ||
+	    !bytes_equal(&w->push->tls_key, &p->tls_key);
+}
+
+/*
+ * Reload: the view's age limit follows watchDog at once; the listening
+ * address and TLS material stay as they are until the worker restarts.
+ */
+static void
+take_config(struct rpc_worker *w, Harepd__ConfigPush *p)
+{
+	struct conf *c;
+
+	if ((c = worker_conf_from_push(p)) == NULL) {
+		log_warnx("reloaded configuration does not load: keeping the "
+		    "running one");
+		return;
+	}
+	if (needs_restart(w, c, p))
+		log_warnx("gRPC bindAddress, bindPort or TLS changed: still "
+		    "serving %s port %d (%s) until the rpc worker restarts",
+		    w->conf->bind_address, w->conf->bind_port,
+		    tls_mode(w->conf));
+	rpc_server_set_max_age(w->server, rpc_max_age_ms(c));
+	log_info("configuration reloaded, views answered up to %lld ms old",
+	    (long long)rpc_max_age_ms(c));
+	/* keep the PEM bytes the server runs with: compare with those */
+	conf_free(w->conf);
+	w->conf = c;
+}
+
+static void
+take_control(struct rpc_worker *w, const Harepd__Control *ctl)
+{
+	switch (ctl->command) {
+	case HAREPD__CONTROL__COMMAND__SHUTDOWN:
+		log_info("shutdown requested");
+		w->stop = true;
+		break;
+	case HAREPD__CONTROL__COMMAND__PAUSE:
+	case HAREPD__CONTROL__COMMAND__RESUME:
+		/* stop-client leaves the server answering: nothing to do */
+		break;
+	default:
+		log_warnx("unknown control command %d", (int)ctl->command);
+	}
+}
+
+static void
+dispatch(struct rpc_worker *w, ipc_envelope *env)
+{
+	switch (env->body_case) {
+	case HAREPD__ENVELOPE__BODY_LOCAL_VIEW:
+		take_view(w, env->local_view);
+		break;
+	case HAREPD__ENVELOPE__BODY_CONFIG:
+		take_config(w, env->config);
+		break;
+	case HAREPD__ENVELOPE__BODY_CONTROL:
+		take_control(w, env->control);
+		break;
+	default:
+		log_warnx("unexpected %s message from the supervisor, dropped",
+		    ipc_body_name(env->body_case));
+	}
+}
+
+/* Everything the supervisor sent so far. */
+static void
+read_channel(struct rpc_worker *w)
+{
+	ipc_envelope *env;
+	enum ipc_rc rc;
+	char err[256];
+
+	while (!w->stop && (rc = worker_recv(&env, err, sizeof(err))) !=
+	    IPC_AGAIN) {
+		if (rc == IPC_OK) {
+			dispatch(w, env);
+			ipc_free(env);
+		} else if (rc == IPC_EOF || rc == IPC_SYSERR) {
+			log_warnx("supervisor channel: %s, stopping",
+			    ipc_rc_str(rc));
+			w->stop = true;
+		} else
+			log_warnx("bad message from the supervisor: %s: %s",
+			    ipc_rc_str(rc), err);
+	}
+}
+
+static void
+loop(struct rpc_worker *w)
+{
+	struct pollfd pfd = { .fd = worker_fd() };
+
+	while (!w->stop) {
+		pfd.events = POLLIN | (worker_pending() ? POLLOUT : 0);
+		if (poll(&pfd, 1, TICK_MS) == -1 && errno != EINTR)
+			fatal("poll");
+		if (pfd.revents & POLLOUT)
+			worker_flush();
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
+			read_channel(w);
+		rpc_server_tick(w->server);
+	}
+}
 
 int
 rpc_worker_main(void)
 {
-	fprintf(stderr, "harepd: rpc_worker_main: PLACEHOLDER\n");
-	return 1;
+	struct rpc_worker w = { 0 };
+
+	worker_init("rpc");
+	w.conf = worker_wait_config(WORKER_CONFIG_TIMEOUT_MS, &w.push);
+	gpr_set_log_function(grpc_log_sink);
+	grpc_init();
+	start_server(&w);
+	if (worker_send_hello("rpc") == -1)
+		log_warn("sending hello");
+	loop(&w);
+	rpc_server_stop(w.server);
+	grpc_shutdown();
+	conf_free(w.conf);
+	worker_config_push_free(w.push);
+	log_info("stopped");
+	worker_exit(0);
 }
