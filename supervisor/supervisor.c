@@ -1,11 +1,1002 @@
-/* PLACEHOLDER until the supervisor lands: replace this file. */
+/*
+ * The supervisor (ARCHITECTURE §2, §3, §7): one poll loop over a
+ * signalfd, the control socket and one channel per worker. It routes
+ * the workers' messages (docs/IPC.md), keeps the latest of each for
+ * status, restarts what dies, and stops everything in the safe order.
+ * It never initialises gRPC and never opens a database connection.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
-#include "supervisor/harepd.h"
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "supervisor/sup.h"
+
+/* Messages read from one worker per loop pass: a chatty worker must not
+ * starve the others. */
+#define READ_BURST		64
+#define MAX_WORKER_FIELDS	32
+#define MAX_FILE_BYTES		(IPC_MAX_MSG / 2)
+#define POLL_MAX_MS		1000
+
+static void	stop_next(struct sup *);
+
+/* ---- logging ---- */
+
+static void
+sup_log_sink(enum log_level lvl, const char *msg, const struct log_field *f,
+    size_t n, void *arg)
+{
+	struct sup *s = arg;
+
+	log_write_json(stderr, lvl, msg, f, n);
+	fflush(stderr);
+	if (s->log_open)
+		logfile_write(&s->log, time(NULL), lvl, msg, f, n);
+}
+
+/* A worker's Log, written with proc = its role, whatever it claims. */
+static void
+worker_log(struct sup *s, const struct worker *w, const Harepd__Log *l)
+{
+	struct log_field f[MAX_WORKER_FIELDS + 1];
+	size_t n = 0;
+
+	if (l->level == HAREPD__LOG__LEVEL__DEBUG && !s->verbose)
+		return;
+	f[n++] = (struct log_field){ "proc", w->role->name };
+	for (size_t i = 0; i < l->n_fields && n <= MAX_WORKER_FIELDS; i++) {
+		const char *k = l->fields[i]->key;
+
+		/* these keys are the supervisor's to write */
+		if (strcmp(k, "proc") == 0 || strcmp(k, "level") == 0 ||
+		    strcmp(k, "msg") == 0 || strcmp(k, "time") == 0)
+			continue;
+		f[n++] = (struct log_field){ k, l->fields[i]->value };
+	}
+	sup_log_sink((enum log_level)l->level, l->msg, f, n, s);
+}
+
+static int
+log_file_open(struct sup *s, const struct conf *c)
+{
+	if (c->log_file == NULL || c->log_file[0] == '\0')
+		return 0;
+	if (logfile_open(&s->log, c->log_file, c->log_rotation_time,
+	    c->log_max_age, time(NULL)) == -1) {
+		log_warn("cannot open log file %s, logging to stderr only",
+		    c->log_file);
+		return -1;
+	}
+	s->log_open = true;
+	(void)logfile_prune(&s->log, time(NULL));
+	return 0;
+}
+
+/* ---- configuration: what the supervisor validated is what workers get ---- */
+
+static int
+read_file(const char *path, size_t max, ProtobufCBinaryData *out, char *why,
+    size_t whylen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	ssize_t n;
+
+	out->data = NULL;
+	out->len = 0;
+	if (fd == -1 || fstat(fd, &st) == -1) {
+		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+		snprintf(why, whylen, "%s: not a regular file of at most %zu "
+		    "bytes", path, max);
+		close(fd);
+		return -1;
+	}
+	out->data = calloc(1, (size_t)st.st_size + 1);	/* NUL for the parser */
+	n = out->data ? read(fd, out->data, (size_t)st.st_size) : -1;
+	close(fd);
+	if (n < 0) {
+		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		free(out->data);
+		out->data = NULL;
+		return -1;
+	}
+	out->len = (size_t)n;
+	return 0;
+}
+
+static void
+push_free(Harepd__ConfigPush *p)
+{
+	free(p->path);
+	free(p->yaml.data);
+	free(p->tls_ca.data);
+	free(p->tls_cert.data);
+	free(p->tls_key.data);
+	harepd__config_push__init(p);
+}
+
+static int
+push_tls(Harepd__ConfigPush *p, const struct conf *c, char *why, size_t whylen)
+{
+	if (!c->tls.enabled)
+		return 0;
+	if (c->tls.ca && c->tls.ca[0] && read_file(c->tls.ca, MAX_FILE_BYTES,
+	    &p->tls_ca, why, whylen) == -1)
+		return -1;
+	if (c->tls.cert && c->tls.cert[0] && read_file(c->tls.cert,
+	    MAX_FILE_BYTES, &p->tls_cert, why, whylen) == -1)
+		return -1;
+	if (c->tls.key && c->tls.key[0] && read_file(c->tls.key,
+	    MAX_FILE_BYTES, &p->tls_key, why, whylen) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+log_diag(const struct conf_diag *d)
+{
+	for (size_t i = 0; i < d->n_warnings; i++)
+		log_warnx("config: %s", d->warnings[i]);
+	for (size_t i = 0; i < d->n_errors; i++)
+		log_emit(LOG_LVL_ERROR, NULL, 0, "config: %s", d->errors[i]);
+}
+
+/* Reads, validates and packs the config file: conf and push, or -1. */
+static int
+load_config(struct sup *s, struct conf **cp, Harepd__ConfigPush *p,
+    char *why, size_t whylen)
+{
+	struct conf_diag d = { 0 };
+	struct conf *c;
+
+	harepd__config_push__init(p);
+	if (read_file(s->conf_path, MAX_FILE_BYTES, &p->yaml, why, whylen) == -1)
+		return -1;
+	c = conf_load_buffer(s->conf_path, (const char *)p->yaml.data,
+	    p->yaml.len, &d);
+	if (c != NULL && conf_check_files(c, &d) > 0) {
+		conf_free(c);
+		c = NULL;
+	}
+	log_diag(&d);
+	if (c == NULL) {
+		snprintf(why, whylen, "%s: %zu error(s)%s%s", s->conf_path,
+		    d.n_errors, d.n_errors ? ", first: " : "",
+		    d.n_errors ? d.errors[0] : "");
+		conf_diag_free(&d);
+		push_free(p);
+		return -1;
+	}
+	conf_diag_free(&d);
+	p->path = strdup(s->conf_path);
+	p->server_only = (s->mode == MODE_SERVER_ONLY);
+	if (push_tls(p, c, why, whylen) == -1 ||
+	    harepd__config_push__get_packed_size(p) + 64 > IPC_MAX_MSG) {
+		if (why[0] == '\0' || p->tls_key.data != NULL)
+			snprintf(why, whylen, "config and TLS files too large "
+			    "for one message (%d bytes)", IPC_MAX_MSG);
+		conf_free(c);
+		push_free(p);
+		return -1;
+	}
+	*cp = c;
+	return 0;
+}
+
+/* Every worker user must exist before anything starts: fail at once. */
+static int
+check_users(struct sup *s, char *why, size_t whylen)
+{
+	struct privdrop pd;
+
+	for (size_t i = 0; i < ROLE_COUNT; i++)
+		if (role_runs_in(&roles[i], s->mode) && privdrop_prepare(&pd,
+		    role_user(&roles[i], s->conf), why, whylen) == -1)
+			return -1;
+	return 0;
+}
+
+static bool
+str_differs(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") != 0;
+}
+
+/* What a running harepd cannot apply by pushing the config: say so. */
+static void
+log_restart_needed(const struct conf *o, const struct conf *n)
+{
+	const char *what = NULL;
+
+	if (str_differs(o->bind_address, n->bind_address) ||
+	    o->bind_port != n->bind_port)
+		what = "harepd.gRPC.bindAddress/bindPort";
+	else if (o->tls.enabled != n->tls.enabled ||
+	    o->tls.client_auth != n->tls.client_auth ||
+	    str_differs(o->tls.ca, n->tls.ca) ||
+	    str_differs(o->tls.cert, n->tls.cert) ||
+	    str_differs(o->tls.key, n->tls.key))
+		what = "harepd.gRPC.tls";
+	if (what != NULL)
+		log_warnx("reload: %s changed: the rpc worker keeps its "
+		    "listener until harepd is restarted", what);
+	if (str_differs(o->rpc_user, n->rpc_user) ||
+	    str_differs(o->pg_user, n->pg_user))
+		log_warnx("reload: harepd.privsep users changed: they apply "
+		    "when a worker next starts; restart harepd to apply now");
+	if (str_differs(o->control_socket, n->control_socket))
+		log_warnx("reload: harepd.control.socket changed: harepd keeps "
+		    "listening on the old one until it is restarted");
+}
+
+static void
+apply_log_change(struct sup *s, const struct conf *o, const struct conf *n)
+{
+	if (!str_differs(o->log_file, n->log_file) &&
+	    o->log_rotation_time == n->log_rotation_time &&
+	    o->log_max_age == n->log_max_age)
+		return;
+	log_info("reload: log settings changed, reopening the log file");
+	if (s->log_open)
+		logfile_close(&s->log);
+	s->log_open = false;
+	(void)log_file_open(s, n);
+}
+
+static void
+push_config_all(struct sup *s)
+{
+	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
+
+	env.body_case = HAREPD__ENVELOPE__BODY_CONFIG;
+	env.config = &s->push;
+	for (size_t i = 0; i < ROLE_COUNT; i++) {
+		struct worker *w = &s->workers[i];
+
+		if (w->chan.fd != -1 && ipc_send(&w->chan, &env) == -1)
+			log_warn("reload: cannot send the config to %s",
+			    w->role->name);
+	}
+}
 
 int
-supervisor_main(const char *path, struct conf *c, enum harepd_mode m, int v)
+sup_reload(struct sup *s, char *why, size_t whylen)
 {
-	(void)path; (void)c; (void)m; (void)v;
-	fprintf(stderr, "harepd: supervisor: PLACEHOLDER\n");
-	return 1;
+	Harepd__ConfigPush push;
+	struct conf *c;
+
+	why[0] = '\0';
+	log_info("reloading %s", s->conf_path);
+	if (load_config(s, &c, &push, why, whylen) == -1) {
+		log_emit(LOG_LVL_ERROR, NULL, 0, "reload failed, keeping the "
+		    "running configuration: %s", why);
+		return -1;
+	}
+	log_restart_needed(s->conf, c);
+	apply_log_change(s, s->conf, c);
+	if (s->conf != NULL)
+		conf_free(s->conf);
+	push_free(&s->push);
+	s->conf = c;
+	s->push = push;
+	push_config_all(s);
+	log_info("configuration reloaded and pushed to the workers");
+	return 0;
+}
+
+/* ---- routing (docs/IPC.md) ---- */
+
+int
+sup_send_control(struct worker *w, Harepd__Control__Command cmd)
+{
+	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
+	Harepd__Control ctl = HAREPD__CONTROL__INIT;
+
+	ctl.command = cmd;
+	env.body_case = HAREPD__ENVELOPE__BODY_CONTROL;
+	env.control = &ctl;
+	if (w->chan.fd == -1)
+		return -1;
+	return ipc_send(&w->chan, &env);
+}
+
+static void
+violation(struct sup *s, struct worker *w, const char *why)
+{
+	log_emit(LOG_LVL_ERROR, NULL, 0, "worker %s broke the protocol (%s): "
+	    "restarting it", w->role->name, why);
+	proc_kill(w, "protocol violation");
+}
+
+static void
+forward(struct worker *to, const ipc_envelope *env)
+{
+	if (to->chan.fd == -1)
+		return;
+	if (ipc_send(&to->chan, env) == -1)
+		log_warn("cannot pass %s to worker %s",
+		    ipc_body_name(env->body_case), to->role->name);
+}
+
+static void
+check_ready(struct sup *s)
+{
+	for (size_t i = 0; i < ROLE_COUNT; i++)
+		if (role_runs_in(&roles[i], s->mode) &&
+		    s->workers[i].state != W_READY)
+			return;
+	if (s->ready_sent)
+		return;
+	s->ready_sent = true;
+	log_info("all workers ready (mode %s)", mode_name(s->mode));
+	if (sdnotify_send(&s->notify, "READY=1\nSTATUS=all workers ready") == -1)
+		log_warn("sd_notify READY=1");
+}
+
+static void
+on_hello(struct sup *s, struct worker *w, const Harepd__Hello *h)
+{
+	char why[128];
+
+	if (w->state != W_STARTING || strcmp(h->role, w->role->name) != 0 ||
+	    h->pid != (int32_t)w->pid) {
+		snprintf(why, sizeof(why), "unexpected hello role=%.16s pid=%d",
+		    h->role, h->pid);
+		violation(s, w, why);
+		return;
+	}
+	w->state = W_READY;
+	log_info("worker %s (pid %d) is ready", w->role->name, (int)w->pid);
+	/* a fresh rpc worker answers from the newest view at once */
+	if (w->role->id == ROLE_RPC && s->last_view != NULL)
+		forward(w, s->last_view);
+	check_ready(s);
+}
+
+static void
+keep(ipc_envelope **slot, ipc_envelope *env)
+{
+	ipc_free(*slot);
+	*slot = env;
+}
+
+static void
+on_view(struct sup *s, ipc_envelope *env)
+{
+	struct worker *rpc = &s->workers[ROLE_RPC];
+
+	keep(&s->last_view, env);
+	if (rpc->state == W_READY)
+		forward(rpc, env);
+}
+
+static void
+on_verdict(struct sup *s, struct worker *w, ipc_envelope *env)
+{
+	struct worker *hba = &s->workers[ROLE_HBA];
+
+	if (s->mode == MODE_SERVER_ONLY) {
+		ipc_free(env);
+		violation(s, w, "verdict in server-only mode");
+		return;
+	}
+	if (s->paused) {	/* PAUSE may still be in flight */
+		log_debug("dropping verdict #%llu: client paused",
+		    (unsigned long long)env->verdict->seq);
+		ipc_free(env);
+		return;
+	}
+	keep(&s->last_verdict, env);
+	if (hba->state == W_STARTING || hba->state == W_READY)
+		forward(hba, env);
+}
+
+/* Takes ownership of env. */
+static void
+dispatch(struct sup *s, struct worker *w, ipc_envelope *env)
+{
+	char why[64];
+
+	if (!role_may_send(w->role, env->body_case)) {
+		snprintf(why, sizeof(why), "sent %s",
+		    ipc_body_name(env->body_case));
+		ipc_free(env);
+		violation(s, w, why);
+		return;
+	}
+	switch (env->body_case) {
+	case HAREPD__ENVELOPE__BODY_LOCAL_VIEW:
+		on_view(s, env);
+		return;
+	case HAREPD__ENVELOPE__BODY_VERDICT:
+		on_verdict(s, w, env);
+		return;
+	case HAREPD__ENVELOPE__BODY_HBA_APPLIED:
+		keep(&s->last_hba, env);
+		return;
+	case HAREPD__ENVELOPE__BODY_HELLO:
+		on_hello(s, w, env->hello);
+		break;
+	case HAREPD__ENVELOPE__BODY_LOG:
+		if ((unsigned)env->log->level > HAREPD__LOG__LEVEL__ERROR)
+			violation(s, w, "log level out of range");
+		else
+			worker_log(s, w, env->log);
+		break;
+	default:
+		break;
+	}
+	ipc_free(env);
+}
+
+static void
+read_worker(struct sup *s, struct worker *w)
+{
+	ipc_envelope *env;
+	char err[256], why[320];
+
+	for (int i = 0; i < READ_BURST && w->chan.fd != -1; i++) {
+		switch (ipc_recv(&w->chan, &env, err, sizeof(err))) {
+		case IPC_OK:
+			dispatch(s, w, env);
+			break;
+		case IPC_AGAIN:
+			return;
+		case IPC_EOF:
+			/* it is exiting; if it does not, it will be killed */
+			ipc_chan_close(&w->chan);
+			if (w->pid > 0 && w->kill_at == 0)
+				w->kill_at = mono_ms() + STOP_WAIT_MS;
+			return;
+		default:
+			snprintf(why, sizeof(why), "%s", err);
+			violation(s, w, why);
+			return;
+		}
+	}
+}
+
+/* The last words of a worker that has exited (fatal()'s message). */
+void
+sup_drain(struct sup *s, struct worker *w)
+{
+	for (int i = 0; i < 4 * READ_BURST && w->chan.fd != -1; i++) {
+		ipc_envelope *env;
+
+		if (ipc_recv(&w->chan, &env, NULL, 0) != IPC_OK)
+			break;
+		dispatch(s, w, env);
+	}
+}
+
+/* ---- exits and restarts ---- */
+
+static void
+describe_exit(char *buf, size_t len, int st)
+{
+	if (WIFEXITED(st))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(st),
+		    strsignal(WTERMSIG(st)));
+	else
+		snprintf(buf, len, "ended (wait status %#x)", st);
+}
+
+static void
+log_exit(const struct worker *w, pid_t pid, int64_t up, int delay)
+{
+	char p[16], u[24], d[16];
+	struct log_field f[] = { { "role", w->role->name }, { "pid", p },
+	    { "uptime_ms", u }, { "backoff_ms", d } };
+
+	snprintf(p, sizeof(p), "%d", (int)pid);
+	snprintf(u, sizeof(u), "%lld", (long long)up);
+	snprintf(d, sizeof(d), "%d", delay);
+	log_emit(LOG_LVL_WARNING, f, 4, "worker %s (pid %d) %s after %lld ms; "
+	    "restarting in %d ms", w->role->name, (int)pid, w->last_exit,
+	    (long long)up, delay);
+}
+
+void
+sup_worker_gone(struct sup *s, struct worker *w, int wstatus)
+{
+	pid_t pid = w->pid;
+	int64_t up = mono_ms() - w->started_mono;
+	int delay;
+
+	w->pid = 0;	/* reaped: that pid may be anyone's now */
+	w->kill_at = 0;
+	sup_drain(s, w);
+	ipc_chan_close(&w->chan);
+	describe_exit(w->last_exit, sizeof(w->last_exit), wstatus);
+	if (s->stopping) {
+		log_info("worker %s (pid %d) stopped: %s", w->role->name,
+		    (int)pid, w->last_exit);
+		w->state = W_OFF;
+		if (s->stop_idx < ROLE_COUNT &&
+		    stop_order[s->stop_idx] == w->role->id) {
+			s->stop_idx++;
+			stop_next(s);
+		}
+		return;
+	}
+	delay = backoff_next(&w->backoff, up);
+	w->state = W_BACKOFF;
+	w->restart_at = mono_ms() + delay;
+	log_exit(w, pid, up, delay);
+}
+
+/* ---- stop-client / start-client ---- */
+
+void
+sup_set_paused(struct sup *s, bool on)
+{
+	Harepd__Control__Command cmd = on ? HAREPD__CONTROL__COMMAND__PAUSE :
+	    HAREPD__CONTROL__COMMAND__RESUME;
+
+	s->paused = on;
+	log_info("%s: %s", on ? "stop-client" : "start-client", on ?
+	    "no more verdicts, pg_hba.conf is left as it is; "
+	    "the gRPC server keeps answering" : "deciding again");
+	for (size_t i = 0; i < ROLE_COUNT; i++) {
+		struct worker *w = &s->workers[i];
+
+		if (w->role->id != ROLE_RPC && w->chan.fd != -1 &&
+		    sup_send_control(w, cmd) == -1)
+			log_warn("cannot tell %s to %s", w->role->name,
+			    on ? "pause" : "resume");
+	}
+}
+
+/* ---- SIGTERM: probe, then hba, then rpc ---- */
+
+static void
+stop_next(struct sup *s)
+{
+	while (s->stop_idx < ROLE_COUNT) {
+		struct worker *w = &s->workers[stop_order[s->stop_idx]];
+
+		if (w->pid > 0) {
+			w->state = W_STOPPING;
+			w->kill_at = mono_ms() + STOP_WAIT_MS;
+			if (sup_send_control(w,
+			    HAREPD__CONTROL__COMMAND__SHUTDOWN) == -1)
+				proc_kill(w, "cannot send it SHUTDOWN");
+			return;
+		}
+		w->state = W_OFF;
+		s->stop_idx++;
+	}
+	s->done = true;
+}
+
+void
+sup_begin_stop(struct sup *s, const char *why)
+{
+	if (s->stopping)
+		return;
+	log_info("stopping (%s): probe, then hba, then rpc", why);
+	s->stopping = true;
+	(void)sdnotify_send(&s->notify, "STOPPING=1");
+	s->stop_idx = 0;
+	stop_next(s);
+}
+
+/* ---- status ---- */
+
+void
+sup_fill_status(struct sup *s, struct status *st)
+{
+	int64_t now = mono_ms();
+
+	memset(st, 0, sizeof(*st));
+	st->pid = getpid();
+	st->mode = mode_name(s->mode);
+	st->config = s->conf_path;
+	st->now_ms = wall_ms();
+	st->started_ms = s->started_wall;
+	st->paused = s->paused;
+	st->ready = true;
+	st->view = s->last_view ? s->last_view->local_view : NULL;
+	st->verdict = s->last_verdict ? s->last_verdict->verdict : NULL;
+	st->hba = s->last_hba ? s->last_hba->hba_applied : NULL;
+	for (size_t i = 0; i < ROLE_COUNT; i++) {
+		const struct worker *w = &s->workers[i];
+		struct status_worker *sw = &st->workers[st->n_workers];
+
+		if (!role_runs_in(w->role, s->mode))
+			continue;
+		st->n_workers++;
+		st->ready = st->ready && w->state == W_READY;
+		sw->name = w->role->name;
+		sw->user = role_user(w->role, s->conf);
+		sw->state = wstate_name(w->state);
+		sw->pid = w->pid;
+		sw->uptime_ms = w->pid > 0 ? now - w->started_mono : 0;
+		sw->restarts = w->restarts;
+		sw->last_exit = w->last_exit;
+		sw->restart_in_ms = w->state == W_BACKOFF ?
+		    (w->restart_at > now ? w->restart_at - now : 0) : 0;
+	}
+}
+
+/* ---- control socket ---- */
+
+static void
+reply(int fd, const char *head, const char *body, size_t len)
+{
+	size_t hl = strlen(head);
+
+	(void)send(fd, head, hl, MSG_NOSIGNAL);
+	if (body != NULL && len > 0)
+		(void)send(fd, body, len, MSG_NOSIGNAL);
+}
+
+static void
+reply_status(struct sup *s, int fd, bool json)
+{
+	struct status st;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	if (fp == NULL) {
+		reply(fd, "error failed: out of memory\n", NULL, 0);
+		return;
+	}
+	sup_fill_status(s, &st);
+	if (json)
+		status_print_json(fp, &st);
+	else
+		status_print_text(fp, &st);
+	fclose(fp);
+	reply(fd, "ok\n", buf, len);
+	free(buf);
+}
+
+static void
+reply_reload(struct sup *s, int fd)
+{
+	char why[1024], line[1100];
+
+	if (sup_reload(s, why, sizeof(why)) == 0) {
+		reply(fd, "ok\nconfiguration reloaded\n", NULL, 0);
+		return;
+	}
+	snprintf(line, sizeof(line), "error failed: reload: %s\n", why);
+	reply(fd, line, NULL, 0);
+}
+
+/* Returns true when fd was kept (stop: closed when harepd exits). */
+static bool
+run_command(struct sup *s, int fd, enum ctl_cmd cmd)
+{
+	switch (cmd) {
+	case CTL_STATUS:
+	case CTL_STATUS_JSON:
+		reply_status(s, fd, cmd == CTL_STATUS_JSON);
+		break;
+	case CTL_STOP_CLIENT:
+	case CTL_START_CLIENT:
+		sup_set_paused(s, cmd == CTL_STOP_CLIENT);
+		reply(fd, cmd == CTL_STOP_CLIENT ? "ok\nclient paused: no "
+		    "more verdicts or pg_hba.conf edits\n" :
+		    "ok\nclient resumed\n", NULL, 0);
+		break;
+	case CTL_RELOAD:
+		reply_reload(s, fd);
+		break;
+	case CTL_STOP:
+		reply(fd, "ok\nstopping\n", NULL, 0);
+		if (s->stop_client_fd != -1 || s->stopping)
+			break;
+		s->stop_client_fd = fd;
+		sup_begin_stop(s, "harepdctl stop");
+		return true;
+	case CTL_BAD:
+		break;
+	}
+	return false;
+}
+
+static uid_t
+pg_uid(const struct sup *s)
+{
+	struct privdrop pd;
+	char why[256];
+
+	if (privdrop_prepare(&pd, s->conf->pg_user, why, sizeof(why)) == -1)
+		return 0;	/* then only root may change things */
+	return pd.uid;
+}
+
+static void
+handle_client(struct sup *s, int fd)
+{
+	char line[CTL_MAX_REQUEST], msg[CTL_MAX_REQUEST + 128];
+	enum ctl_cmd cmd;
+	uid_t uid;
+
+	if (control_read_request(fd, line, sizeof(line), &uid) == -1) {
+		reply(fd, "error bad-request: expected one request line\n",
+		    NULL, 0);
+		close(fd);
+		return;
+	}
+	if ((cmd = ctl_parse(line)) == CTL_BAD) {
+		snprintf(msg, sizeof(msg), "error unknown: unknown command "
+		    "\"%.*s\"\n", CTL_MAX_REQUEST - 1, line);
+		reply(fd, msg, NULL, 0);
+	} else if (!ctl_permitted(cmd, uid, pg_uid(s))) {
+		log_warnx("control: uid %u may not %s", (unsigned)uid, line);
+		snprintf(msg, sizeof(msg), "error denied: uid %u may only read "
+		    "status (changes need root or user %s)\n", (unsigned)uid,
+		    s->conf->pg_user);
+		reply(fd, msg, NULL, 0);
+	} else {
+		if (cmd != CTL_STATUS && cmd != CTL_STATUS_JSON)
+			log_info("control: %s by uid %u", line, (unsigned)uid);
+		if (run_command(s, fd, cmd))
+			return;
+	}
+	close(fd);
+}
+
+static void
+accept_clients(struct sup *s)
+{
+	struct timeval tv = { .tv_sec = 1 };
+	int fd;
+
+	while ((fd = accept4(s->control_fd, NULL, NULL, SOCK_CLOEXEC)) != -1) {
+		/* a client that does not read must not hang the supervisor */
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		handle_client(s, fd);
+	}
+}
+
+/* ---- signals, timers, loop ---- */
+
+static int
+setup_signals(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return -1;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static void
+handle_signals(struct sup *s)
+{
+	struct signalfd_siginfo si;
+	char why[1024];
+
+	while (read(s->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			proc_reap(s);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			sup_begin_stop(s, strsignal((int)si.ssi_signo));
+			break;
+		case SIGHUP:
+			if (!s->stopping)
+				(void)sup_reload(s, why, sizeof(why));
+			break;
+		}
+	}
+	proc_reap(s);	/* SIGCHLDs coalesce: reap whatever is there */
+}
+
+static void
+run_timers(struct sup *s, int64_t now)
+{
+	for (size_t i = 0; i < ROLE_COUNT; i++) {
+		struct worker *w = &s->workers[i];
+
+		if (w->state == W_BACKOFF && !s->stopping && now >= w->restart_at) {
+			w->restarts++;
+			(void)proc_start(s, w);
+		}
+		if (w->pid > 0 && w->kill_at != 0 && now >= w->kill_at) {
+			w->kill_at = 0;
+			proc_kill(w, w->state == W_STOPPING ?
+			    "did not stop in time" : "lingers after closing "
+			    "its channel");
+		}
+	}
+	if (s->notify.watchdog_us > 0 && now >= s->next_watchdog) {
+		(void)sdnotify_send(&s->notify, "WATCHDOG=1");
+		s->next_watchdog = now + s->notify.watchdog_us / 2000;
+	}
+}
+
+static int
+poll_timeout(const struct sup *s, int64_t now)
+{
+	int64_t next = now + POLL_MAX_MS;
+
+	for (size_t i = 0; i < ROLE_COUNT; i++) {
+		const struct worker *w = &s->workers[i];
+
+		if (w->state == W_BACKOFF && w->restart_at < next)
+			next = w->restart_at;
+		if (w->pid > 0 && w->kill_at != 0 && w->kill_at < next)
+			next = w->kill_at;
+	}
+	if (s->notify.watchdog_us > 0 && s->next_watchdog < next)
+		next = s->next_watchdog;
+	return next <= now ? 0 : (int)(next - now);
+}
+
+static void
+loop_once(struct sup *s)
+{
+	struct pollfd pfd[2 + ROLE_COUNT];
+
+	pfd[0] = (struct pollfd){ .fd = s->signal_fd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = s->control_fd, .events = POLLIN };
+	for (size_t i = 0; i < ROLE_COUNT; i++) {
+		struct ipc_chan *ch = &s->workers[i].chan;
+
+		pfd[2 + i] = (struct pollfd){ .fd = ch->fd, .events = POLLIN |
+		    (ipc_pending(ch) ? POLLOUT : 0) };
+	}
+	if (poll(pfd, 2 + ROLE_COUNT, poll_timeout(s, mono_ms())) == -1 &&
+	    errno != EINTR)
+		fatal("poll");
+	/* workers before signals: read a worker's last words before reaping */
+	for (size_t i = 0; i < ROLE_COUNT; i++) {
+		struct worker *w = &s->workers[i];
+
+		if (w->chan.fd == -1 || w->chan.fd != pfd[2 + i].fd)
+			continue;
+		if (pfd[2 + i].revents & POLLOUT)
+			(void)ipc_flush(&w->chan);
+		if (pfd[2 + i].revents & (POLLIN | POLLHUP | POLLERR))
+			read_worker(s, w);
+	}
+	if (pfd[0].revents & POLLIN)
+		handle_signals(s);
+	if (pfd[1].revents & POLLIN)
+		accept_clients(s);
+	run_timers(s, mono_ms());
+}
+
+/* ---- start and end ---- */
+
+static void
+start_workers(struct sup *s)
+{
+	for (size_t i = 0; i < ROLE_COUNT; i++)
+		if (role_runs_in(&roles[i], s->mode))
+			(void)proc_start(s, &s->workers[i]);
+}
+
+static int
+sup_open(struct sup *s, char *why, size_t whylen)
+{
+	if (!s->as_root)
+		log_warnx("not running as root: workers keep uid %u "
+		    "(no privilege separation)", (unsigned)geteuid());
+	if ((s->exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC)) == -1) {
+		snprintf(why, whylen, "/proc/self/exe: %s", strerror(errno));
+		return -1;
+	}
+	if ((s->signal_fd = setup_signals()) == -1) {
+		snprintf(why, whylen, "signalfd: %s", strerror(errno));
+		return -1;
+	}
+	s->control_path = strdup(s->conf->control_socket ?
+	    s->conf->control_socket : CONF_DEFAULT_SOCKET);
+	if ((s->control_fd = control_listen(s->control_path, why,
+	    whylen)) == -1)
+		return -1;
+	if (sdnotify_init(&s->notify) == -1)
+		log_warn("NOTIFY_SOCKET");
+	s->next_watchdog = mono_ms();
+	return 0;
+}
+
+static void
+sup_close(struct sup *s)
+{
+	if (s->control_fd != -1) {
+		close(s->control_fd);
+		unlink(s->control_path);
+	}
+	if (s->signal_fd != -1)
+		close(s->signal_fd);
+	if (s->exe_fd != -1)
+		close(s->exe_fd);
+	for (size_t i = 0; i < ROLE_COUNT; i++)
+		ipc_chan_close(&s->workers[i].chan);
+	ipc_free(s->last_view);
+	ipc_free(s->last_verdict);
+	ipc_free(s->last_hba);
+	push_free(&s->push);
+	if (s->conf != NULL)
+		conf_free(s->conf);
+	free(s->control_path);
+	free(s->conf_path);
+}
+
+static void
+sup_init(struct sup *s, const char *path, enum harepd_mode mode, int verbose)
+{
+	char *abs = realpath(path, NULL);
+
+	memset(s, 0, sizeof(*s));
+	s->conf_path = abs != NULL ? abs : strdup(path);
+	s->mode = mode;
+	s->verbose = verbose;
+	s->as_root = (geteuid() == 0);
+	s->exe_fd = s->signal_fd = s->control_fd = s->stop_client_fd = -1;
+	s->started_mono = mono_ms();
+	s->started_wall = wall_ms();
+	harepd__config_push__init(&s->push);
+	proc_init(s);
+}
+
+int
+supervisor_main(const char *path, struct conf *loaded, enum harepd_mode mode,
+    int verbose)
+{
+	static struct sup sup;
+	struct sup *s = &sup;
+	char why[1024] = "";
+
+	sup_init(s, path, mode, verbose);
+	log_set_verbose(verbose);
+	log_init("harepd", sup_log_sink, s);
+	(void)log_file_open(s, loaded);
+	conf_free(loaded);	/* the one we load from bytes replaces it */
+	if (load_config(s, &s->conf, &s->push, why, sizeof(why)) == -1 ||
+	    check_users(s, why, sizeof(why)) == -1) {
+		log_emit(LOG_LVL_ERROR, NULL, 0, "%s", why);
+		sup_close(s);
+		return EX_CONFIG_BAD;
+	}
+	if (sup_open(s, why, sizeof(why)) == -1) {
+		log_emit(LOG_LVL_ERROR, NULL, 0, "%s", why);
+		sup_close(s);
+		return 1;
+	}
+	log_info("harepd started: mode %s, config %s, control socket %s",
+	    mode_name(mode), s->conf_path, s->control_path);
+	start_workers(s);
+	while (!s->done)
+		loop_once(s);
+	log_info("harepd stopped");
+	sup_close(s);
+	if (s->stop_client_fd != -1)
+		close(s->stop_client_fd);	/* `harepdctl stop` returns now */
+	if (s->log_open)
+		logfile_close(&s->log);
+	return 0;
 }

@@ -1,0 +1,139 @@
+/*
+ * What a worker's child does between fork and exec, in the order bgpd and
+ * relayd use: groups, gids, uids, then (Linux) every capability set and
+ * no_new_privs. Like OpenSSH's permanently_set_uid() it then tries to get
+ * root back and refuses to go on if it can.
+ *
+ * Runs in the child of a single-threaded supervisor: it may use libc
+ * freely but must not touch the supervisor's log file or exit(); errors
+ * go back to the caller, which writes them to stderr and _exit()s.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <signal.h>
+
+#include "supervisor/sup.h"
+
+int
+privdrop_prepare(struct privdrop *pd, const char *user, char *why,
+    size_t whylen)
+{
+	struct passwd *pw;
+
+	memset(pd, 0, sizeof(*pd));
+	pd->parent = getpid();
+	pd->drop = (geteuid() == 0);
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		snprintf(why, whylen, "unknown user \"%s\"%s%s", user,
+		    errno ? ": " : "", errno ? strerror(errno) : "");
+		return -1;
+	}
+	if (pd->drop && pw->pw_uid == 0) {
+		/* a worker as root would defeat the whole separation */
+		snprintf(why, whylen, "user \"%s\" is root: refusing to run "
+		    "a worker with uid 0", user);
+		return -1;
+	}
+	pd->uid = pw->pw_uid;
+	pd->gid = pw->pw_gid;
+	return 0;
+}
+
+/* Empties the bounding set while CAP_SETPCAP is still ours (before setuid). */
+static void
+drop_bounding_set(void)
+{
+	for (int c = 0; prctl(PR_CAPBSET_READ, c, 0, 0, 0) >= 0; c++)
+		(void)prctl(PR_CAPBSET_DROP, c, 0, 0, 0);	/* best effort */
+}
+
+static int
+switch_ids(const struct privdrop *pd, char *why, size_t whylen)
+{
+	if (setgroups(1, &pd->gid) == -1) {
+		snprintf(why, whylen, "setgroups: %s", strerror(errno));
+		return -1;
+	}
+	if (setresgid(pd->gid, pd->gid, pd->gid) == -1) {
+		snprintf(why, whylen, "setresgid(%u): %s", (unsigned)pd->gid,
+		    strerror(errno));
+		return -1;
+	}
+	drop_bounding_set();
+	if (setresuid(pd->uid, pd->uid, pd->uid) == -1) {
+		snprintf(why, whylen, "setresuid(%u): %s", (unsigned)pd->uid,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+clear_capabilities(char *why, size_t whylen)
+{
+	cap_t none;
+	int rc;
+
+	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if ((none = cap_init()) == NULL) {
+		snprintf(why, whylen, "cap_init: %s", strerror(errno));
+		return -1;
+	}
+	rc = cap_set_proc(none);
+	if (rc == -1)
+		snprintf(why, whylen, "cap_set_proc: %s", strerror(errno));
+	cap_free(none);
+	return rc;
+}
+
+/* OpenSSH uidswap.c: if root can be had back, the drop did not happen. */
+static int
+prove_dropped(const struct privdrop *pd, char *why, size_t whylen)
+{
+	if (!pd->drop)
+		return 0;
+	if (setuid(0) != -1 || seteuid(0) != -1 || setresuid(-1, 0, -1) != -1) {
+		snprintf(why, whylen, "could regain uid 0 after the drop");
+		return -1;
+	}
+	if (pd->gid != 0 && (setgid(0) != -1 || setegid(0) != -1)) {
+		snprintf(why, whylen, "could regain gid 0 after the drop");
+		return -1;
+	}
+	if (getuid() != pd->uid || geteuid() != pd->uid ||
+	    getgid() != pd->gid || getegid() != pd->gid) {
+		snprintf(why, whylen, "ids are not the intended ones");
+		return -1;
+	}
+	return 0;
+}
+
+int
+privdrop_apply(const struct privdrop *pd, char *why, size_t whylen)
+{
+	if (pd->drop && switch_ids(pd, why, whylen) == -1)
+		return -1;
+	if (clear_capabilities(why, whylen) == -1)
+		return -1;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
+		snprintf(why, whylen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+		return -1;
+	}
+	/* after setresuid: a credential change clears the death signal */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) == -1) {
+		snprintf(why, whylen, "PR_SET_PDEATHSIG: %s", strerror(errno));
+		return -1;
+	}
+	if (getppid() != pd->parent) {
+		snprintf(why, whylen, "the supervisor died during start");
+		return -1;
+	}
+	return prove_dropped(pd, why, whylen);
+}

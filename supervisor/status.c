@@ -1,0 +1,423 @@
+/*
+ * `harepdctl status` and `status --json`: two printers behind one struct
+ * (bgpctl's way), so the text an operator reads and the JSON scripts
+ * parse never disagree. The JSON schema is documented in docs/CONTROL.md
+ * and is versioned: fields are only ever added.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "supervisor/sup.h"
+
+#define STATUS_SCHEMA_VERSION 1
+
+static bool
+list_has(char **list, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], s) == 0)
+			return true;
+	return false;
+}
+
+const char *
+status_node_role(const Harepd__LocalView *v)
+{
+	if (v == NULL || v->ip == NULL || v->ip[0] == '\0')
+		return "unknown";
+	if (list_has(v->primaries, v->n_primaries, v->ip))
+		return "primary";
+	if (list_has(v->standbys, v->n_standbys, v->ip))
+		return "standby";
+	if (v->witness != NULL && strcmp(v->witness, v->ip) == 0)
+		return "witness";
+	return "unknown";
+}
+
+static const char *
+allow(bool b)
+{
+	return b ? "allow" : "deny";
+}
+
+/* "1.2s", "3m04s", "2h03m", "5d02h": short, for the text table */
+static void
+fmt_duration(char *buf, size_t len, int64_t ms)
+{
+	int64_t s = ms / 1000;
+
+	if (ms < 0)
+		snprintf(buf, len, "-");
+	else if (s < 60)
+		snprintf(buf, len, "%" PRId64 ".%" PRId64 "s", s, ms % 1000 / 100);
+	else if (s < 3600)
+		snprintf(buf, len, "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%" PRId64 "h%02" PRId64 "m", s / 3600,
+		    s % 3600 / 60);
+	else
+		snprintf(buf, len, "%" PRId64 "d%02" PRId64 "h", s / 86400,
+		    s % 86400 / 3600);
+}
+
+static void
+print_list(FILE *fp, char **list, size_t n)
+{
+	if (n == 0)
+		fputs("-", fp);
+	for (size_t i = 0; i < n; i++)
+		fprintf(fp, "%s%s", i ? "," : "", list[i]);
+}
+
+/* ---- text ---- */
+
+static void
+text_daemon(FILE *fp, const struct status *st)
+{
+	char up[32];
+
+	fmt_duration(up, sizeof(up), st->now_ms - st->started_ms);
+	fprintf(fp, "harepd    pid %d, mode %s, up %s, client %s%s\n",
+	    (int)st->pid, st->mode, up, st->paused ? "PAUSED (stop-client)" :
+	    "running", st->ready ? "" : ", not all workers ready");
+	fprintf(fp, "config    %s\n", st->config);
+}
+
+static void
+text_view(FILE *fp, const struct status *st)
+{
+	const Harepd__LocalView *v = st->view;
+	char age[32];
+
+	if (v == NULL) {
+		fprintf(fp, "node      role unknown (no view from probe yet)\n");
+		return;
+	}
+	fmt_duration(age, sizeof(age), st->now_ms - v->collected_at_ms);
+	fprintf(fp, "node      %s (id %d, %s): role %s, %s, timeline %u, "
+	    "view %s old\n", v->node_name, v->node_id, v->ip,
+	    status_node_role(v), v->in_recovery ? "in recovery" :
+	    "not in recovery", v->timeline, age);
+	fprintf(fp, "view      primaries ");
+	print_list(fp, v->primaries, v->n_primaries);
+	fprintf(fp, "; standbys ");
+	print_list(fp, v->standbys, v->n_standbys);
+	fprintf(fp, "; witness %s\n", v->witness[0] ? v->witness : "-");
+	if (v->db_error[0] != '\0')
+		fprintf(fp, "db error  %s\n", v->db_error);
+}
+
+static void
+text_peer(FILE *fp, const Harepd__PeerAnswer *p)
+{
+	char lat[32] = "-";
+
+	if (p->answered)
+		snprintf(lat, sizeof(lat), "%.1f ms", p->latency_us / 1000.0);
+	fprintf(fp, "          %-24s %-9s %-8s %-10s %-6s ", p->target, p->role,
+	    p->answered ? "answered" : "no", lat,
+	    p->answered ? (p->agrees ? "yes" : "no") : "-");
+	if (!p->answered || p->answer == NULL) {
+		fprintf(fp, "%s\n", p->error[0] ? p->error : "-");
+		return;
+	}
+	fputs("primaries ", fp);
+	print_list(fp, p->answer->master, p->answer->n_master);
+	fputs(" standbys ", fp);
+	print_list(fp, p->answer->slaves, p->answer->n_slaves);
+	fprintf(fp, " witness %s\n",
+	    p->answer->witness[0] ? p->answer->witness : "-");
+}
+
+static void
+text_verdict(FILE *fp, const struct status *st)
+{
+	const Harepd__Verdict *v = st->verdict;
+	char age[32];
+
+	if (v == NULL) {
+		fprintf(fp, "verdict   none yet\n");
+		return;
+	}
+	fmt_duration(age, sizeof(age), st->now_ms - v->decided_at_ms);
+	fprintf(fp, "verdict   #%" PRIu64 " rw %s, ro %s (policy %s), %s ago, "
+	    "tick %.1f ms, lease %u ms\n", v->seq, allow(v->rw_allow),
+	    allow(v->ro_allow), v->policy, age, v->tick_us / 1000.0,
+	    v->lease_ms);
+	fprintf(fp, "reason    %s\n", v->reason);
+	if (v->n_evidence == 0)
+		return;
+	fprintf(fp, "peers     %-24s %-9s %-8s %-10s %-6s %s\n", "TARGET",
+	    "ROLE", "ANSWER", "LATENCY", "AGREES", "SAYS");
+	for (size_t i = 0; i < v->n_evidence; i++)
+		text_peer(fp, v->evidence[i]);
+}
+
+static void
+text_hba(FILE *fp, const struct status *st)
+{
+	const Harepd__HbaApplied *h = st->hba;
+	char age[32];
+
+	if (h == NULL) {
+		fprintf(fp, "pg_hba    nothing applied yet\n");
+		return;
+	}
+	fmt_duration(age, sizeof(age), st->now_ms - h->applied_at_ms);
+	fprintf(fp, "pg_hba    rw %s, ro %s, %s, %s, %s, %s ago\n",
+	    allow(h->rw_allow), allow(h->ro_allow),
+	    h->fenced ? "FENCED (lease ran out)" : "verdict applied",
+	    h->changed ? "file changed" : "file unchanged",
+	    h->reloaded ? "reloaded" : "not reloaded", age);
+	if (h->seq != 0)
+		fprintf(fp, "          verdict #%" PRIu64 "\n", h->seq);
+	if (h->error[0] != '\0')
+		fprintf(fp, "          ERROR %s\n", h->error);
+}
+
+static void
+text_workers(FILE *fp, const struct status *st)
+{
+	char up[32];
+
+	fprintf(fp, "workers   %-6s %-8s %-9s %-10s %-8s %-8s %s\n", "NAME",
+	    "PID", "STATE", "USER", "UPTIME", "RESTARTS", "LAST EXIT");
+	for (size_t i = 0; i < st->n_workers; i++) {
+		const struct status_worker *w = &st->workers[i];
+		char pid[16] = "-";
+
+		if (w->pid > 0)
+			snprintf(pid, sizeof(pid), "%d", (int)w->pid);
+		fmt_duration(up, sizeof(up), w->pid > 0 ? w->uptime_ms : -1);
+		fprintf(fp, "          %-6s %-8s %-9s %-10s %-8s %-8u %s\n",
+		    w->name, pid, w->state, w->user, up, w->restarts,
+		    w->last_exit[0] ? w->last_exit : "-");
+	}
+}
+
+void
+status_print_text(FILE *fp, const struct status *st)
+{
+	text_daemon(fp, st);
+	text_view(fp, st);
+	text_verdict(fp, st);
+	text_hba(fp, st);
+	text_workers(fp, st);
+}
+
+/* ---- JSON ---- */
+
+static void
+json_key(FILE *fp, const char *key)
+{
+	json_write_string(fp, key);
+	fputc(':', fp);
+}
+
+static void
+json_str(FILE *fp, const char *key, const char *val, bool comma)
+{
+	json_key(fp, key);
+	json_write_string(fp, val != NULL ? val : "");
+	if (comma)
+		fputc(',', fp);
+}
+
+static void
+json_int(FILE *fp, const char *key, int64_t val, bool comma)
+{
+	json_key(fp, key);
+	fprintf(fp, "%" PRId64 "%s", val, comma ? "," : "");
+}
+
+static void
+json_bool(FILE *fp, const char *key, bool val, bool comma)
+{
+	json_key(fp, key);
+	fprintf(fp, "%s%s", val ? "true" : "false", comma ? "," : "");
+}
+
+static void
+json_list(FILE *fp, const char *key, char **list, size_t n, bool comma)
+{
+	json_key(fp, key);
+	fputc('[', fp);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			fputc(',', fp);
+		json_write_string(fp, list[i]);
+	}
+	fprintf(fp, "]%s", comma ? "," : "");
+}
+
+static void
+json_daemon(FILE *fp, const struct status *st)
+{
+	json_key(fp, "daemon");
+	fputc('{', fp);
+	json_int(fp, "pid", st->pid, true);
+	json_str(fp, "mode", st->mode, true);
+	json_str(fp, "config", st->config, true);
+	json_int(fp, "started_at_ms", st->started_ms, true);
+	json_int(fp, "uptime_ms", st->now_ms - st->started_ms, true);
+	json_bool(fp, "client_paused", st->paused, true);
+	json_bool(fp, "ready", st->ready, false);
+	fputs("},", fp);
+}
+
+static void
+json_view(FILE *fp, const struct status *st)
+{
+	const Harepd__LocalView *v = st->view;
+
+	json_key(fp, "view");
+	if (v == NULL) {
+		fputs("null,", fp);
+		return;
+	}
+	fputc('{', fp);
+	json_int(fp, "node_id", v->node_id, true);
+	json_str(fp, "node_name", v->node_name, true);
+	json_str(fp, "ip", v->ip, true);
+	json_list(fp, "primaries", v->primaries, v->n_primaries, true);
+	json_list(fp, "standbys", v->standbys, v->n_standbys, true);
+	json_str(fp, "witness", v->witness, true);
+	json_bool(fp, "in_recovery", v->in_recovery, true);
+	json_int(fp, "timeline", v->timeline, true);
+	json_int(fp, "collected_at_ms", v->collected_at_ms, true);
+	json_int(fp, "age_ms", st->now_ms - v->collected_at_ms, true);
+	json_str(fp, "db_error", v->db_error, false);
+	fputs("},", fp);
+}
+
+static void
+json_answer(FILE *fp, const Models__IKnow *a)
+{
+	json_key(fp, "answer");
+	if (a == NULL) {
+		fputs("null", fp);
+		return;
+	}
+	fputc('{', fp);
+	json_str(fp, "ip", a->ip, true);
+	json_int(fp, "node_id", a->nodeid, true);
+	json_str(fp, "node_name", a->nodename, true);
+	json_list(fp, "primaries", a->master, a->n_master, true);
+	json_list(fp, "standbys", a->slaves, a->n_slaves, true);
+	json_str(fp, "witness", a->witness, true);
+	json_key(fp, "observation");
+	if (a->observation == NULL)
+		fputs("null", fp);
+	else
+		fprintf(fp, "{\"in_recovery\":%s,\"timeline\":%u}",
+		    a->observation->inrecovery ? "true" : "false",
+		    a->observation->timeline);
+	fputc('}', fp);
+}
+
+static void
+json_peer(FILE *fp, const Harepd__PeerAnswer *p)
+{
+	fputc('{', fp);
+	json_str(fp, "target", p->target, true);
+	json_str(fp, "role", p->role, true);
+	json_bool(fp, "answered", p->answered, true);
+	json_str(fp, "error", p->error, true);
+	json_int(fp, "latency_us", p->latency_us, true);
+	json_bool(fp, "agrees", p->agrees, true);
+	json_answer(fp, p->answered ? p->answer : NULL);
+	fputc('}', fp);
+}
+
+static void
+json_verdict(FILE *fp, const struct status *st)
+{
+	const Harepd__Verdict *v = st->verdict;
+
+	json_key(fp, "verdict");
+	if (v == NULL) {
+		fputs("null,", fp);
+		return;
+	}
+	fputc('{', fp);
+	json_int(fp, "seq", (int64_t)v->seq, true);
+	json_str(fp, "rw", allow(v->rw_allow), true);
+	json_str(fp, "ro", allow(v->ro_allow), true);
+	json_str(fp, "reason", v->reason, true);
+	json_str(fp, "policy", v->policy, true);
+	json_int(fp, "lease_ms", v->lease_ms, true);
+	json_int(fp, "decided_at_ms", v->decided_at_ms, true);
+	json_int(fp, "age_ms", st->now_ms - v->decided_at_ms, true);
+	json_int(fp, "tick_us", v->tick_us, true);
+	json_key(fp, "peers");
+	fputc('[', fp);
+	for (size_t i = 0; i < v->n_evidence; i++) {
+		if (i)
+			fputc(',', fp);
+		json_peer(fp, v->evidence[i]);
+	}
+	fputs("]},", fp);
+}
+
+static void
+json_hba(FILE *fp, const struct status *st)
+{
+	const Harepd__HbaApplied *h = st->hba;
+
+	json_key(fp, "pg_hba");
+	if (h == NULL) {
+		fputs("null,", fp);
+		return;
+	}
+	fputc('{', fp);
+	json_int(fp, "seq", (int64_t)h->seq, true);
+	json_str(fp, "rw", allow(h->rw_allow), true);
+	json_str(fp, "ro", allow(h->ro_allow), true);
+	json_bool(fp, "fenced", h->fenced, true);
+	json_bool(fp, "changed", h->changed, true);
+	json_bool(fp, "reloaded", h->reloaded, true);
+	json_str(fp, "error", h->error, true);
+	json_int(fp, "applied_at_ms", h->applied_at_ms, true);
+	json_int(fp, "age_ms", st->now_ms - h->applied_at_ms, false);
+	fputs("},", fp);
+}
+
+static void
+json_worker(FILE *fp, const struct status_worker *w)
+{
+	fputc('{', fp);
+	json_str(fp, "name", w->name, true);
+	json_str(fp, "user", w->user, true);
+	json_str(fp, "state", w->state, true);
+	json_key(fp, "pid");
+	if (w->pid > 0)
+		fprintf(fp, "%d,", (int)w->pid);
+	else
+		fputs("null,", fp);
+	json_int(fp, "uptime_ms", w->pid > 0 ? w->uptime_ms : 0, true);
+	json_int(fp, "restarts", w->restarts, true);
+	json_int(fp, "restart_in_ms", w->restart_in_ms, true);
+	json_str(fp, "last_exit", w->last_exit, false);
+	fputc('}', fp);
+}
+
+void
+status_print_json(FILE *fp, const struct status *st)
+{
+	fputc('{', fp);
+	json_int(fp, "version", STATUS_SCHEMA_VERSION, true);
+	json_daemon(fp, st);
+	json_str(fp, "role", status_node_role(st->view), true);
+	json_view(fp, st);
+	json_verdict(fp, st);
+	json_hba(fp, st);
+	json_key(fp, "workers");
+	fputc('[', fp);
+	for (size_t i = 0; i < st->n_workers; i++) {
+		if (i)
+			fputc(',', fp);
+		json_worker(fp, &st->workers[i]);
+	}
+	fputs("]}\n", fp);
+}
