@@ -1,9 +1,240 @@
-/* PLACEHOLDER until harepdctl lands: replace this file. */
+/*
+ * harepdctl: the operator's end of harepd's control socket
+ * (docs/CONTROL.md). It finds the socket the way harepd does: from the
+ * config file (-f, default CONF_DEFAULT_PATH) or directly (-s). Every
+ * failure has its own exit status so scripts can tell "not running" from
+ * "not allowed" from "bad command".
+ */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "conf/conf.h"
+
+/* Exit statuses, documented in docs/CONTROL.md and usage(). */
+#define EX_OK		0
+#define EX_FAILED	1	/* harepd refused the command (reload error) */
+#define EX_NOT_RUNNING	3	/* no harepd on that socket */
+#define EX_DENIED	4	/* the caller may not do that */
+#define EX_USAGE	64	/* bad command line, unknown command */
+#define EX_PROTOCOL	76	/* harepd's reply made no sense */
+#define EX_CONF		78	/* -f FILE does not load */
+
+static const struct {
+	const char	*name;
+	const char	*request;
+	const char	*request_json;	/* NULL: no --json */
+} commands[] = {
+	{ "status", "status\n", "status json\n" },
+	{ "stop-client", "stop-client\n", NULL },
+	{ "start-client", "start-client\n", NULL },
+	{ "reload", "reload\n", NULL },
+	{ "stop", "stop\n", NULL },
+};
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: harepdctl [-f file | -s socket] command\n"
+	    "commands:\n"
+	    "  status [--json]  what harepd sees, decided and did\n"
+	    "  stop-client      stop deciding and editing pg_hba.conf "
+	    "(gRPC keeps answering)\n"
+	    "  start-client     decide again\n"
+	    "  reload           re-read the configuration\n"
+	    "  stop             stop harepd and wait until it is gone\n"
+	    "exit status: 0 ok, 1 command failed, 3 harepd not running, "
+	    "4 permission denied,\n"
+	    "  64 usage or unknown command, 76 protocol error, "
+	    "78 config file error\n");
+	exit(EX_USAGE);
+}
+
+static const char *
+request_for(int argc, char **argv)
+{
+	bool json = false;
+
+	if (argc < 1)
+		usage();
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0)
+			json = true;
+		else
+			usage();
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[0], commands[i].name) != 0)
+			continue;
+		if (json && commands[i].request_json == NULL)
+			usage();
+		return json ? commands[i].request_json : commands[i].request;
+	}
+	fprintf(stderr, "harepdctl: unknown command \"%s\"\n", argv[0]);
+	usage();
+}
+
+/* The socket named in the config; the default config may be absent or
+ * unreadable for an ordinary user: then the default socket. */
+static char *
+socket_from_config(const char *path, bool explicit)
+{
+	struct conf_diag diag = { 0 };
+	struct conf *c;
+	char *sock;
+
+	if (!explicit && access(path, R_OK) == -1)
+		return strdup(CONF_DEFAULT_SOCKET);
+	if ((c = conf_load(path, &diag)) == NULL) {
+		for (size_t i = 0; i < diag.n_errors; i++)
+			fprintf(stderr, "%s\n", diag.errors[i]);
+		conf_diag_free(&diag);
+		fprintf(stderr, "harepdctl: cannot read %s\n", path);
+		exit(EX_CONF);
+	}
+	conf_diag_free(&diag);
+	sock = strdup(c->control_socket ? c->control_socket :
+	    CONF_DEFAULT_SOCKET);
+	conf_free(c);
+	return sock;
+}
+
+static int
+connect_to(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "harepdctl: %s: path too long\n", path);
+		exit(EX_USAGE);
+	}
+	strcpy(sun.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		perror("harepdctl: socket");
+		exit(EX_FAILED);
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		return fd;
+	if (errno == EACCES || errno == EPERM) {
+		fprintf(stderr, "harepdctl: %s: %s\n", path, strerror(errno));
+		exit(EX_DENIED);
+	}
+	fprintf(stderr, "harepdctl: harepd is not running (%s: %s)\n", path,
+	    strerror(errno));
+	exit(EX_NOT_RUNNING);
+}
+
+static void
+send_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			perror("harepdctl: send");
+			exit(EX_NOT_RUNNING);
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/* The whole reply: harepd closes the connection when it is done. */
+static char *
+read_all(int fd, size_t *lenp)
+{
+	size_t len = 0, cap = 8192;
+	char *buf = malloc(cap);
+	ssize_t n;
+
+	while (buf != NULL) {
+		if (len + 1 >= cap && (buf = realloc(buf, cap *= 2)) == NULL)
+			break;
+		n = recv(fd, buf + len, cap - len - 1, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	if (buf == NULL) {
+		fprintf(stderr, "harepdctl: out of memory\n");
+		exit(EX_FAILED);
+	}
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+}
+
+/* "ok\n<body>" or "error <kind>: <message>\n" */
+static int
+print_reply(const char *r, size_t len)
+{
+	const char *nl = memchr(r, '\n', len);
+	static const struct { const char *kind; int ex; } kinds[] = {
+		{ "error denied:", EX_DENIED },
+		{ "error unknown:", EX_USAGE },
+		{ "error failed:", EX_FAILED },
+		{ "error bad-request:", EX_PROTOCOL },
+	};
+
+	if (nl == NULL) {
+		fprintf(stderr, "harepdctl: no reply from harepd\n");
+		return EX_PROTOCOL;
+	}
+	if (strncmp(r, "ok\n", 3) == 0) {
+		fwrite(nl + 1, 1, len - (size_t)(nl + 1 - r), stdout);
+		return fflush(stdout) == 0 ? EX_OK : EX_FAILED;
+	}
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strncmp(r, kinds[i].kind, strlen(kinds[i].kind)) == 0) {
+			fprintf(stderr, "harepdctl: %s",
+			    r + strlen(kinds[i].kind) + 1);
+			return kinds[i].ex;
+		}
+	fprintf(stderr, "harepdctl: unexpected reply: %.*s\n",
+	    (int)(nl - r), r);
+	return EX_PROTOCOL;
+}
 
 int
-main(void)
+main(int argc, char *argv[])
 {
-	fprintf(stderr, "harepdctl: PLACEHOLDER\n");
-	return 1;
+	const char *conf_path = CONF_DEFAULT_PATH, *sock_opt = NULL, *req;
+	bool conf_given = false;
+	char *sock, *r;
+	size_t len;
+	int ch, fd, rc;
+
+	/* '+': stop at the command, so "status --json" is its argument */
+	while ((ch = getopt(argc, argv, "+f:s:h")) != -1) {
+		switch (ch) {
+		case 'f': conf_path = optarg; conf_given = true; break;
+		case 's': sock_opt = optarg; break;
+		default: usage();
+		}
+	}
+	if (conf_given && sock_opt != NULL)
+		usage();
+	req = request_for(argc - optind, argv + optind);
+	sock = sock_opt ? strdup(sock_opt) :
+	    socket_from_config(conf_path, conf_given);
+	fd = connect_to(sock);
+	send_all(fd, req, strlen(req));
+	shutdown(fd, SHUT_WR);
+	r = read_all(fd, &len);
+	close(fd);
+	rc = print_reply(r, len);
+	free(r);
+	free(sock);
+	return rc;
 }
