@@ -108,11 +108,16 @@ rpc_snapshot_status(const struct rpc_snapshot *s, int64_t now_ms,
 		return GRPC_STATUS_UNAVAILABLE;
 	}
 	age = now_ms - s->collected_at_ms;
-	/* a view from the future is as suspect as an old one: clock jump */
-	if (age > max_age_ms || age < -max_age_ms) {
+	if (age > max_age_ms) {
 		snprintf(why, whylen, "local view is stale: collected %lld ms "
 		    "ago, answered only up to %lld ms (probe stuck?)",
 		    (long long)age, (long long)max_age_ms);
+		return GRPC_STATUS_UNAVAILABLE;
+	}
+	/* a view from the future is as suspect as an old one: clock jump */
+	if (age < -max_age_ms) {
+		snprintf(why, whylen, "local view is stale: stamped %lld ms in "
+		    "the future (clock jumped?)", (long long)-age);
 		return GRPC_STATUS_UNAVAILABLE;
 	}
 	return GRPC_STATUS_OK;
