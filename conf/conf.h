@@ -34,8 +34,11 @@ struct conf_tls {
 	char	*key;
 };
 
+struct conf_src;
+
 struct conf {
 	char	*path;			/* file it was read from */
+	struct conf_src *src;		/* private: key positions, for messages */
 
 	char	*node_name;		/* harepd.nodeName, as repmgr.conf node_name */
 	char	*primary_ip;		/* harepd.primaryIP */
