@@ -43,6 +43,26 @@ load_or_exit(const char *path)
 	return c;
 }
 
+/* harepd -t: the loader's errors, then (on a loaded config) the files
+ * it names, every message printed; exit 78 on any error. */
+static int
+check_config(const char *path)
+{
+	struct conf_diag diag = { 0 };
+	struct conf *c = conf_load(path, &diag);
+	int bad = c == NULL;
+
+	if (c != NULL && conf_check_files(c, &diag) > 0)
+		bad = 1;
+	print_diag(&diag);
+	conf_diag_free(&diag);
+	conf_free(c);
+	if (bad)
+		return EX_CONFIG_BAD;
+	printf("configuration OK\n");
+	return EX_CONFIG_OK;
+}
+
 static int
 run_role(const char *role)
 {
@@ -92,12 +112,9 @@ main(int argc, char *argv[])
 	if (role != NULL)
 		return run_role(role);
 
+	if (check)
+		return check_config(path);
 	c = load_or_exit(path);
-	if (check) {
-		printf("configuration OK\n");
-		conf_free(c);
-		return EX_CONFIG_OK;
-	}
 	if (print) {
 		conf_print(stdout, c);
 		conf_free(c);
