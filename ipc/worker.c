@@ -100,14 +100,18 @@ send_log_locked(Harepd__Log__Level lvl, const char *msg,
 	return r;
 }
 
-/* Called with chan_lock held: say how many lines the queue swallowed. */
+/*
+ * Called with chan_lock held: say how many lines the queue swallowed,
+ * once it has drained (earlier, the report would squeeze into the last
+ * bytes of the queue again and again, one per dropped line).
+ */
 static void
 report_drops_locked(void)
 {
 	struct log_field f[] = { { "proc", log_procname() } };
 	char msg[96];
 
-	if (log_dropped == log_dropped_told)
+	if (log_dropped == log_dropped_told || ipc_flush(&chan) != 0)
 		return;
 	snprintf(msg, sizeof(msg), "%lu log lines dropped: queue to the "
 	    "supervisor was full", log_dropped - log_dropped_told);
