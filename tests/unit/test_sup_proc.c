@@ -1,0 +1,169 @@
+/*
+ * The supervisor's tables: which role runs in which mode, as which user,
+ * and may send which bodies; the restart backoff; the control requests
+ * and who may make them.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "supervisor/sup.h"
+
+#define B(x)	HAREPD__ENVELOPE__BODY_##x
+
+static void
+test_modes(void **state)
+{
+	static const struct {
+		enum harepd_mode mode;
+		bool rpc, probe, hba;
+	} t[] = {
+		{ MODE_DUAL, true, true, true },
+		{ MODE_SERVER_ONLY, true, true, false },
+		{ MODE_CLIENT_ONLY, false, true, true },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		assert_int_equal(role_runs_in(role_by_name("rpc"), t[i].mode),
+		    t[i].rpc);
+		assert_int_equal(role_runs_in(role_by_name("probe"),
+		    t[i].mode), t[i].probe);
+		assert_int_equal(role_runs_in(role_by_name("hba"), t[i].mode),
+		    t[i].hba);
+	}
+	assert_null(role_by_name("supervisor"));
+	assert_string_equal(mode_name(MODE_SERVER_ONLY), "server-only");
+}
+
+static void
+test_permitted_bodies(void **state)
+{
+	static const struct {
+		const char *role;
+		Harepd__Envelope__BodyCase body;
+		bool ok;
+	} t[] = {
+		{ "rpc", B(HELLO), true }, { "rpc", B(LOG), true },
+		{ "rpc", B(LOCAL_VIEW), false }, { "rpc", B(VERDICT), false },
+		{ "rpc", B(HBA_APPLIED), false }, { "rpc", B(CONFIG), false },
+		{ "rpc", B(CONTROL), false },
+		{ "probe", B(HELLO), true }, { "probe", B(LOG), true },
+		{ "probe", B(LOCAL_VIEW), true }, { "probe", B(VERDICT), true },
+		{ "probe", B(HBA_APPLIED), false }, { "probe", B(CONFIG), false },
+		{ "probe", B(CONTROL), false },
+		{ "hba", B(HELLO), true }, { "hba", B(LOG), true },
+		{ "hba", B(HBA_APPLIED), true }, { "hba", B(VERDICT), false },
+		{ "hba", B(LOCAL_VIEW), false }, { "hba", B(CONFIG), false },
+		{ "hba", B(CONTROL), false },
+		{ "hba", B(_NOT_SET), false },
+		{ "probe", (Harepd__Envelope__BodyCase)99, false },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const struct role *r = role_by_name(t[i].role);
+
+		assert_non_null(r);
+		if (role_may_send(r, t[i].body) != t[i].ok)
+			fail_msg("%s may%s send body %d", t[i].role,
+			    t[i].ok ? "" : " not", t[i].body);
+	}
+}
+
+static void
+test_users(void **state)
+{
+	struct conf c;
+
+	memset(&c, 0, sizeof(c));
+	c.rpc_user = "nobody";
+	c.pg_user = "postgres";
+	assert_string_equal(role_user(role_by_name("rpc"), &c), "nobody");
+	assert_string_equal(role_user(role_by_name("probe"), &c), "postgres");
+	assert_string_equal(role_user(role_by_name("hba"), &c), "postgres");
+}
+
+static void
+test_stop_order(void **state)
+{
+	assert_int_equal(stop_order[0], ROLE_PROBE);
+	assert_int_equal(stop_order[1], ROLE_HBA);
+	assert_int_equal(stop_order[2], ROLE_RPC);
+}
+
+static void
+test_backoff_doubles_to_cap(void **state)
+{
+	static const int want[] = { 100, 200, 400, 800, 1600, 3200, 6400,
+	    12800, 25600, 30000, 30000, 30000 };
+	struct backoff b;
+
+	backoff_init(&b);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		assert_int_equal(backoff_next(&b, 5), want[i]);
+}
+
+static void
+test_backoff_resets_after_health(void **state)
+{
+	struct backoff b;
+
+	backoff_init(&b);
+	for (int i = 0; i < 6; i++)
+		(void)backoff_next(&b, 10);
+	/* up just under a minute: still crashing as far as we know */
+	assert_int_equal(backoff_next(&b, BACKOFF_HEALTHY_MS - 1), 6400);
+	/* up a full minute: a fresh start */
+	assert_int_equal(backoff_next(&b, BACKOFF_HEALTHY_MS), 100);
+	assert_int_equal(backoff_next(&b, 0), 200);
+}
+
+static void
+test_ctl_parse(void **state)
+{
+	assert_int_equal(ctl_parse("status"), CTL_STATUS);
+	assert_int_equal(ctl_parse("status json"), CTL_STATUS_JSON);
+	assert_int_equal(ctl_parse("stop-client"), CTL_STOP_CLIENT);
+	assert_int_equal(ctl_parse("start-client"), CTL_START_CLIENT);
+	assert_int_equal(ctl_parse("reload"), CTL_RELOAD);
+	assert_int_equal(ctl_parse("stop"), CTL_STOP);
+	assert_int_equal(ctl_parse("stop "), CTL_BAD);
+	assert_int_equal(ctl_parse("STATUS"), CTL_BAD);
+	assert_int_equal(ctl_parse(""), CTL_BAD);
+	assert_int_equal(ctl_parse("status json extra"), CTL_BAD);
+	assert_string_equal(ctl_cmd_name(CTL_STOP_CLIENT), "stop-client");
+}
+
+static void
+test_ctl_permitted(void **state)
+{
+	const uid_t pg = 106, other = 1000;
+
+	for (enum ctl_cmd c = CTL_STATUS; c <= CTL_STOP; c++) {
+		bool reads = (c == CTL_STATUS || c == CTL_STATUS_JSON);
+
+		assert_true(ctl_permitted(c, 0, pg));
+		assert_true(ctl_permitted(c, pg, pg));
+		assert_int_equal(ctl_permitted(c, other, pg), reads);
+	}
+	assert_false(ctl_permitted(CTL_BAD, 0, pg));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_modes),
+		cmocka_unit_test(test_permitted_bodies),
+		cmocka_unit_test(test_users),
+		cmocka_unit_test(test_stop_order),
+		cmocka_unit_test(test_backoff_doubles_to_cap),
+		cmocka_unit_test(test_backoff_resets_after_health),
+		cmocka_unit_test(test_ctl_parse),
+		cmocka_unit_test(test_ctl_permitted),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
