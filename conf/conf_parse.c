@@ -630,8 +630,12 @@ check_required(struct walk *w, const char *prefix, const struct key_rule *rules)
 		path_fmt(path, "%s%s%s", prefix,
 		    prefix[0] ? "." : "", rules->name);
 		p = src_get(w->c->src, path);
-		if (rules->type == V_MAP)
+		/* A missing section: name the keys it lacks, except for a
+		 * missing harepd: (an empty file) where one message says it. */
+		if (rules->type == V_MAP && (p != NULL || prefix[0] != '\0')) {
 			check_required(w, path, rules->sub);
+			continue;
+		}
 		if (!(rules->flags & R_REQUIRED) || under_bad(w->c->src, path))
 			continue;
 		if (p == NULL)
