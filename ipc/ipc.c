@@ -134,7 +134,9 @@ ipc_send(struct ipc_chan *ch, const ipc_envelope *env)
 	size_t len;
 	int r;
 
-	if (env->body_case == HAREPD__ENVELOPE__BODY__NOT_SET) {
+	/* protobuf-c packs a NULL body as nothing: both arrive bodiless */
+	if (env->body_case == HAREPD__ENVELOPE__BODY__NOT_SET ||
+	    env->hello == NULL) {
 		/* the receiver would reject it as malformed: a bug here */
 		errno = EINVAL;
 		return -1;
@@ -481,6 +483,12 @@ recv_datagram(int fd, uint8_t *buf, size_t *len, char *err, size_t errlen)
 		snprintf(err, errlen, "oversized datagram of %zd bytes "
 		    "(maximum %d), discarded", n, IPC_MAX_MSG);
 		return IPC_OVERSIZED;
+	}
+	/* no control buffer: the kernel closed any descriptors sent along */
+	if (msg.msg_flags & MSG_CTRUNC) {
+		snprintf(err, errlen, "datagram of %zd bytes came with ancillary "
+		    "data (descriptors?), discarded", n);
+		return IPC_MALFORMED;
 	}
 	if (n == 0 && peer_hung_up(fd)) {
 		snprintf(err, errlen, "peer closed the channel");

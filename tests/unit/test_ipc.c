@@ -309,6 +309,9 @@ test_refuses_what_receiver_rejects(void **state)
 
 	assert_int_equal(ipc_send(&p->a, &empty), -1);
 	assert_int_equal(errno, EINVAL);
+	empty.body_case = HAREPD__ENVELOPE__BODY_VERDICT;	/* NULL body */
+	assert_int_equal(ipc_send(&p->a, &empty), -1);
+	assert_int_equal(errno, EINVAL);
 	env->hello->role = "bad \xc3\x28 utf8";
 	assert_int_equal(ipc_send(&p->a, env), -1);
 	assert_int_equal(errno, EILSEQ);

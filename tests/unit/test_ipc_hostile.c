@@ -370,6 +370,45 @@ test_random_through_socket(void **state)
 	ipc_chan_close(&b);
 }
 
+/* A worker passing a descriptor: refused, and the descriptor not kept. */
+static void
+test_ancillary_data(void **state)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	size_t len;
+	uint8_t *env = sample_packed(HAREPD__ENVELOPE__BODY_HELLO, &len);
+	struct iovec iov = { .iov_base = env, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	struct ipc_chan b;
+	ipc_envelope *got;
+	char err[256];
+	int sv[2], passed = STDIN_FILENO, before;
+
+	assert_int_equal(ipc_socketpair(sv), 0);
+	before = dup(0);	/* the lowest free descriptor number */
+	close(before);
+	ipc_chan_init(&b, sv[1]);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &passed, sizeof(int));
+	assert_int_equal(sendmsg(sv[0], &msg, 0), (ssize_t)len);
+	assert_int_equal(ipc_recv(&b, &got, err, sizeof(err)), IPC_MALFORMED);
+	assert_null(got);
+	assert_non_null(strstr(err, "ancillary"));
+	/* nothing new was installed in our descriptor table */
+	assert_int_equal(dup(0), before);
+	close(before);
+	close(sv[0]);
+	ipc_chan_close(&b);
+	free(env);
+}
+
 int
 main(void)
 {
@@ -383,6 +422,7 @@ main(void)
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_random_through_socket),
+		cmocka_unit_test(test_ancillary_data),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
