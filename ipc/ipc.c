@@ -127,46 +127,61 @@ enqueue(struct ipc_chan *ch, struct ipc_out *o)
 	return 0;
 }
 
-int
-ipc_send(struct ipc_chan *ch, const ipc_envelope *env)
+/* Packed copy of env ready to queue, or NULL with errno (see ipc.h). */
+static struct ipc_out *
+pack_envelope(const ipc_envelope *env)
 {
 	struct ipc_out *o;
 	size_t len;
-	int r;
 
-	/* protobuf-c packs a NULL body as nothing: both arrive bodiless */
+	/*
+	 * The receiver would reject these, and the bug is here: protobuf-c
+	 * packs a NULL body as nothing, so it arrives bodiless.
+	 */
 	if (env->body_case == HAREPD__ENVELOPE__BODY__NOT_SET ||
 	    env->hello == NULL) {
-		/* the receiver would reject it as malformed: a bug here */
 		errno = EINVAL;
-		return -1;
+		return NULL;
 	}
 	if (ipc_check_utf8(&env->base, NULL, 0) != 0) {
-		/* the receiver would reject it: scrub strings before sending */
 		errno = EILSEQ;
-		return -1;
+		return NULL;
 	}
 	len = protobuf_c_message_get_packed_size(&env->base);
 	if (len > IPC_MAX_MSG) {
 		errno = EMSGSIZE;
-		return -1;
+		return NULL;
 	}
 	if ((o = malloc(sizeof(*o) + len)) == NULL)
-		return -1;
+		return NULL;
 	o->len = protobuf_c_message_pack(&env->base, o->data);
-	/* Older messages go first: never overtake the queue. */
-	if ((r = ipc_flush(ch)) == 0)
-		r = send_datagram(ch->fd, o->data, o->len);
-	else if (r == 1)
-		r = 0;
-	if (r != 0) {
-		int saved = errno;
+	return o;
+}
 
-		free(o);
-		errno = saved;
-		return r == 1 ? 0 : -1;
+int
+ipc_send(struct ipc_chan *ch, const ipc_envelope *env)
+{
+	struct ipc_out *o;
+	int saved;
+
+	if ((o = pack_envelope(env)) == NULL)
+		return -1;
+	switch (ipc_flush(ch)) {
+	case 1:
+		return enqueue(ch, o);	/* never overtake older messages */
+	case 0:
+		switch (send_datagram(ch->fd, o->data, o->len)) {
+		case 1:
+			free(o);
+			return 0;
+		case 0:
+			return enqueue(ch, o);
+		}
 	}
-	return enqueue(ch, o);
+	saved = errno;
+	free(o);
+	errno = saved;
+	return -1;
 }
 
 static long long
