@@ -247,21 +247,32 @@ test_hello(void **state)
 }
 
 static void
-test_channel_is_nonblocking_cloexec(void **state)
+body_flags(int fd, void *arg)
 {
-	int sv[2], flags;
+	int sv[2];
 
-	/* worker_init_fd on a blocking, inheritable descriptor, as after exec */
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	/* a blocking, inheritable descriptor, as the worker finds it after exec */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0)
+		_exit(2);
 	worker_init_fd("test", sv[1]);
-	flags = fcntl(worker_fd(), F_GETFL);
-	assert_true(flags & O_NONBLOCK);
-	assert_true(fcntl(worker_fd(), F_GETFD) & FD_CLOEXEC);
-	assert_int_equal(worker_fd(), sv[1]);
-	/* back to stderr: the rest of this binary has no supervisor */
-	log_init("test", NULL, NULL);
-	close(sv[0]);
-	close(sv[1]);
+	if (worker_fd() != sv[1])
+		_exit(3);
+	if (!(fcntl(sv[1], F_GETFL) & O_NONBLOCK))
+		_exit(4);
+	if (!(fcntl(sv[1], F_GETFD) & FD_CLOEXEC))
+		_exit(5);
+	if (signal(SIGPIPE, SIG_DFL) != SIG_IGN)
+		_exit(6);
+	_exit(0);
+}
+
+static void
+test_channel_flags(void **state)
+{
+	struct worker w;
+
+	spawn(&w, body_flags, NULL);
+	assert_int_equal(reap(&w), 0);
 }
 
 /* The worker's side of the start-up handshake; reports via Hello. */
@@ -615,7 +626,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_log_lines_forwarded),
 		cmocka_unit_test(test_hello),
-		cmocka_unit_test(test_channel_is_nonblocking_cloexec),
+		cmocka_unit_test(test_channel_flags),
 		cmocka_unit_test(test_wait_config),
 		cmocka_unit_test(test_bad_config_is_fatal),
 		cmocka_unit_test(test_shutdown_before_config),
