@@ -125,8 +125,8 @@ conf_load_buffer(const char *name, const char *yaml, size_t len,
 		conf_walk(c, &doc, d);
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
-	if (d->n_errors == errors_before)
-		conf_finish(c, d);
+	/* Cross-key rules too, so one run reports every mistake. */
+	conf_finish(c, d);
 	if (d->n_errors != errors_before) {
 		conf_free(c);
 		return NULL;

@@ -32,6 +32,15 @@ error_at(struct conf_diag *d, const struct conf_src *src, const char *at,
 	diag_error(d, src->name, line, col, path, "%s", msg);
 }
 
+/* A value that had an error of its own: rules built on it stay quiet. */
+static bool
+is_bad(const struct conf *c, const char *path)
+{
+	const struct conf_pos *p = src_get(c->src, path);
+
+	return p != NULL && p->bad;
+}
+
 static void
 default_str(char **field, const char *value)
 {
@@ -77,7 +86,8 @@ check_users(struct conf *c, struct conf_diag *d)
 {
 	const struct conf_pos *p;
 
-	if (c->allow_ro && c->user_read_only == NULL)
+	if (c->allow_ro && c->user_read_only == NULL &&
+	    !is_bad(c, P_HAPROXY ".users.readOnly"))
 		error_at(d, c->src, P_ROOT ".allowRO", P_HAPROXY ".users.readOnly",
 		    "required when allowRO is true");
 	else if (c->allow_ro && c->user_read_write != NULL &&
@@ -138,7 +148,8 @@ check_tls(struct conf *c, struct conf_diag *d)
 static void
 check_timing(struct conf *c, struct conf_diag *d)
 {
-	if (c->watchdog <= 0)
+	if (c->watchdog <= 0 || is_bad(c, P_ROOT ".leaseMs") ||
+	    is_bad(c, P_GRPC ".connectionDeadline"))
 		return;
 	if (c->lease_ms <= c->watchdog * 1000)
 		src_error(d, c->src, P_ROOT ".leaseMs",
@@ -240,7 +251,9 @@ check_peers(struct conf *c, struct conf_diag *d)
 		    c->witness, path);
 		check_peer(c, d, i, path);
 	}
-	if (c->n_neighbours == 0 && c->witness == NULL)
+	if (c->n_neighbours == 0 && c->witness == NULL &&
+	    src_get(c->src, P_GRPC) != NULL && !is_bad(c, P_GRPC) &&
+	    !is_bad(c, P_GRPC ".neighbours") && !is_bad(c, P_GRPC ".witness"))
 		src_warning(d, c->src, P_GRPC ".neighbours",
 		    "no neighbours and no witness: fine for --server-only, but "
 		    "a client can never get a verdict and keeps this node fenced");
