@@ -971,6 +971,8 @@ supervisor_main(const char *path, struct conf *loaded, enum harepd_mode mode,
 	struct sup *s = &sup;
 	char why[1024] = "";
 
+	/* a script's descriptors (lock files, pipes) are not ours to keep */
+	(void)close_range(STDERR_FILENO + 1, ~0U, 0);
 	sup_init(s, path, mode, verbose);
 	log_set_verbose(verbose);
 	log_init("harepd", sup_log_sink, s);

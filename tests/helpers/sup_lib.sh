@@ -1,0 +1,136 @@
+# Shared by tests/integration/6x-sup*.t: a throwaway harepd (the real
+# binary, started as root so the privilege drop really happens) with its
+# own config, pg_hba.conf, control socket and log file in a temporary
+# directory. An EXIT trap stops it and kills whatever is left.
+#
+#   . tests/lib/tap.sh; . tests/helpers/sup_lib.sh
+#   sup_init                      # SUP_DIR, SUP_CONF, SUP_SOCK, SUP_LOG, SUP_PORT
+#   sup_config [yaml lines...]    # extra lines go under `harepd:` (2 spaces)
+#   sup_start [--server-only|--client-only ...]   # sets SUP_PID
+#   sup_ctl status --json         # harepdctl -s $SUP_SOCK ...
+#   sup_status 'd["workers"][0]["pid"]'   # a Python expression over status --json
+#   sup_worker_pid rpc            # from /proc, not from harepd's own status
+#
+# $SUP_DIR/stderr.log has harepd's stderr, each line prefixed with the
+# microseconds since the epoch at which the test read it.
+
+SUP_PID=
+SUP_DIR=
+
+sup_free_port() {
+	local p
+	for p in $(shuf -i 46000-60000 -n 50); do
+		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+			echo "$p"; return 0
+		fi
+	done
+	return 1
+}
+
+sup_init() {
+	[ -x "$HAREPD" ] || bail "$HAREPD missing: make tests-build"
+	[ -x "$HAREPDCTL" ] || bail "$HAREPDCTL missing"
+	SUP_DIR=$(mktemp -d /tmp/harepd-sup.XXXXXX)
+	chmod 0755 "$SUP_DIR"		# workers (nobody, postgres) look inside
+	SUP_CONF=$SUP_DIR/conf.yml
+	SUP_SOCK=$SUP_DIR/run/harepd.sock
+	SUP_LOG=$SUP_DIR/harepd.log
+	SUP_HBA=$SUP_DIR/pg_hba.conf
+	SUP_PORT=$(sup_free_port) || bail "no free port"
+	printf 'local all all trust\n' >"$SUP_HBA"
+	chown postgres: "$SUP_HBA"
+	trap sup_cleanup EXIT
+}
+
+# The minimal valid config; the probe's database is a socket that does
+# not exist, so no test ever touches a real PostgreSQL by accident.
+sup_config() {
+	{
+		echo "harepd:"
+		echo "  nodeName: node_1"
+		echo "  primaryIP: 127.0.0.1"
+		echo "  hbaConfig: $SUP_HBA"
+		echo "  haproxy:"
+		echo "    server: [127.0.0.5]"
+		echo "    users:"
+		echo "      readWrite: harw"
+		echo "  repmgr:"
+		echo "    host: ${SUP_PGHOST:-$SUP_DIR}"
+		echo "    port: ${SUP_PGPORT:-5432}"
+		echo "  gRPC:"
+		echo "    bindAddress: 127.0.0.1"
+		echo "    bindPort: $SUP_PORT"
+		echo "    neighbours: [127.0.0.1:$((SUP_PORT + 1))]"
+		echo "    connectionDeadline: 1"
+		echo "  watchDog: 2"
+		echo "  logs:"
+		echo "    filePath: $SUP_LOG"
+		echo "  control:"
+		echo "    socket: $SUP_SOCK"
+		local line
+		for line in "$@"; do echo "  $line"; done
+	} >"$SUP_CONF"
+}
+
+# Prefix each line with the time it was read (EPOCHREALTIME: no fork).
+sup_stamp() {
+	local l
+	while IFS= read -r l; do
+		printf '%s %s\n' "${EPOCHREALTIME/./}" "$l"
+	done
+}
+
+sup_start() {
+	"$HAREPD" -f "$SUP_CONF" "$@" </dev/null >/dev/null \
+	    2> >(sup_stamp >>"$SUP_DIR/stderr.log") &
+	SUP_PID=$!
+	wait_for 10 '[ -S "$SUP_SOCK" ] || ! kill -0 $SUP_PID 2>/dev/null'
+	[ -S "$SUP_SOCK" ] || { cat "$SUP_DIR/stderr.log" >&2; bail "harepd did not start"; }
+}
+
+sup_ctl() { "$HAREPDCTL" -s "$SUP_SOCK" "$@"; }
+
+sup_status() {
+	sup_ctl status --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+w = {x["name"]: x for x in d["workers"]}
+v = eval(sys.argv[1])
+print(json.dumps(v) if isinstance(v, (bool, type(None), list, dict)) else v)' "$1"
+}
+
+# Pid of the worker ROLE among the supervisor's children, per /proc.
+sup_worker_pid() {
+	local p
+	for p in $(pgrep -P "$SUP_PID"); do
+		if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null |
+		    grep -Eq -- "--role $1( |$)"; then
+			echo "$p"; return 0
+		fi
+	done
+	return 1
+}
+
+# The placeholder workers (before the real ones land) exit at once.
+sup_placeholder() {
+	grep -q "$1_worker_main: PLACEHOLDER" "$SUP_DIR/stderr.log" 2>/dev/null
+}
+
+# A worker that stays up and said Hello ("running" in status).
+sup_running() { [ "$(sup_status "w[\"$1\"][\"state\"]" 2>/dev/null)" = running ]; }
+
+proc_field() { awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"; }
+
+sup_alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" | cut -c1)" != Z ]; }
+
+sup_cleanup() {
+	local kids p
+	if [ -n "$SUP_PID" ] && kill -0 "$SUP_PID" 2>/dev/null; then
+		kids=$(pgrep -P "$SUP_PID")
+		kill -TERM "$SUP_PID" 2>/dev/null
+		wait_for 10 '! kill -0 $SUP_PID 2>/dev/null'
+		for p in $SUP_PID $kids; do kill -KILL "$p" 2>/dev/null; done
+	fi
+	[ -n "$SUP_DIR" ] && rm -rf "$SUP_DIR"
+	if declare -F pg_stop_all >/dev/null; then pg_stop_all; fi
+}
