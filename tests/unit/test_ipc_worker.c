@@ -82,6 +82,7 @@ spawn(struct worker *w, worker_body body, void *arg)
 		int null = open("/dev/null", O_WRONLY);
 
 		dup2(null, STDERR_FILENO);
+		close(null);
 		close(sv[0]);
 		body(sv[1], arg);
 		_exit(99);
@@ -620,6 +621,90 @@ test_dies_with_parent(void **state)
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
+/* $BUILD/tests/helpers/ipc_worker_stub, next to this test binary. */
+static void
+stub_path(char *buf, size_t len)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	assert_true(n > 0);
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	assert_non_null(slash);
+	*slash = '\0';
+	snprintf(buf, len, "%s/helpers/ipc_worker_stub", self);
+	if (access(buf, X_OK) != 0)
+		fail_msg("%s missing: make tests-build", buf);
+}
+
+/* As the supervisor does it: the channel on fd 3, then exec. */
+static void
+body_exec_stub(int fd, void *arg)
+{
+	char *argv[] = { arg, NULL };
+
+	if (fd != IPC_FD) {
+		if (dup2(fd, IPC_FD) == -1)	/* dup2 clears FD_CLOEXEC */
+			_exit(2);
+		close(fd);
+	} else if (fcntl(fd, F_SETFD, 0) == -1)
+		_exit(2);
+	execv(argv[0], argv);
+	_exit(3);
+}
+
+static void
+test_exec_worker_on_fd3(void **state)
+{
+	char path[4200];
+	struct worker w;
+	ipc_envelope *env;
+
+	if (!conf_loader_works())
+		skip();
+	stub_path(path, sizeof(path));
+	spawn(&w, body_exec_stub, path);
+	send_config(&w.sup, seed_yaml);
+	expect_log(&w.sup, HAREPD__LOG__LEVEL__INFO,
+	    "stub configured: node node_1, 5 bytes of CA");
+	env = next(&w.sup, 5000);
+	assert_non_null(env);
+	assert_int_equal(env->body_case, HAREPD__ENVELOPE__BODY_HELLO);
+	assert_int_equal(env->hello->pid, w.pid);	/* exec kept the pid */
+	ipc_free(env);
+	send_control(&w.sup, HAREPD__CONTROL__COMMAND__PAUSE);
+	expect_log(&w.sup, HAREPD__LOG__LEVEL__INFO, "stub got control");
+	send_control(&w.sup, HAREPD__CONTROL__COMMAND__SHUTDOWN);
+	assert_null(next(&w.sup, 5000));
+	assert_int_equal(reap(&w), 0);
+}
+
+/* Started by hand, without the supervisor's fd 3: refuses to run. */
+static void
+body_exec_stub_no_fd(int fd, void *arg)
+{
+	char *argv[] = { arg, NULL };
+
+	close(fd);
+	close(IPC_FD);		/* whatever it was */
+	execv(argv[0], argv);
+	_exit(3);
+}
+
+static void
+test_exec_without_channel(void **state)
+{
+	char path[4200];
+	struct worker w;
+
+	stub_path(path, sizeof(path));
+	spawn(&w, body_exec_stub_no_fd, path);
+	assert_null(next(&w.sup, 5000));
+	assert_int_equal(reap(&w), 1);
+}
+
 int
 main(void)
 {
@@ -637,6 +722,8 @@ main(void)
 		cmocka_unit_test(test_full_queue_drops),
 		cmocka_unit_test(test_refuses_non_socket),
 		cmocka_unit_test(test_dies_with_parent),
+		cmocka_unit_test(test_exec_worker_on_fd3),
+		cmocka_unit_test(test_exec_without_channel),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
