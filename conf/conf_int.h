@@ -31,7 +31,7 @@ struct conf_src {
 	size_t	 n;
 };
 
-/* conf_src.c */
+/* conf_src.c: a returned conf_pos is valid until the next src_put. */
 struct conf_pos	*src_put(struct conf_src *, const char *path, int line, int col);
 struct conf_pos	*src_get(const struct conf_src *, const char *path);
 bool		 src_is_set(const struct conf_src *, const char *path);

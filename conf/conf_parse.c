@@ -585,8 +585,9 @@ walk_pair(struct walk *w, yaml_node_t *key, yaml_node_t *value,
 		k.pos->null = true;
 		return;
 	}
+	/* walk_value may record more keys (and move the array): look again. */
 	if (!walk_value(w, value, &k))
-		k.pos->bad = true;
+		src_get(w->c->src, canon)->bad = true;
 }
 
 static void
