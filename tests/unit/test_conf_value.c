@@ -267,6 +267,51 @@ test_messages(void **state)
 	}
 }
 
+/*
+ * Workers load bytes the supervisor sent: mangled, truncated and deeply
+ * nested input must give errors, never a crash (run under ASan/UBSan).
+ */
+static void
+load_hostile(const char *buf, size_t len)
+{
+	struct conf_diag d = { 0 };
+	struct conf *c = conf_load_buffer("h.yml", buf, len, &d);
+
+	assert_true(c != NULL || d.n_errors > 0);
+	conf_free(c);
+	conf_diag_free(&d);
+}
+
+static void
+test_hostile(void **state)
+{
+	static const char seed[] = BASE("    witness: \"[fd00::1]:7\"\n",
+	    "  logs: {filePath: /tmp/x.log}\n  policy: seed\n");
+	static const char bytes[] = "[]{}:,-#&*!|>'\"%@` \n\t\\0x\xff\xc3";
+	char buf[sizeof(seed)], *deep;
+	unsigned int r = 12345;
+	size_t n = 20000;
+
+	(void)state;
+	for (int i = 0; i < 3000; i++) {
+		memcpy(buf, seed, sizeof(seed));
+		for (int j = 0; j < 1 + i % 8; j++) {
+			r = r * 1103515245u + 12345u;
+			buf[(r >> 8) % (sizeof(seed) - 1)] =
+			    bytes[(r >> 20) % (sizeof(bytes) - 1)];
+		}
+		load_hostile(buf, (r >> 4) % sizeof(seed));
+		load_hostile(buf, sizeof(seed) - 1);
+	}
+	deep = malloc(2 * n + 16);
+	assert_non_null(deep);
+	memcpy(deep, "harepd: ", 8);
+	memset(deep + 8, '[', n);
+	memset(deep + 8 + n, ']', n);
+	load_hostile(deep, 8 + 2 * n);
+	free(deep);
+}
+
 int
 main(void)
 {
@@ -275,6 +320,7 @@ main(void)
 		cmocka_unit_test(test_forms),
 		cmocka_unit_test(test_quote_value),
 		cmocka_unit_test(test_messages),
+		cmocka_unit_test(test_hostile),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
