@@ -37,9 +37,19 @@ sup_log_sink(enum log_level lvl, const char *msg, const struct log_field *f,
     size_t n, void *arg)
 {
 	struct sup *s = arg;
+	char *line = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&line, &len);
 
-	log_write_json(stderr, lvl, msg, f, n);
-	fflush(stderr);
+	/* one write per line: workers share this stderr, and a line written
+	 * piecemeal would interleave with theirs */
+	if (mem != NULL) {
+		log_write_json(mem, lvl, msg, f, n);
+		if (fclose(mem) == 0)
+			if (write(STDERR_FILENO, line, len) < 0)
+				;	/* nowhere left to say it */
+		free(line);
+	}
 	if (s->log_open)
 		logfile_write(&s->log, time(NULL), lvl, msg, f, n);
 }
