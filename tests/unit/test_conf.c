@@ -326,6 +326,27 @@ test_round_trip(void **state)
 	round_trip(FIXTURE("minimal.yml"), 0);
 	round_trip(FIXTURE("full.yml"), 0);
 	round_trip(FIXTURE("full2.yml"), 1);
+	round_trip("conf/harepd.sample.yml", 0);
+}
+
+/* The installed sample documents every key: it must load cleanly and set
+ * each one (none left to its default). */
+static void
+test_installed_sample(void **state)
+{
+	struct conf *c = load_ok("conf/harepd.sample.yml", 0);
+
+	(void)state;
+	assert_string_equal(c->repmgr_host, "/var/run/postgresql");
+	assert_int_equal(c->repmgr_port, 5432);
+	assert_false(c->tls.client_auth);
+	assert_string_equal(c->neighbours[0].text, "10.21.57.62:10000");
+	assert_int_equal(c->policy, POLICY_MAJORITY);
+	assert_int_equal(c->lease_ms, 45000);
+	assert_string_equal(c->control_socket, "/run/harepd/harepd.sock");
+	assert_string_equal(c->rpc_user, "nobody");
+	assert_string_equal(c->pg_user, "postgres");
+	conf_free(c);
 }
 
 int
@@ -340,6 +361,7 @@ main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_diff_sees_every_field),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_installed_sample),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
