@@ -45,9 +45,9 @@ sup_log_sink(enum log_level lvl, const char *msg, const struct log_field *f,
 	 * piecemeal would interleave with theirs */
 	if (mem != NULL) {
 		log_write_json(mem, lvl, msg, f, n);
-		if (fclose(mem) == 0)
-			if (write(STDERR_FILENO, line, len) < 0)
-				;	/* nowhere left to say it */
+		if (fclose(mem) == 0 && write(STDERR_FILENO, line, len) < 0) {
+			/* nowhere left to say it */
+		}
 		free(line);
 	}
 	if (s->log_open)
