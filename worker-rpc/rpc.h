@@ -31,6 +31,7 @@
 #define RPC_CQ_THREADS		2	/* FACTS: 19k req/s with one, 27k with two */
 #define RPC_SLOTS_PER_CQ	64	/* calls requested in advance per queue */
 #define RPC_INQUIRY_LOG_PER_SEC	10
+#define RPC_GRPC_LOG_PER_SEC	5	/* the core's own lines, e.g. failed handshakes */
 
 /*
  * One LocalView as the server answers it: the IKnow packed once, when
@@ -100,6 +101,9 @@ bool	 rpc_ratelimit_take(struct rpc_ratelimit *, int64_t now_ms,
 	    unsigned long *report);
 /* Timer: lines refused in a window that has ended, to report now. */
 unsigned long rpc_ratelimit_expire(struct rpc_ratelimit *, int64_t now_ms);
+
+/* CLOCK_MONOTONIC in ms, the limiter's clock. */
+int64_t	 rpc_monotonic_ms(void);
 
 /* The server (rpc_server.c). */
 struct rpc_server_opts {

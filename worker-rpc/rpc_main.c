@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,7 +30,22 @@ struct rpc_worker {
 	bool			 stop;
 };
 
-/* The core logs to stderr; route it through our log so it reaches the file. */
+/*
+ * The core logs to stderr; route it through our log so it reaches the
+ * file. A peer can make the core log (every failed TLS handshake is an
+ * error line), so these lines are rate-limited like inquiries.
+ */
+static pthread_mutex_t	 grpc_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rpc_ratelimit grpc_log_limit;
+
+static void
+grpc_log_suppressed(unsigned long n)
+{
+	if (n > 0)
+		log_warnx("suppressed %lu gRPC core log lines (at most %d per "
+		    "second are logged)", n, RPC_GRPC_LOG_PER_SEC);
+}
+
 static void
 grpc_log_sink(gpr_log_func_args *a)
 {
@@ -37,9 +53,28 @@ grpc_log_sink(gpr_log_func_args *a)
 	    LOG_LVL_ERROR : LOG_LVL_DEBUG;
 	char where[256];
 	struct log_field f[] = { { "grpc", where } };
+	unsigned long report;
+	bool ok;
 
+	pthread_mutex_lock(&grpc_log_lock);
+	ok = rpc_ratelimit_take(&grpc_log_limit, rpc_monotonic_ms(), &report);
+	pthread_mutex_unlock(&grpc_log_lock);
+	grpc_log_suppressed(report);
+	if (!ok)
+		return;
 	snprintf(where, sizeof(where), "%s:%d", a->file, a->line);
 	log_emit(lvl, f, 1, "gRPC: %s", a->message);
+}
+
+static void
+grpc_log_tick(void)
+{
+	unsigned long report;
+
+	pthread_mutex_lock(&grpc_log_lock);
+	report = rpc_ratelimit_expire(&grpc_log_limit, rpc_monotonic_ms());
+	pthread_mutex_unlock(&grpc_log_lock);
+	grpc_log_suppressed(report);
 }
 
 /* PEM bytes as the C string gRPC wants; NULL when absent. */
@@ -256,6 +291,7 @@ loop(struct rpc_worker *w)
 		if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
 			read_channel(w);
 		rpc_server_tick(w->server);
+		grpc_log_tick();
 	}
 }
 
@@ -266,6 +302,7 @@ rpc_worker_main(void)
 
 	worker_init("rpc");
 	w.conf = worker_wait_config(WORKER_CONFIG_TIMEOUT_MS, &w.push);
+	rpc_ratelimit_init(&grpc_log_limit, RPC_GRPC_LOG_PER_SEC);
 	gpr_set_log_function(grpc_log_sink);
 	grpc_init();
 	start_server(&w);

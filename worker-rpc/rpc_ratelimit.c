@@ -4,6 +4,8 @@
  * second, so a flood of requests cannot fill the disk; what was left out
  * is counted and said in one line.
  */
+#include <time.h>
+
 #include "worker-rpc/rpc.h"
 
 #define WINDOW_MS	1000
@@ -42,4 +44,13 @@ rpc_ratelimit_take(struct rpc_ratelimit *rl, int64_t now_ms,
 	}
 	rl->suppressed++;
 	return false;
+}
+
+int64_t
+rpc_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -89,15 +89,6 @@ realtime_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- inquiry log ---- */
 
 static void
@@ -115,7 +106,7 @@ inquiry_log_allowed(struct rpc_server *srv)
 	bool ok;
 
 	pthread_mutex_lock(&srv->log_lock);
-	ok = rpc_ratelimit_take(&srv->log_limit, monotonic_ms(), &report);
+	ok = rpc_ratelimit_take(&srv->log_limit, rpc_monotonic_ms(), &report);
 	pthread_mutex_unlock(&srv->log_lock);
 	log_suppressed(report);
 	return ok;
@@ -127,7 +118,7 @@ rpc_server_tick(struct rpc_server *srv)
 	unsigned long report;
 
 	pthread_mutex_lock(&srv->log_lock);
-	report = rpc_ratelimit_expire(&srv->log_limit, monotonic_ms());
+	report = rpc_ratelimit_expire(&srv->log_limit, rpc_monotonic_ms());
 	pthread_mutex_unlock(&srv->log_lock);
 	log_suppressed(report);
 }

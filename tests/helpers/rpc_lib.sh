@@ -75,7 +75,8 @@ rpc_start() {	# rpc_start CONF [CA CERT KEY]
 	RPC_SUP_PID=$!
 	exec {RPC_FD}>"$RPC_TMP/cmd"
 	RPC_PID=
-	if wait_for 10 'grep -q "^hello " "$RPC_TMP/sup.out"'; then
+	wait_for 10 'grep -q "^hello \|^exit " "$RPC_TMP/sup.out"'
+	if grep -q "^hello " "$RPC_TMP/sup.out"; then
 		RPC_PID=$(sed -n 's/^hello pid=\([0-9]*\).*/\1/p' \
 		    "$RPC_TMP/sup.out")
 		return 0

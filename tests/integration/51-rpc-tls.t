@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The rpc worker with TLS and mutual TLS against python3-grpcio, with a
+# throwaway CA made here by openssl: the server's name is checked (SAN
+# IP:127.0.0.1 and a DNS name for serverHostOverride), and under mutual
+# TLS a client without a certificate signed by the configured CA is
+# refused while the others keep being served. The PEM bytes come from
+# the (fake) supervisor; the worker opens no file.
+. "$(dirname "$0")/../lib/tap.sh"
+. "$TOP/tests/helpers/rpc_lib.sh"
+command -v openssl >/dev/null || skip_all "openssl missing"
+
+rpc_setup
+P=$RPC_TMP/pki
+mkdir -p "$P"
+
+ssl() { openssl "$@" >>"$P/openssl.log" 2>&1 || bail "openssl $1 failed"; }
+new_ca() {	# new_ca NAME
+	ssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -days 2 -subj "/CN=$1" -keyout "$P/$1.key" -out "$P/$1.pem"
+}
+new_cert() {	# new_cert NAME CA EXTENSIONS
+	ssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	    -subj "/CN=$1" -keyout "$P/$1.key" -out "$P/$1.csr"
+	printf '%s\n' "$3" >"$P/$1.ext"
+	ssl x509 -req -in "$P/$1.csr" -CA "$P/$2.pem" -CAkey "$P/$2.key" \
+	    -CAcreateserial -days 2 -extfile "$P/$1.ext" -out "$P/$1.pem"
+}
+new_ca ca
+new_ca rogue-ca
+new_cert server ca "subjectAltName=IP:127.0.0.1,DNS:node1.harepd.test
+extendedKeyUsage=serverAuth"
+new_cert client ca "subjectAltName=DNS:node2.harepd.test
+extendedKeyUsage=clientAuth"
+new_cert rogue rogue-ca "subjectAltName=DNS:node2.harepd.test
+extendedKeyUsage=clientAuth"
+
+tls_conf() {	# tls_conf CLIENT_AUTH
+	rpc_conf "$RPC_TMP/conf.yml" "$RPC_PORT" "tls:" "  enabled: true" \
+	    "  clientAuth: $1" "  ca: $P/ca.pem" "  cert: $P/server.pem" \
+	    "  key: $P/server.key"
+}
+pems=("$P/ca.pem" "$P/server.pem" "$P/server.key")
+
+# --- TLS, server authenticated only ---
+tls_conf false
+rpc_start "$RPC_TMP/conf.yml" "${pems[@]}" || bail "TLS worker did not start"
+rpc_view
+like "$(rpc_logs | grep serving)" "\\(TLS\\)" "serving with TLS"
+like "$(rpc_call --ca "$P/ca.pem")" '^code=OK n=1 answer=\{"ip": "127.0.0.1"' \
+    "python client checks the server's certificate (SAN IP:127.0.0.1)"
+like "$(rpc_call --ca "$P/ca.pem" --override node1.harepd.test)" "^code=OK" \
+    "serverHostOverride: the DNS name in the certificate is accepted"
+like "$(rpc_call --ca "$P/ca.pem" --override node9.harepd.test)" "^code=UNAVAILABLE" \
+    "a name the certificate does not carry: refused by the client"
+like "$(rpc_call --ca "$P/rogue-ca.pem")" "^code=UNAVAILABLE" \
+    "a client trusting another CA refuses the server"
+like "$(rpc_call --timeout 2)" "^code=UNAVAILABLE" \
+    "a plaintext client gets no answer from a TLS server"
+like "$(rpc_call --ca "$P/ca.pem" --cert "$P/rogue.pem" --key "$P/rogue.key")" "^code=OK" \
+    "without clientAuth any client certificate is ignored"
+like "$(rpc_call --ca "$P/ca.pem" --raw ffff)" "^code=INVALID_ARGUMENT" \
+    "garbage over TLS: INVALID_ARGUMENT"
+like "$(rpc_call --ca "$P/ca.pem" --size 5000)" "^code=RESOURCE_EXHAUSTED" \
+    "oversized over TLS: RESOURCE_EXHAUSTED"
+rpc_stop
+like "$RPC_EXIT" "^exit status=0 " "TLS worker stops cleanly"
+
+# --- mutual TLS ---
+tls_conf true
+rpc_start "$RPC_TMP/conf.yml" "${pems[@]}" || bail "mTLS worker did not start"
+rpc_view
+rpc_send "refresh 200"
+like "$(rpc_logs | grep serving)" "\\(mutual TLS\\)" "serving with mutual TLS"
+client=(--ca "$P/ca.pem" --cert "$P/client.pem" --key "$P/client.key")
+like "$(rpc_call "${client[@]}")" '^code=OK n=1 answer=\{"ip": "127.0.0.1"' \
+    "a client with a certificate signed by ca is answered"
+like "$(rpc_call --ca "$P/ca.pem")" "^code=UNAVAILABLE" \
+    "a client without a certificate is refused"
+like "$(rpc_call --ca "$P/ca.pem" --cert "$P/rogue.pem" --key "$P/rogue.key")" "^code=UNAVAILABLE" \
+    "a client certificate from another CA is refused"
+like "$(rpc_call --timeout 2)" "^code=UNAVAILABLE" "a plaintext client is refused"
+like "$(rpc_call "${client[@]}" --count 50)" "^code=OK n=50 " \
+    "the server goes on answering members after the refusals"
+# every refused handshake makes the core log an error line: a flood of
+# them must not fill the disk
+mark=$(rpc_logs | wc -l)
+t0=$(date +%s)
+for i in $(seq 40); do
+	openssl s_client -connect 127.0.0.1:$RPC_PORT -alpn h2 </dev/null >/dev/null 2>&1
+done
+secs=$(( $(date +%s) - t0 + 1 ))
+wait_for 3 'rpc_logs | tail -n +$((mark + 1)) | grep -q "suppressed [0-9]* gRPC core log lines"'
+core=$(rpc_logs | tail -n +$((mark + 1)) | grep -c '"msg":"gRPC: ')
+like "$(rpc_logs | tail -n +$((mark + 1)) | grep '"msg":"gRPC: ' | head -1)" \
+    'Handshake failed.*did not return a certificate' \
+    "a refused handshake is logged: the peer gave no certificate"
+sup=$(rpc_logs | tail -n +$((mark + 1)) | sed -n 's/.*suppressed \([0-9]*\) gRPC core.*/\1/p' |
+	awk '{s += $1} END {print s + 0}')
+ok "[ $sup -gt 0 ] && [ $core -le $((5 * secs + 5)) ]" \
+    "40 refused handshakes in $secs s: $core core lines logged, $sup suppressed"
+like "$(rpc_call "${client[@]}")" "^code=OK" "and members are still answered"
+like "$(rpc_logs | grep '"msg":"inquiry from' | tail -1)" '"peer":"ipv4:127\.0\.0\.1:[0-9]+"' \
+    "inquiries over mutual TLS are logged with the peer"
+rpc_stop
+like "$RPC_EXIT" "^exit status=0 " "mTLS worker stops cleanly"
+
+# --- TLS on, but the supervisor sent no key material ---
+rpc_start "$RPC_TMP/conf.yml" "$P/ca.pem" "$P/server.pem" "" >/dev/null
+wait_for 5 'grep -q "^exit " "$RPC_TMP/sup.out"'
+like "$(grep '^exit ' "$RPC_TMP/sup.out")" "^exit status=[1-9]" \
+    "TLS without the key's PEM: the worker refuses to start"
+like "$(rpc_logs | grep -i 'PEM')" "key PEM is missing" "and says what is missing"
+done_testing
