@@ -2,7 +2,12 @@
  * harepd configuration: the Go harepd's YAML (every key of the seed keeps
  * its meaning) plus a few keys of our own, all under the top-level
  * `harepd:` mapping. conf_load() validates everything; a struct conf that
- * exists is a valid one.
+ * exists is a valid one, with every default filled in (no NULL but where
+ * noted). conf/harepd.sample.yml documents each key for operators.
+ *
+ * The seed's sample puts gRPC.tls's enabled/ca/cert/key directly under
+ * gRPC: (an indentation slip the Go program silently ignored). They are
+ * read as the TLS settings, with a warning asking to move them under tls:.
  */
 #ifndef HAREPD_CONF_H
 #define HAREPD_CONF_H
@@ -22,16 +27,17 @@ enum conf_policy {
 /* host:port of a peer, normalised (a target without port gets bindPort). */
 struct conf_target {
 	char	*host;		/* IPv4, IPv6 (no brackets) or hostname */
-	int	 port;
+	int	 port;		/* 1-65535, bindPort when the file gave none */
 	char	*text;		/* "host:port" or "[v6]:port", as dialled */
 };
 
 struct conf_tls {
-	bool	 enabled;
-	bool	 client_auth;	/* mutual TLS: require a client cert signed by ca */
-	char	*ca;
-	char	*cert;
-	char	*key;
+	bool	 enabled;		/* gRPC.tls.enabled (default false) */
+	bool	 client_auth;	/* NEW gRPC.tls.clientAuth (default false): mutual
+				   TLS, require a client cert signed by ca */
+	char	*ca;		/* absolute paths; NULL if not given; all three */
+	char	*cert;		/* required (and readable, conf_check_files) */
+	char	*key;		/* when enabled */
 };
 
 struct conf_src;
@@ -40,52 +46,77 @@ struct conf {
 	char	*path;			/* file it was read from */
 	struct conf_src *src;		/* private: key positions, for messages */
 
-	char	*node_name;		/* harepd.nodeName, as repmgr.conf node_name */
-	char	*primary_ip;		/* harepd.primaryIP */
-	bool	 allow_ro;		/* harepd.allowRO */
-	char	*hba_config;		/* harepd.hbaConfig, absolute path */
+	char	*node_name;		/* harepd.nodeName (required), as repmgr.conf
+					   node_name, at most 63 bytes */
+	char	*primary_ip;		/* harepd.primaryIP (required), IP literal */
+	bool	 allow_ro;		/* harepd.allowRO (default false) */
+	char	*hba_config;		/* harepd.hbaConfig (required), absolute path */
 
-	char	**haproxy_servers;	/* harepd.haproxy.server, IP literals */
+	char	**haproxy_servers;	/* harepd.haproxy.server (required, >= 1),
+					   IP literals, no duplicates */
 	size_t	 n_haproxy_servers;
-	char	*user_read_only;	/* harepd.haproxy.users.readOnly (default "haro") */
-	char	*user_read_write;	/* harepd.haproxy.users.readWrite */
+	char	*user_read_only;	/* harepd.haproxy.users.readOnly (default
+					   "haro"; required when allowRO) */
+	char	*user_read_write;	/* harepd.haproxy.users.readWrite (required) */
+					/* both: no blanks/commas/quotes, not a
+					   pg_hba keyword; they differ if allowRO */
 
-	char	*auth_allow;		/* harepd.authModes.allow (default "md5") */
-	char	*auth_deny;		/* harepd.authModes.deny (default "reject") */
+	char	*auth_allow;		/* harepd.authModes.allow (default "md5"),
+					   a pg_hba method other than reject */
+	char	*auth_deny;		/* harepd.authModes.deny (default "reject");
+					   must be "reject": pgsql-check takes any
+					   password request as UP (FACTS.md) */
 
 	char	*repmgr_user;		/* harepd.repmgr.user (default "repmgr") */
 	char	*repmgr_db;		/* harepd.repmgr.db (default "repmgr") */
-	char	*repmgr_host;		/* harepd.repmgr.host: NULL = libpq default socket */
-	int	 repmgr_port;		/* harepd.repmgr.port: 0 = libpq default */
+	char	*repmgr_host;		/* NEW harepd.repmgr.host: NULL = libpq default
+					   socket; name, IP or socket directory */
+	int	 repmgr_port;		/* NEW harepd.repmgr.port: 0 = libpq default */
 
 	struct conf_tls tls;		/* harepd.gRPC.tls */
-	int	 bind_port;		/* harepd.gRPC.bindPort */
-	char	*bind_address;		/* harepd.gRPC.bindAddress */
+	int	 bind_port;		/* harepd.gRPC.bindPort (required), 1-65535 */
+	char	*bind_address;		/* harepd.gRPC.bindAddress (default "0.0.0.0",
+					   as Go's empty address: all IPv4) */
 	char	*server_host_override;	/* harepd.gRPC.serverHostOverride, "" = none */
-	struct conf_target *neighbours;	/* harepd.gRPC.neighbours */
+	struct conf_target *neighbours;	/* harepd.gRPC.neighbours (may be empty) */
 	size_t	 n_neighbours;
 	struct conf_target *witness;	/* harepd.gRPC.witness, NULL if unset */
-	int	 connection_deadline;	/* harepd.gRPC.connectionDeadline, seconds */
+					/* no peer twice among neighbours + witness;
+					   none at all is a warning (fine for
+					   --server-only, a client stays fenced) */
+	int	 connection_deadline;	/* harepd.gRPC.connectionDeadline, seconds,
+					   1-300 (default 5) */
 
-	int	 watchdog;		/* harepd.watchDog, seconds */
-	enum conf_policy policy;	/* harepd.policy: "majority" | "seed" */
-	int	 lease_ms;		/* harepd.leaseMs (default 3 x watchDog) */
+	int	 watchdog;		/* harepd.watchDog (required), seconds, 1-3600 */
+	enum conf_policy policy;	/* NEW harepd.policy: "majority" (default) |
+					   "seed" */
+	int	 lease_ms;		/* NEW harepd.leaseMs (default 3 x watchDog x
+					   1000), must be > watchDog x 1000 */
 
 	char	*log_file;		/* harepd.logs.filePath, NULL = stderr only */
-	long	 log_max_age;		/* harepd.logs.maxAge, seconds */
-	long	 log_rotation_time;	/* harepd.logs.rotationTime, seconds */
+	long	 log_max_age;		/* harepd.logs.maxAge, seconds (default 86400,
+					   0 = keep forever) */
+	long	 log_rotation_time;	/* harepd.logs.rotationTime, seconds (default
+					   604800, 0 = never rotate) */
 
-	char	*control_socket;	/* harepd.control.socket */
-	char	*rpc_user;		/* harepd.privsep.rpcUser (default "nobody") */
-	char	*pg_user;		/* harepd.privsep.postgresUser (default "postgres"):
-					   probe and hba run as this OS user */
+	char	*control_socket;	/* NEW harepd.control.socket (default
+					   CONF_DEFAULT_SOCKET) */
+	char	*rpc_user;		/* NEW harepd.privsep.rpcUser (default "nobody",
+					   never root) */
+	char	*pg_user;		/* NEW harepd.privsep.postgresUser (default
+					   "postgres", never root): probe and hba
+					   run as this OS user */
 };
 
 /*
  * Errors collected while loading: every one names file:line:column and the
  * key path, e.g.
  *   conf.yml:14:5: harepd.gRPC.bindPort: expected an integer 1-65535, got "abc"
- * Warnings (unknown keys) are collected the same way and never fatal.
+ * Line and column are those of the value; for a missing key, those of the
+ * mapping that lacks it. All errors are collected, not only the first.
+ * Warnings (unknown keys, the seed's misplaced TLS keys, a neighbour that
+ * is this node, ...) are collected the same way and never fatal. Neither
+ * has a "warning:"/"error:" prefix: the printer adds what it wants.
  */
 struct conf_diag {
 	char	**errors;
