@@ -132,7 +132,8 @@ read_file(const char *path, size_t max, ProtobufCBinaryData *out, char *why,
 static void
 push_free(Harepd__ConfigPush *p)
 {
-	free(p->path);
+	if (p->path != protobuf_c_empty_string)	/* what init left there */
+		free(p->path);
 	free(p->yaml.data);
 	free(p->tls_ca.data);
 	free(p->tls_cert.data);

@@ -121,7 +121,11 @@ sup_running() { [ "$(sup_status "w[\"$1\"][\"state\"]" 2>/dev/null)" = running ]
 
 proc_field() { awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"; }
 
-sup_alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" | cut -c1)" != Z ]; }
+# Running (a zombie waiting for the test shell to reap it does not count).
+sup_alive() {
+	local st
+	st=$(ps -o stat= -p "$1" 2>/dev/null) && [ "${st:0:1}" != Z ]
+}
 
 sup_cleanup() {
 	local kids p
