@@ -337,9 +337,13 @@ conf_check_files(const struct conf *c, struct conf_diag *d)
 	if (c->hba_config != NULL)
 		n += check_file(c, d, P_ROOT ".hbaConfig", c->hba_config, false);
 	if (c->tls.enabled) {
-		n += check_file(c, d, P_TLS ".ca", c->tls.ca, true);
-		n += check_file(c, d, P_TLS ".cert", c->tls.cert, true);
-		n += check_file(c, d, P_TLS ".key", c->tls.key, true);
+		int missing = check_file(c, d, P_TLS ".ca", c->tls.ca, true) +
+		    check_file(c, d, P_TLS ".cert", c->tls.cert, true) +
+		    check_file(c, d, P_TLS ".key", c->tls.key, true);
+
+		n += missing;
+		if (missing == 0)
+			n += conf_check_tls_files(c, d);
 	}
 	n += check_user_exists(c, d, P_ROOT ".privsep.rpcUser", c->rpc_user);
 	n += check_user_exists(c, d, P_ROOT ".privsep.postgresUser", c->pg_user);

@@ -89,6 +89,9 @@ void	 conf_walk(struct conf *, yaml_document_t *, struct conf_diag *);
 /* conf_check.c: cross-key rules and defaults, after the walk. */
 void	 conf_finish(struct conf *, struct conf_diag *);
 
+/* conf_tls.c: the TLS files hold what they should (files exist already). */
+int	 conf_check_tls_files(const struct conf *, struct conf_diag *);
+
 /* conf.c */
 char	*xstrdup(const char *);
 void	*xcalloc(size_t, size_t);

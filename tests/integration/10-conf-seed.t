@@ -67,10 +67,21 @@ rc=0
 got=$(in_ns "$SEED_HBA" "$HAREPD" -t -f "$tmp/n1.yml" 2>/dev/null) || rc=$?
 is "$rc:$got" "0:configuration OK" "harepd -t accepts the printed config"
 
-# TLS on, with files present and readable: accepted; ca removed: refused.
-for n in ca cert key; do echo "PEM" >"$tmp/$n.pem"; done
+# TLS on: harepd -t checks the files hold a CA, a certificate signed by
+# it and that certificate's key (openssl makes them; nothing is dialled).
+ec() { openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	-subj "/CN=$1" "${@:2}" 2>/dev/null; }
+(cd "$tmp" &&
+	ec harepd-test-ca -x509 -days 2 -keyout ca.key -out ca.pem &&
+	ec pg1 -keyout node.key -out node.csr &&
+	openssl x509 -req -in node.csr -CA ca.pem -CAkey ca.key \
+	    -CAcreateserial -days 2 -out node.pem 2>/dev/null &&
+	ec intruder -x509 -days 2 -keyout other.key -out other.pem &&
+	echo "not a certificate" >garbage.pem &&
+	chmod 0600 ca.key node.key other.key) || bail "openssl failed"
 : >"$tmp/pg_hba.conf"
-cat >"$tmp/tls.yml" <<Y
+tls_config() {	# tls_config CA CERT KEY
+	cat >"$tmp/tls.yml" <<Y
 harepd:
   nodeName: pg1
   primaryIP: 10.0.0.11
@@ -82,21 +93,39 @@ harepd:
     tls:
       enabled: true
       clientAuth: true
-      ca: $tmp/ca.pem
-      cert: $tmp/cert.pem
-      key: $tmp/key.pem
+      ca: $tmp/$1
+      cert: $tmp/$2
+      key: $tmp/$3
     bindPort: 10000
     neighbours: [10.0.0.12, 10.0.0.13]
   watchDog: 15
 Y
-rc=0
-got=$("$HAREPD" -t -f "$tmp/tls.yml" 2>&1) || rc=$?
-is "$rc:$got" "0:configuration OK" "TLS config with its files present is accepted"
-rm "$tmp/ca.pem"
-rc=0
-got=$("$HAREPD" -t -f "$tmp/tls.yml" 2>&1) || rc=$?
-is "$rc:$got" "78:$tmp/tls.yml:12:11: harepd.gRPC.tls.ca: $tmp/ca.pem: No such file or directory" \
-    "a missing TLS file is named with its position"
+}
+tls_check() {	# tls_check WANT_RC WANT_OUTPUT NAME
+	local rc=0 got
+	got=$("$HAREPD" -t -f "$tmp/tls.yml" 2>&1) || rc=$?
+	is "$rc:$got" "$1:$2" "$3"
+}
+T=$tmp/tls.yml
+tls_config ca.pem node.pem node.key
+tls_check 0 "configuration OK" "TLS: CA, certificate it signed and its key: accepted"
+chmod 0644 "$tmp/node.key"
+tls_check 0 "warning: $T:14:12: harepd.gRPC.tls.key: $tmp/node.key: mode 0644: readable by other users, make it 0600 or 0640
+configuration OK" "TLS: a key readable by others is warned about"
+chmod 0600 "$tmp/node.key"
+tls_config ca.pem node.pem other.key
+tls_check 78 "$T:14:12: harepd.gRPC.tls.key: $tmp/other.key: not the key of the certificate $tmp/node.pem" \
+    "TLS: a key that is not the certificate's is refused"
+tls_config ca.pem other.pem other.key
+tls_check 78 "$T:13:13: harepd.gRPC.tls.cert: $tmp/other.pem: does not verify against ca $tmp/ca.pem: self-signed certificate" \
+    "TLS: a certificate the CA did not sign is refused"
+tls_config garbage.pem node.pem garbage.pem
+tls_check 78 "$T:12:11: harepd.gRPC.tls.ca: $tmp/garbage.pem: no PEM certificate in it
+$T:14:12: harepd.gRPC.tls.key: $tmp/garbage.pem: no unencrypted PEM private key in it" \
+    "TLS: files without PEM content are named"
+tls_config missing-ca.pem node.pem node.key
+tls_check 78 "$T:12:11: harepd.gRPC.tls.ca: $tmp/missing-ca.pem: No such file or directory" \
+    "TLS: a missing file is named with its position"
 
 rc=0
 got=$("$HAREPD" -t -f "$tmp/none.yml" 2>&1) || rc=$?
