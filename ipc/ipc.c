@@ -346,9 +346,10 @@ ipc_decode(const uint8_t *buf, size_t len, ipc_envelope **out, char *err,
  * Length of the UTF-8 sequence at s, 0 when it is not valid RFC 3629
  * (overlong forms, surrogates and code points past U+10FFFF are not).
  */
-static size_t
-utf8_seq_len(const unsigned char *s)
+size_t
+ipc_utf8_seq_len(const char *str)
 {
+	const unsigned char *s = (const unsigned char *)str;
 	unsigned c = s[0], cp, min;
 	size_t n;
 
@@ -375,11 +376,10 @@ utf8_seq_len(const unsigned char *s)
 bool
 ipc_utf8_valid(const char *str)
 {
-	const unsigned char *s = (const unsigned char *)str;
 	size_t n;
 
-	for (; *s; s += n)
-		if ((n = utf8_seq_len(s)) == 0)
+	for (; *str; str += n)
+		if ((n = ipc_utf8_seq_len(str)) == 0)
 			return false;
 	return true;
 }
@@ -387,12 +387,11 @@ ipc_utf8_valid(const char *str)
 void
 ipc_utf8_scrub(char *str)
 {
-	unsigned char *s = (unsigned char *)str;
 	size_t n;
 
-	for (; *s; s += n)
-		if ((n = utf8_seq_len(s)) == 0) {
-			*s = '?';
+	for (; *str; str += n)
+		if ((n = ipc_utf8_seq_len(str)) == 0) {
+			*str = '?';
 			n = 1;
 		}
 }

@@ -75,6 +75,8 @@ void	 ipc_free(ipc_envelope *);
  */
 int	 ipc_check_utf8(const ProtobufCMessage *m, char *why, size_t whylen);
 bool	 ipc_utf8_valid(const char *);
+/* Length of the UTF-8 sequence starting at s, 0 if it is not valid. */
+size_t	 ipc_utf8_seq_len(const char *s);
 /* Replaces each byte that starts no valid UTF-8 sequence with '?'. */
 void	 ipc_utf8_scrub(char *);
 const char *ipc_body_name(Harepd__Envelope__BodyCase);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <sys/time.h>
 
+#include "ipc/ipc.h"
 #include "ipc/log.h"
 
 #define LOG_MAX_FIELDS 32
@@ -63,8 +64,19 @@ log_level_name(enum log_level lvl)
 void
 json_write_string(FILE *fp, const char *s)
 {
+	size_t n;
+
 	fputc('"', fp);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		/* JSON is UTF-8 (RFC 8259 8.1): a stray byte becomes U+FFFD */
+		if (*p >= 0x80) {
+			if ((n = ipc_utf8_seq_len((const char *)p)) == 0)
+				fputs("\\ufffd", fp);
+			else
+				fwrite(p, 1, n, fp);
+			p += n ? n - 1 : 0;
+			continue;
+		}
 		switch (*p) {
 		case '"': fputs("\\\"", fp); break;
 		case '\\': fputs("\\\\", fp); break;

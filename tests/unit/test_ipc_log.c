@@ -1,0 +1,100 @@
+/*
+ * ipc/log.c's JSON output: the log file and harepdctl --json are read
+ * by machines (jq, journald), so every string must come out as valid
+ * JSON and valid UTF-8, whatever bytes went in.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ipc/ipc.h"
+#include "ipc/log.h"
+
+static char *
+json_of(const char *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	json_write_string(fp, s);
+	fclose(fp);
+	return buf;
+}
+
+static void
+test_json_strings(void **state)
+{
+	static const struct {
+		const char	*in;
+		const char	*out;
+	} cases[] = {
+		{ "plain", "\"plain\"" },
+		{ "q\"b\\s", "\"q\\\"b\\\\s\"" },
+		{ "a\nb\tc\r\x01", "\"a\\nb\\tc\\r\\u0001\"" },
+		{ "nœud-ß-東京 🐘", "\"nœud-ß-東京 🐘\"" },
+		{ "caf\xe9", "\"caf\\ufffd\"" },			/* latin1 */
+		{ "\xc0\xaf", "\"\\ufffd\\ufffd\"" },			/* overlong */
+		{ "\xed\xa0\x80!", "\"\\ufffd\\ufffd\\ufffd!\"" },	/* surrogate */
+		{ "\xe6\x9d", "\"\\ufffd\\ufffd\"" },			/* cut short */
+		{ "", "\"\"" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = json_of(cases[i].in);
+
+		assert_string_equal(got, cases[i].out);
+		assert_true(ipc_utf8_valid(got));
+		free(got);
+	}
+}
+
+static void
+test_json_line(void **state)
+{
+	static const char head[] = "{\"level\":\"warning\","
+	    "\"msg\":\"rw \\\"denied\\\"\",\"time\":\"";
+	struct log_field f[] = { { "proc", "hba" }, { "peer", NULL } };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	log_write_json(fp, LOG_LVL_WARNING, "rw \"denied\"", f, 2);
+	fclose(fp);
+	assert_int_equal(strncmp(buf, head, strlen(head)), 0);
+	assert_non_null(strstr(buf, "\",\"proc\":\"hba\",\"peer\":\"\"}\n"));
+	/* exactly one line */
+	assert_int_equal(strchr(buf, '\n') - buf, (ptrdiff_t)len - 1);
+	free(buf);
+}
+
+static void
+test_utf8_seq_len(void **state)
+{
+	assert_int_equal(ipc_utf8_seq_len("a"), 1);
+	assert_int_equal(ipc_utf8_seq_len("ß"), 2);
+	assert_int_equal(ipc_utf8_seq_len("東"), 3);
+	assert_int_equal(ipc_utf8_seq_len("🐘"), 4);
+	assert_int_equal(ipc_utf8_seq_len("\xf4\x8f\xbf\xbf"), 4);	/* U+10FFFF */
+	assert_int_equal(ipc_utf8_seq_len("\xf4\x90\x80\x80"), 0);
+	assert_int_equal(ipc_utf8_seq_len("\xe0\x80\x80"), 0);		/* overlong */
+	assert_int_equal(ipc_utf8_seq_len("\xef\xbf\xbf"), 3);		/* U+FFFF */
+	assert_int_equal(ipc_utf8_seq_len("\xff"), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json_strings),
+		cmocka_unit_test(test_json_line),
+		cmocka_unit_test(test_utf8_seq_len),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
