@@ -43,15 +43,33 @@ xstrdup(const char *s)
 	return p;
 }
 
+/* The reader (bad UTF-8, control bytes) gives an offset: make it a line. */
+static void
+offset_to_mark(const char *yaml, size_t len, size_t offset, int *line, int *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < offset && i < len; i++) {
+		if (yaml[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else if (((unsigned char)yaml[i] & 0xc0) != 0x80)
+			(*col)++;
+	}
+}
+
 /* libyaml's own words and position for a document it could not build. */
 static void
-yaml_syntax_error(const char *name, yaml_parser_t *p, struct conf_diag *d)
+yaml_syntax_error(const char *name, yaml_parser_t *p, const char *yaml,
+    size_t len, struct conf_diag *d)
 {
 	const char *problem = p->problem ? p->problem : "cannot parse";
+	int line, col;
 
 	if (p->error == YAML_READER_ERROR) {
-		diag_error(d, name, 0, 0, NULL, "YAML: %s at byte %zu", problem,
-		    p->problem_offset);
+		offset_to_mark(yaml, len, p->problem_offset, &line, &col);
+		diag_error(d, name, line, col, NULL, "YAML: %s (byte %zu)",
+		    problem, p->problem_offset);
 		return;
 	}
 	if (p->context != NULL)
@@ -67,14 +85,15 @@ yaml_syntax_error(const char *name, yaml_parser_t *p, struct conf_diag *d)
 
 /* One document only: a second one would be silently ignored otherwise. */
 static bool
-single_document(const char *name, yaml_parser_t *p, struct conf_diag *d)
+single_document(const char *name, yaml_parser_t *p, const char *yaml,
+    size_t len, struct conf_diag *d)
 {
 	yaml_document_t next;
 	yaml_node_t *root;
 	bool ok = true;
 
 	if (!yaml_parser_load(p, &next)) {
-		yaml_syntax_error(name, p, d);
+		yaml_syntax_error(name, p, yaml, len, d);
 		return false;
 	}
 	if ((root = yaml_document_get_root_node(&next)) != NULL) {
@@ -116,12 +135,12 @@ conf_load_buffer(const char *name, const char *yaml, size_t len,
 		abort();
 	yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		yaml_syntax_error(name, &parser, d);
+		yaml_syntax_error(name, &parser, yaml, len, d);
 		yaml_parser_delete(&parser);
 		return NULL;
 	}
 	c = conf_new(name);
-	if (single_document(name, &parser, d))
+	if (single_document(name, &parser, yaml, len, d))
 		conf_walk(c, &doc, d);
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);

@@ -251,7 +251,8 @@ check_peers(struct conf *c, struct conf_diag *d)
 		    c->witness, path);
 		check_peer(c, d, i, path);
 	}
-	if (c->n_neighbours == 0 && c->witness == NULL &&
+	/* Advice for a config otherwise valid, not noise on a broken one. */
+	if (c->n_neighbours == 0 && c->witness == NULL && d->n_errors == 0 &&
 	    src_get(c->src, P_GRPC) != NULL && !is_bad(c, P_GRPC) &&
 	    !is_bad(c, P_GRPC ".neighbours") && !is_bad(c, P_GRPC ".witness"))
 		src_warning(d, c->src, P_GRPC ".neighbours",

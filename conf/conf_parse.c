@@ -566,6 +566,12 @@ walk_pair(struct walk *w, yaml_node_t *key, yaml_node_t *value,
 	}
 	path_fmt(path, "%s%s%s", prefix, prefix[0] ? "." : "",
 	    scalar(key));
+	/* yaml.v2 merged "<<" keys; ignoring one would drop settings. */
+	if (strcmp(scalar(key), "<<") == 0) {
+		walk_error(w, key, path, "merge keys are not supported: write "
+		    "the keys out");
+		return;
+	}
 	if ((k.rule = find_rule(rules, scalar(key), false)) == NULL) {
 		unknown_key(w, key, path, rules);
 		return;
