@@ -72,7 +72,9 @@ make_dir(const char *path, char *why, size_t whylen)
 	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
 		return 0;
 	*slash = '\0';
-	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+	if (mkdir(dir, 0755) == 0)
+		(void)chmod(dir, 0755);	/* whatever the umask: anyone may connect */
+	else if (errno != EEXIST) {
 		snprintf(why, whylen, "mkdir %s: %s", dir, strerror(errno));
 		return -1;
 	}
