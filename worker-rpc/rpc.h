@@ -101,6 +101,8 @@ bool	 rpc_ratelimit_take(struct rpc_ratelimit *, int64_t now_ms,
 	    unsigned long *report);
 /* Timer: lines refused in a window that has ended, to report now. */
 unsigned long rpc_ratelimit_expire(struct rpc_ratelimit *, int64_t now_ms);
+/* At exit: lines refused so far, window ended or not. */
+unsigned long rpc_ratelimit_drain(struct rpc_ratelimit *);
 
 /* CLOCK_MONOTONIC in ms, the limiter's clock. */
 int64_t	 rpc_monotonic_ms(void);
@@ -128,7 +130,10 @@ void	 rpc_server_publish(struct rpc_server *, struct rpc_snapshot *snap);
 void	 rpc_server_set_max_age(struct rpc_server *, int64_t max_age_ms);
 /* Timer: report inquiry log lines suppressed in the last window. */
 void	 rpc_server_tick(struct rpc_server *);
-/* Refuses new calls, cancels running ones, drains, frees. */
+/*
+ * Refuses new calls, cancels running ones, drains, frees; reports the
+ * inquiry log lines suppressed in the last window.
+ */
 void	 rpc_server_stop(struct rpc_server *);
 
 /* "host:port", "[v6]:port": the address form the gRPC core parses. */

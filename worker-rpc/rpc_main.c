@@ -311,6 +311,7 @@ rpc_worker_main(void)
 	loop(&w);
 	rpc_server_stop(w.server);
 	grpc_shutdown();
+	grpc_log_suppressed(rpc_ratelimit_drain(&grpc_log_limit));
 	conf_free(w.conf);
 	worker_config_push_free(w.push);
 	log_info("stopped");

@@ -33,6 +33,15 @@ rpc_ratelimit_expire(struct rpc_ratelimit *rl, int64_t now_ms)
 	return n;
 }
 
+unsigned long
+rpc_ratelimit_drain(struct rpc_ratelimit *rl)
+{
+	unsigned long n = rl->suppressed;
+
+	rl->suppressed = 0;
+	return n;
+}
+
 bool
 rpc_ratelimit_take(struct rpc_ratelimit *rl, int64_t now_ms,
     unsigned long *report)

@@ -617,5 +617,6 @@ rpc_server_stop(struct rpc_server *srv)
 	for (int i = 0; i < srv->n_threads; i++)
 		pthread_join(srv->thread[i], NULL);
 	grpc_server_destroy(srv->server);
+	log_suppressed(rpc_ratelimit_drain(&srv->log_limit));
 	server_free(srv);
 }

@@ -277,6 +277,11 @@ static const struct limit_step {
 	{ 2500, true, false, 1 },	/* a quiet second: the timer tells */
 	{ 2600, false, true, 0 },	/* and it was told only once */
 	{ 9000, true, false, 0 },
+	{ 9001, false, true, 0 },
+	{ 9002, false, true, 0 },
+	{ 9003, false, true, 0 },
+	{ 9004, false, false, 0 },
+	{ 9005, false, false, 0 },
 };
 
 static void
@@ -298,6 +303,10 @@ test_ratelimit(void **state)
 			    &report), s->allowed);
 		assert_int_equal(report, s->report);
 	}
+	/* at exit the current window's count is told, once */
+	assert_int_equal(rpc_ratelimit_drain(&rl), 2);
+	assert_int_equal(rpc_ratelimit_drain(&rl), 0);
+	assert_int_equal(rpc_ratelimit_expire(&rl, 20000), 0);
 }
 
 static void
