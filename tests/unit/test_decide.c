@@ -1,0 +1,425 @@
+/*
+ * decide(): both policies on a table of cluster situations. Each row is
+ * written the way an operator would draw it:
+ *
+ *   view   "P=<primaries> S=<standbys> W=<witness> rec=0|1 tl=N", or
+ *          "DOWN <error>" for an unreachable local database
+ *   peers  "<n|w> <target> -" did not answer (timeout, refused, garbage),
+ *          "<n|w> <target> M=<masters> S=<slaves> [ip=A] [obs=REC/TL]"
+ *          an IKnow; without obs= it is a Go peer (no observation)
+ *
+ * Addresses: .1 is n1, .2 n2, .3 n3, .4 the witness (10.0.0.x). The
+ * configured neighbours are the n rows in order, the witness the w row.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "worker-probe/probe.h"
+
+#define MAXP	6
+#define MAJ	POLICY_MAJORITY
+#define SEED	POLICY_SEED
+
+struct dcase {
+	const char	*name;
+	enum conf_policy policy;
+	bool		 allow_ro;
+	const char	*self;		/* primaryIP */
+	const char	*view;
+	const char	*peers[MAXP];
+	bool		 rw, ro;
+	const char	*reason;	/* substring of the reason */
+	const char	*agrees;	/* one 0/1 per peer */
+};
+
+/* Steady cluster: n1 primary on timeline 2, n2 n3 standbys, witness .4. */
+#define VIEW_N1	"P=10.0.0.1 S=10.0.0.2,10.0.0.3 W=10.0.0.4 rec=0 tl=2"
+#define VIEW_SB	"P=10.0.0.1 S=10.0.0.2,10.0.0.3 W=10.0.0.4 rec=1 tl=2"
+#define SAME	"M=10.0.0.1 S=10.0.0.2,10.0.0.3"
+#define N2_OK	"n 10.0.0.2:10000 " SAME " ip=10.0.0.2 obs=1/2"
+#define N3_OK	"n 10.0.0.3:10000 " SAME " ip=10.0.0.3 obs=1/2"
+#define N1_OK	"n 10.0.0.1:10000 " SAME " ip=10.0.0.1 obs=0/2"
+#define W_OK	"w 10.0.0.4:10000 " SAME " ip=10.0.0.4 obs=0/1"
+#define N2_DOWN	"n 10.0.0.2:10000 -"
+#define N3_DOWN	"n 10.0.0.3:10000 -"
+#define N1_DOWN	"n 10.0.0.1:10000 -"
+#define W_DOWN	"w 10.0.0.4:10000 -"
+/* After failover to n2 (timeline 3): n1 inactive, n3 followed n2. */
+#define NEW	"M=10.0.0.2 S=10.0.0.3"
+#define N2_NEW	"n 10.0.0.2:10000 " NEW " ip=10.0.0.2 obs=0/3"
+#define N3_NEW	"n 10.0.0.3:10000 " NEW " ip=10.0.0.3 obs=1/3"
+/* The witness's copy of repmgr.nodes still names n1 (FACTS.md). */
+#define W_STALE	"w 10.0.0.4:10000 " SAME " ip=10.0.0.4 obs=0/1"
+/* A restarted old primary n1 tells its old story, timeline 2. */
+#define N1_OLD	"n 10.0.0.1:10000 " SAME " ip=10.0.0.1 obs=0/2"
+#define VIEW_N2_NEW "P=10.0.0.2 S=10.0.0.3 W=10.0.0.4 rec=0 tl=3"
+
+static const struct dcase cases[] = {
+	/* ---- majority: steady state ---- */
+	{ "majority: steady state, primary, allowRO on", MAJ, true,
+	  "10.0.0.1", VIEW_N1, { N2_OK, N3_OK, W_OK },
+	  true, true, "4 of 4 members agree", "111" },
+	{ "majority: steady state, primary, allowRO off", MAJ, false,
+	  "10.0.0.1", VIEW_N1, { N2_OK, N3_OK, W_OK },
+	  true, false, "only active primary", "111" },
+	{ "majority: steady state, standby, allowRO on", MAJ, true,
+	  "10.0.0.2", VIEW_SB, { N1_OK, N3_OK, W_OK },
+	  false, true, "healthy standby", "111" },
+	{ "majority: steady state, standby, allowRO off", MAJ, false,
+	  "10.0.0.2", VIEW_SB, { N1_OK, N3_OK, W_OK },
+	  false, false, "allowRO off", "111" },
+	{ "majority: one neighbour down, still a majority", MAJ, true,
+	  "10.0.0.1", VIEW_N1, { N2_DOWN, N3_OK, W_OK },
+	  true, true, "3 of 4", "011" },
+	{ "majority: peers in another order and IPv4 spelt the same", MAJ,
+	  false, "10.0.0.1", VIEW_N1,
+	  { "n 10.0.0.2:10000 M=10.0.0.1 S=10.0.0.3,10.0.0.2 obs=1/2",
+	    N3_OK, W_OK }, true, false, "4 of 4", "111" },
+	{ "majority: IPv6 written two ways agrees", MAJ, false,
+	  "2001:db8::1", "P=2001:db8::1 S=2001:db8::2 rec=0 tl=1",
+	  { "n [2001:db8::2]:10000 M=2001:DB8:0:0::1 S=2001:db8:0::2 "
+	    "ip=2001:db8::2 obs=1/1", "w [2001:db8::4]:1 -" },
+	  true, false, "2 of 3", "10" },
+	/* ---- majority: isolation and dead peers ---- */
+	{ "majority: old primary isolated, all peers down", MAJ, true,
+	  "10.0.0.1", VIEW_N1, { N2_DOWN, N3_DOWN, W_DOWN },
+	  false, false, "only 1 of 4 members agree", "000" },
+	{ "majority: only the witness answers (4 members)", MAJ, true,
+	  "10.0.0.1", VIEW_N1, { N2_DOWN, N3_DOWN, W_OK },
+	  false, false, "only 2 of 4", "001" },
+	{ "majority: only the witness answers (3 members) is a majority",
+	  MAJ, false, "10.0.0.1",
+	  "P=10.0.0.1 S=10.0.0.2 W=10.0.0.4 rec=0 tl=2",
+	  { N2_DOWN, "w 10.0.0.4:1 M=10.0.0.1 S=10.0.0.2 obs=0/1" },
+	  true, false, "2 of 3", "01" },
+	{ "majority: standby isolated loses ro", MAJ, true,
+	  "10.0.0.2", VIEW_SB, { N1_DOWN, N3_DOWN, W_DOWN },
+	  false, false, "only 1 of 4", "000" },
+	{ "majority: a peer that answered garbage counts as down", MAJ, true,
+	  "10.0.0.1", VIEW_N1,
+	  { "n 10.0.0.2:10000 - unreadable answer", N3_DOWN, W_OK },
+	  false, false, "only 2 of 4", "001" },
+	{ "majority: no peer configured never allows anything", MAJ, true,
+	  "10.0.0.1", VIEW_N1, { NULL },
+	  false, false, "nothing to agree with", "" },
+	{ "majority: two members, the neighbour must agree", MAJ, false,
+	  "10.0.0.1", "P=10.0.0.1 S=10.0.0.2 rec=0 tl=1",
+	  { "n 10.0.0.2:1 M=10.0.0.1 S=10.0.0.2" },
+	  true, false, "2 of 2", "1" },
+	{ "majority: two members, neighbour down", MAJ, false,
+	  "10.0.0.1", "P=10.0.0.1 S=10.0.0.2 rec=0 tl=1",
+	  { "n 10.0.0.2:1 -" }, false, false, "only 1 of 2", "0" },
+	/* ---- majority: disagreement ---- */
+	{ "majority: one neighbour disagrees, the rest agree", MAJ, false,
+	  "10.0.0.1", VIEW_N1,
+	  { "n 10.0.0.2:10000 M=10.0.0.1 S=10.0.0.2 obs=1/2", N3_OK, W_OK },
+	  true, false, "3 of 4", "011" },
+	{ "majority: both neighbours disagree, witness agrees", MAJ, true,
+	  "10.0.0.1", VIEW_N1,
+	  { "n 10.0.0.2:10000 M=10.0.0.2 S=10.0.0.3",
+	    "n 10.0.0.3:10000 M=10.0.0.1 S=10.0.0.3", W_OK },
+	  false, false, "only 2 of 4", "001" },
+	{ "majority: neighbour agrees on primaries, not on standbys", MAJ,
+	  false, "10.0.0.1", "P=10.0.0.1 S=10.0.0.2 rec=0 tl=1",
+	  { "n 10.0.0.2:1 M=10.0.0.1 S=10.0.0.2,10.0.0.3" },
+	  false, false, "only 1 of 2", "0" },
+	/* ---- majority: failover stories (FACTS.md) ---- */
+	{ "majority: restarted old primary learns the higher timeline",
+	  MAJ, true, "10.0.0.1", VIEW_N1, { N2_NEW, N3_NEW, W_STALE },
+	  false, false, "saw timeline 3, ours is 2", "001" },
+	{ "majority: restarted old primary, Go peers, stale witness", MAJ,
+	  true, "10.0.0.1", VIEW_N1,
+	  { "n 10.0.0.2:10000 " NEW, "n 10.0.0.3:10000 " NEW, W_STALE },
+	  false, false, "only 2 of 4", "001" },
+	{ "majority: stale standby agrees with old primary, new primary "
+	  "reachable", MAJ, true, "10.0.0.1", VIEW_N1,
+	  { N2_NEW, N3_OK, W_STALE },
+	  false, false, "saw timeline 3", "011" },
+	{ "majority: stale standby + stale witness outvote an unreachable "
+	  "new primary (only one writer: see the next row)", MAJ, true,
+	  "10.0.0.1", VIEW_N1, { "n 10.0.0.2:10000 -", N3_OK, W_STALE },
+	  true, true, "3 of 4", "011" },
+	{ "majority: meanwhile the new primary gets no rw", MAJ, true,
+	  "10.0.0.2", VIEW_N2_NEW,
+	  { N1_DOWN, "n 10.0.0.3:10000 " SAME " obs=1/2", W_STALE },
+	  false, false, "only 1 of 4", "000" },
+	{ "majority: new primary once standby and witness followed", MAJ,
+	  true, "10.0.0.2", VIEW_N2_NEW,
+	  { N1_OLD, N3_NEW, "w 10.0.0.4:10000 " NEW " obs=0/1" },
+	  true, true, "3 of 4", "011" },
+	{ "majority: new primary right after promotion (witness stale)",
+	  MAJ, false, "10.0.0.2", VIEW_N2_NEW,
+	  { N1_DOWN, N3_NEW, W_STALE },
+	  false, false, "only 2 of 4", "010" },
+	{ "majority: standby that has not followed loses ro", MAJ, true,
+	  "10.0.0.3", VIEW_SB, { N1_DOWN, N2_NEW, W_STALE },
+	  false, false, "saw timeline 3, ours is 2", "001" },
+	{ "majority: witness timeline is another cluster's, ignored", MAJ,
+	  false, "10.0.0.1", VIEW_N1,
+	  { N2_OK, N3_OK, "w 10.0.0.4:10000 " SAME " obs=0/9" },
+	  true, false, "4 of 4", "111" },
+	{ "majority: witness-addressed answer ignored for timelines", MAJ,
+	  false, "10.0.0.1", VIEW_N1,
+	  { N2_OK, "n 10.0.0.4:10000 " SAME " ip=10.0.0.4 obs=0/9" },
+	  true, false, "3 of 3", "11" },
+	/* ---- majority: what repmgr.nodes says about primaries ---- */
+	{ "majority: two active primaries in repmgr.nodes", MAJ, true,
+	  "10.0.0.1", "P=10.0.0.1,10.0.0.2 S=10.0.0.3 rec=0 tl=2",
+	  { "n 10.0.0.2:10000 M=10.0.0.1,10.0.0.2 S=10.0.0.3",
+	    "n 10.0.0.3:10000 M=10.0.0.2,10.0.0.1 S=10.0.0.3", W_DOWN },
+	  false, false, "2 active primaries", "110" },
+	{ "majority: no active primary in repmgr.nodes", MAJ, true,
+	  "10.0.0.2", "P= S=10.0.0.2,10.0.0.3 rec=1 tl=2",
+	  { "n 10.0.0.1:1 M= S=10.0.0.2,10.0.0.3", W_DOWN },
+	  false, false, "0 active primaries", "10" },
+	{ "majority: primary in recovery", MAJ, true, "10.0.0.1",
+	  "P=10.0.0.1 S=10.0.0.2,10.0.0.3 W=10.0.0.4 rec=1 tl=2",
+	  { N2_OK, N3_OK, W_OK }, false, false, "in recovery", "111" },
+	{ "majority: another data node out of recovery on our timeline",
+	  MAJ, true, "10.0.0.1", VIEW_N1,
+	  { "n 10.0.0.2:10000 " SAME " ip=10.0.0.2 obs=0/2", N3_OK, W_OK },
+	  false, false, "out of recovery on timeline 2", "111" },
+	{ "majority: old primary on a lower timeline does not block", MAJ,
+	  false, "10.0.0.2", VIEW_N2_NEW,
+	  { N1_OLD, N3_NEW, "w 10.0.0.4:10000 " NEW " obs=0/1" },
+	  true, false, "3 of 4", "011" },
+	{ "majority: standby promoted outside repmgr keeps no ro", MAJ,
+	  true, "10.0.0.2",
+	  "P=10.0.0.1 S=10.0.0.2,10.0.0.3 W=10.0.0.4 rec=0 tl=2",
+	  { N1_OK, N3_OK, W_OK },
+	  false, false, "not in recovery", "111" },
+	{ "majority: node missing from repmgr.nodes", MAJ, true,
+	  "10.0.0.9", VIEW_SB, { N1_OK, N3_OK, W_OK },
+	  false, false, "not an active standby", "111" },
+	{ "majority: local database down", MAJ, true, "10.0.0.1",
+	  "DOWN connection refused", { N2_OK, N3_OK, W_OK },
+	  false, false, "local database unreachable: connection refused",
+	  "000" },
+
+	/* ---- seed: logic.go, steps 1-4 ---- */
+	{ "seed: steady state, primary", SEED, true, "10.0.0.1", VIEW_N1,
+	  { N2_OK, N3_OK, W_OK },
+	  true, true, "synced with neighbour 10.0.0.2:10000", "111" },
+	{ "seed: steady state, primary, allowRO off", SEED, false,
+	  "10.0.0.1", VIEW_N1, { N2_OK, N3_OK, W_OK },
+	  true, false, "in the primary list", "111" },
+	{ "seed: standby synced gets ro", SEED, true, "10.0.0.2", VIEW_SB,
+	  { N1_OK, N3_OK, W_OK },
+	  false, true, "is not in the primary list", "111" },
+	{ "seed: standby synced, allowRO off", SEED, false, "10.0.0.2",
+	  VIEW_SB, { N1_OK, N3_OK, W_OK }, false, false, "synced", "111" },
+	{ "seed: first neighbour down, the next one decides", SEED, true,
+	  "10.0.0.1", VIEW_N1, { N2_DOWN, N3_OK, W_DOWN },
+	  true, true, "synced with neighbour 10.0.0.3:10000", "010" },
+	{ "seed: first answer not synced: witness, not the next neighbour",
+	  SEED, true, "10.0.0.1", VIEW_N1,
+	  { "n 10.0.0.2:10000 " NEW, N3_OK, W_OK },
+	  true, true, "synced with witness", "011" },
+	{ "seed: neighbour not synced, witness down", SEED, true,
+	  "10.0.0.1", VIEW_N1, { "n 10.0.0.2:10000 " NEW, N3_OK, W_DOWN },
+	  false, false, "witness 10.0.0.4:10000 did not answer", "010" },
+	{ "seed: neighbour not synced, witness not synced", SEED, true,
+	  "10.0.0.1", VIEW_N1,
+	  { "n 10.0.0.2:10000 " NEW, "w 10.0.0.4:10000 " NEW },
+	  false, false, "witness 10.0.0.4:10000 is not synced", "00" },
+	{ "seed: only the witness up", SEED, true, "10.0.0.1", VIEW_N1,
+	  { N2_DOWN, N3_DOWN, W_OK },
+	  true, true, "synced with witness", "001" },
+	{ "seed: all peers down", SEED, true, "10.0.0.1", VIEW_N1,
+	  { N2_DOWN, N3_DOWN, W_DOWN },
+	  false, false, "no neighbour answered, and witness", "000" },
+	{ "seed: no witness configured, neighbour down", SEED, true,
+	  "10.0.0.1", VIEW_N1, { N2_DOWN },
+	  false, false, "no witness is configured", "0" },
+	{ "seed: garbage from the first neighbour, next one decides", SEED,
+	  false, "10.0.0.1", VIEW_N1,
+	  { "n 10.0.0.2:10000 - unreadable answer", N3_OK },
+	  true, false, "10.0.0.3:10000", "01" },
+	{ "seed: local database down", SEED, true, "10.0.0.1",
+	  "DOWN timeout", { N2_OK, N3_OK, W_OK },
+	  false, false, "local database unreachable", "000" },
+	/* the known weaknesses the majority policy fixes, kept as Go had them */
+	{ "seed: stale standby lets the restarted old primary write", SEED,
+	  true, "10.0.0.1", VIEW_N1, { N3_OK, N2_NEW, W_STALE },
+	  true, true, "synced with neighbour 10.0.0.3", "101" },
+	{ "seed: higher timeline of a peer is not looked at", SEED, false,
+	  "10.0.0.1", VIEW_N1,
+	  { "n 10.0.0.2:10000 " SAME " obs=1/7", W_OK },
+	  true, false, "synced", "11" },
+	{ "seed: two active primaries, both agreed, rw", SEED, false,
+	  "10.0.0.1", "P=10.0.0.1,10.0.0.2 S=10.0.0.3 rec=0 tl=2",
+	  { "n 10.0.0.2:10000 M=10.0.0.2,10.0.0.1 S=10.0.0.3" },
+	  true, false, "in the primary list", "1" },
+	{ "seed: primary in recovery is not looked at", SEED, false,
+	  "10.0.0.1", "P=10.0.0.1 S=10.0.0.2,10.0.0.3 rec=1 tl=2",
+	  { N2_OK }, true, false, "synced", "1" },
+};
+
+/* ---- building the inputs from the table's text ---- */
+
+struct arena {
+	void	*ptr[512];
+	size_t	 n;
+};
+
+static void *
+keep(struct arena *a, void *p)
+{
+	assert_non_null(p);
+	assert_true(a->n < sizeof(a->ptr) / sizeof(a->ptr[0]));
+	a->ptr[a->n++] = p;
+	return p;
+}
+
+static void
+arena_free(struct arena *a)
+{
+	while (a->n > 0)
+		free(a->ptr[--a->n]);
+}
+
+/* "a,b,c" -> array; "" -> none. */
+static char **
+split_list(struct arena *a, const char *s, size_t *n)
+{
+	char **list = keep(a, calloc(16, sizeof(char *)));
+	char *copy = keep(a, strdup(s)), *tok, *save;
+
+	*n = 0;
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save))
+		list[(*n)++] = tok;
+	return list;
+}
+
+static void
+parse_view(struct arena *a, const char *spec, Harepd__LocalView *v)
+{
+	char *copy = keep(a, strdup(spec)), *tok, *save;
+
+	harepd__local_view__init(v);
+	if (strncmp(spec, "DOWN ", 5) == 0) {
+		v->db_error = copy + 5;
+		return;
+	}
+	for (tok = strtok_r(copy, " ", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ", &save)) {
+		if (strncmp(tok, "P=", 2) == 0)
+			v->primaries = split_list(a, tok + 2, &v->n_primaries);
+		else if (strncmp(tok, "S=", 2) == 0)
+			v->standbys = split_list(a, tok + 2, &v->n_standbys);
+		else if (strncmp(tok, "W=", 2) == 0)
+			v->witness = tok + 2;
+		else if (strncmp(tok, "rec=", 4) == 0)
+			v->in_recovery = atoi(tok + 4);
+		else if (strncmp(tok, "tl=", 3) == 0)
+			v->timeline = (uint32_t)atoi(tok + 3);
+		else
+			fail_msg("bad view token %s", tok);
+	}
+}
+
+static void
+parse_answer_token(struct arena *a, char *tok, Models__IKnow *k)
+{
+	Models__Observation *o;
+
+	if (strncmp(tok, "M=", 2) == 0)
+		k->master = split_list(a, tok + 2, &k->n_master);
+	else if (strncmp(tok, "S=", 2) == 0)
+		k->slaves = split_list(a, tok + 2, &k->n_slaves);
+	else if (strncmp(tok, "ip=", 3) == 0)
+		k->ip = tok + 3;
+	else if (strncmp(tok, "obs=", 4) == 0) {
+		o = keep(a, malloc(sizeof(*o)));
+		models__observation__init(o);
+		o->inrecovery = tok[4] == '1';
+		o->timeline = (uint32_t)atoi(tok + 6);
+		k->observation = o;
+	} else
+		fail_msg("bad peer token %s", tok);
+}
+
+static Harepd__PeerAnswer *
+parse_peer(struct arena *a, const char *spec)
+{
+	Harepd__PeerAnswer *p = keep(a, malloc(sizeof(*p)));
+	char *copy = keep(a, strdup(spec)), *tok, *save;
+	Models__IKnow *k;
+
+	harepd__peer_answer__init(p);
+	p->role = copy[0] == 'w' ? PROBE_ROLE_WITNESS : PROBE_ROLE_NEIGHBOUR;
+	p->target = strtok_r(copy + 2, " ", &save);
+	tok = strtok_r(NULL, " ", &save);
+	if (tok != NULL && strcmp(tok, "-") == 0) {
+		p->error = save != NULL && *save ? save : "DEADLINE_EXCEEDED";
+		p->agrees = true;	/* decide must clear it */
+		return p;
+	}
+	k = keep(a, malloc(sizeof(*k)));
+	models__iknow__init(k);
+	for (; tok != NULL; tok = strtok_r(NULL, " ", &save))
+		parse_answer_token(a, tok, k);
+	p->answered = true;
+	p->answer = k;
+	return p;
+}
+
+static void
+run_case(void **state)
+{
+	const struct dcase *tc = *state;
+	Harepd__PeerAnswer *peers[MAXP];
+	struct conf_target witness = { .host = "w", .port = 1, .text = "w" };
+	struct conf c = { 0 };
+	struct probe_verdict v;
+	Harepd__LocalView view;
+	struct arena a = { .n = 0 };
+	char agrees[MAXP + 1];
+	size_t n;
+
+	parse_view(&a, tc->view, &view);
+	for (n = 0; n < MAXP && tc->peers[n] != NULL; n++) {
+		peers[n] = parse_peer(&a, tc->peers[n]);
+		if (strcmp(peers[n]->role, PROBE_ROLE_WITNESS) == 0)
+			c.witness = &witness;
+		else
+			c.n_neighbours++;
+	}
+	c.policy = tc->policy;
+	c.allow_ro = tc->allow_ro;
+	c.primary_ip = (char *)tc->self;
+	decide(&view, peers, n, &c, &v);
+	for (size_t i = 0; i < n; i++)
+		agrees[i] = peers[i]->agrees ? '1' : '0';
+	agrees[n] = '\0';
+	print_message("# reason: %s\n", v.reason);
+	assert_int_equal(v.rw_allow, tc->rw);
+	assert_int_equal(v.ro_allow, tc->ro);
+	if (strstr(v.reason, tc->reason) == NULL)
+		fail_msg("reason \"%s\" lacks \"%s\"", v.reason, tc->reason);
+	assert_string_equal(agrees, tc->agrees);
+	arena_free(&a);
+}
+
+int
+main(void)
+{
+	enum { N = sizeof(cases) / sizeof(cases[0]) };
+	struct CMUnitTest tests[N];
+	size_t i;
+
+	for (i = 0; i < N; i++) {
+		memset(&tests[i], 0, sizeof(tests[i]));
+		tests[i].name = cases[i].name;
+		tests[i].test_func = run_case;
+		tests[i].initial_state = (void *)&cases[i];
+	}
+	return _cmocka_run_group_tests("decide", tests, N, NULL, NULL);
+}

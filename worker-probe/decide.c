@@ -1,0 +1,390 @@
+/*
+ * decide(): the verdict from this node's view, its peers' answers and the
+ * configuration. Pure: no I/O, no clock, so tables of cases drive it
+ * (tests/unit/test_decide.c). docs/POLICY.md states the same rules for
+ * operators; change both together.
+ *
+ * Two policies:
+ *   seed      the Go harepd's logic.go, ARCHITECTURE §5 steps 1-4.
+ *   majority  (default) never allows rw on two nodes at once.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker-probe/probe.h"
+
+#define ADDR_MAX	256
+
+const char *
+decide_policy_name(enum conf_policy p)
+{
+	return p == POLICY_SEED ? "seed" : "majority";
+}
+
+void
+probe_addr_canon(const char *in, char *out, size_t outlen)
+{
+	unsigned char bin[sizeof(struct in6_addr)];
+	size_t i;
+
+	if (in == NULL)
+		in = "";
+	if (inet_pton(AF_INET, in, bin) == 1 &&
+	    inet_ntop(AF_INET, bin, out, outlen) != NULL)
+		return;
+	if (inet_pton(AF_INET6, in, bin) == 1 &&
+	    inet_ntop(AF_INET6, bin, out, outlen) != NULL)
+		return;
+	/* host names are case-insensitive (RFC 4343) */
+	for (i = 0; in[i] != '\0' && i + 1 < outlen; i++)
+		out[i] = (char)tolower((unsigned char)in[i]);
+	if (outlen > 0)
+		out[i] = '\0';
+}
+
+static bool
+addr_equal(const char *a, const char *b)
+{
+	char ca[ADDR_MAX], cb[ADDR_MAX];
+
+	probe_addr_canon(a, ca, sizeof(ca));
+	probe_addr_canon(b, cb, sizeof(cb));
+	return strcmp(ca, cb) == 0;
+}
+
+static bool
+list_has(char *const *list, size_t n, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (addr_equal(list[i], addr))
+			return true;
+	return false;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Canonical, sorted copy of a list, in one allocation; NULL if empty. */
+static char **
+list_canon_sorted(char *const *list, size_t n)
+{
+	char **out, *text;
+	size_t i;
+
+	if (n == 0)
+		return NULL;
+	if ((out = malloc(n * (sizeof(char *) + ADDR_MAX))) == NULL)
+		return NULL;
+	text = (char *)(out + n);
+	for (i = 0; i < n; i++) {
+		out[i] = text + i * ADDR_MAX;
+		probe_addr_canon(list[i], out[i], ADDR_MAX);
+	}
+	qsort(out, n, sizeof(char *), cmp_str);
+	return out;
+}
+
+/* Go's sort.Strings + reflect.DeepEqual, on canonical addresses. */
+static bool
+list_equal(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	char **sa, **sb;
+	bool eq = true;
+	size_t i;
+
+	if (na != nb)
+		return false;
+	if (na == 0)
+		return true;
+	sa = list_canon_sorted(a, na);
+	sb = list_canon_sorted(b, nb);
+	if (sa == NULL || sb == NULL)
+		eq = false;	/* out of memory: never agree by accident */
+	for (i = 0; eq && i < na; i++)
+		eq = strcmp(sa[i], sb[i]) == 0;
+	free(sa);
+	free(sb);
+	return eq;
+}
+
+bool
+decide_synced(const Harepd__LocalView *view, const Models__IKnow *k)
+{
+	return k != NULL &&
+	    list_equal(view->primaries, view->n_primaries, k->master,
+	    k->n_master) &&
+	    list_equal(view->standbys, view->n_standbys, k->slaves,
+	    k->n_slaves);
+}
+
+static void
+say(struct probe_verdict *v, bool rw, bool ro, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+say(struct probe_verdict *v, bool rw, bool ro, const char *fmt, ...)
+{
+	va_list ap;
+
+	v->rw_allow = rw;
+	v->ro_allow = ro;
+	va_start(ap, fmt);
+	vsnprintf(v->reason, sizeof(v->reason), fmt, ap);
+	va_end(ap);
+}
+
+static bool
+db_down(const Harepd__LocalView *view)
+{
+	return view->db_error != NULL && view->db_error[0] != '\0';
+}
+
+static bool
+is_witness(const Harepd__PeerAnswer *p)
+{
+	return p->role != NULL && strcmp(p->role, PROBE_ROLE_WITNESS) == 0;
+}
+
+static bool
+answered(const Harepd__PeerAnswer *p)
+{
+	return p->answered && p->answer != NULL;
+}
+
+/* Sets every peer's agrees flag; returns how many agree. */
+static int
+mark_agreement(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
+    size_t n)
+{
+	size_t i;
+	int agree = 0;
+
+	for (i = 0; i < n; i++) {
+		peers[i]->agrees = answered(peers[i]) &&
+		    decide_synced(view, peers[i]->answer);
+		agree += peers[i]->agrees;
+	}
+	return agree;
+}
+
+static bool
+self_primary(const Harepd__LocalView *view, const struct conf *c)
+{
+	return list_has(view->primaries, view->n_primaries, c->primary_ip);
+}
+
+/* ---- policy seed (logic.go) ---- */
+
+/* Step 2: synced with someone. */
+static void
+seed_synced(const Harepd__LocalView *view, const struct conf *c,
+    const Harepd__PeerAnswer *p, struct probe_verdict *v)
+{
+	if (self_primary(view, c))
+		say(v, true, c->allow_ro, "synced with %s %s; primaryIP %s is "
+		    "in the primary list", p->role, p->target, c->primary_ip);
+	else
+		say(v, false, c->allow_ro, "synced with %s %s; primaryIP %s "
+		    "is not in the primary list", p->role, p->target,
+		    c->primary_ip);
+}
+
+/* Step 3: the witness decides. */
+static void
+seed_witness(const Harepd__LocalView *view, const struct conf *c,
+    Harepd__PeerAnswer **peers, size_t n, const char *why,
+    struct probe_verdict *v)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (is_witness(peers[i]))
+			break;
+	if (i == n)
+		say(v, false, false, "%s, and no witness is configured", why);
+	else if (!answered(peers[i]))
+		say(v, false, false, "%s, and witness %s did not answer: %s",
+		    why, peers[i]->target, peers[i]->error ? peers[i]->error :
+		    "");
+	else if (peers[i]->agrees)
+		seed_synced(view, c, peers[i], v);
+	else
+		say(v, false, false, "%s, and witness %s is not synced", why,
+		    peers[i]->target);
+}
+
+static void
+decide_seed(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
+    size_t n, const struct conf *c, struct probe_verdict *v)
+{
+	char why[PROBE_REASON_MAX / 2];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!is_witness(peers[i]) && answered(peers[i]))
+			break;
+	if (i < n && peers[i]->agrees) {
+		seed_synced(view, c, peers[i], v);
+		return;
+	}
+	if (i < n)
+		snprintf(why, sizeof(why), "neighbour %s is not synced",
+		    peers[i]->target);
+	else
+		snprintf(why, sizeof(why), "no neighbour answered");
+	seed_witness(view, c, peers, n, why, v);
+}
+
+/* ---- policy majority ---- */
+
+/*
+ * Timelines are per cluster: the witness is its own initdb (repmgr
+ * requires it), so its timeline says nothing about ours.
+ */
+static bool
+data_node(const Harepd__LocalView *view, const Harepd__PeerAnswer *p)
+{
+	return !is_witness(p) && !(view->witness != NULL &&
+	    view->witness[0] != '\0' && addr_equal(p->answer->ip,
+	    view->witness));
+}
+
+/* A data node that saw a higher timeline: we have not followed it. */
+static const Harepd__PeerAnswer *
+higher_timeline(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
+    size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (answered(peers[i]) && peers[i]->answer->observation &&
+		    data_node(view, peers[i]) &&
+		    peers[i]->answer->observation->timeline > view->timeline)
+			return peers[i];
+	return NULL;
+}
+
+/*
+ * Another data node out of recovery on our timeline or a later one is
+ * a second writer (a lower timeline is an old primary that fences
+ * itself on seeing ours).
+ */
+static const Harepd__PeerAnswer *
+other_writer(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
+    size_t n, const struct conf *c)
+{
+	const Models__Observation *o;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!answered(peers[i]) || !data_node(view, peers[i]))
+			continue;
+		o = peers[i]->answer->observation;
+		if (o != NULL && !o->inrecovery && o->timeline >=
+		    view->timeline && !addr_equal(peers[i]->answer->ip,
+		    c->primary_ip))
+			return peers[i];
+	}
+	return NULL;
+}
+
+static void
+majority_primary(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
+    size_t n, const struct conf *c, struct probe_verdict *v)
+{
+	const Harepd__PeerAnswer *w;
+
+	if (view->in_recovery)
+		say(v, false, false, "primaryIP %s is the primary in "
+		    "repmgr.nodes but PostgreSQL is in recovery", c->primary_ip);
+	else if ((w = other_writer(view, peers, n, c)) != NULL)
+		say(v, false, false, "%s %s (%s) is out of recovery on "
+		    "timeline %u, ours is %u", w->role, w->target,
+		    w->answer->ip, w->answer->observation->timeline,
+		    view->timeline);
+	else
+		say(v, true, c->allow_ro, "%d of %d members agree; primaryIP "
+		    "%s is the only active primary, not in recovery, timeline "
+		    "%u", v->agreeing, v->members, c->primary_ip,
+		    view->timeline);
+}
+
+static void
+majority_standby(const Harepd__LocalView *view, const struct conf *c,
+    struct probe_verdict *v)
+{
+	const char *agree = "members agree";
+
+	if (!c->allow_ro)
+		say(v, false, false, "%d of %d %s; primaryIP %s is not the "
+		    "primary (allowRO off)", v->agreeing, v->members, agree,
+		    c->primary_ip);
+	else if (!view->in_recovery)
+		say(v, false, false, "%d of %d %s; primaryIP %s is not the "
+		    "primary and not in recovery", v->agreeing, v->members,
+		    agree, c->primary_ip);
+	else if (!list_has(view->standbys, view->n_standbys, c->primary_ip))
+		say(v, false, false, "%d of %d %s; primaryIP %s is not an "
+		    "active standby", v->agreeing, v->members, agree,
+		    c->primary_ip);
+	else
+		say(v, false, true, "%d of %d %s; primaryIP %s is a healthy "
+		    "standby", v->agreeing, v->members, agree, c->primary_ip);
+}
+
+static void
+decide_majority(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
+    size_t n, const struct conf *c, struct probe_verdict *v)
+{
+	const Harepd__PeerAnswer *h;
+	int need = v->members / 2 + 1;
+
+	if (v->members == 1)
+		say(v, false, false, "no neighbour and no witness configured: "
+		    "nothing to agree with");
+	else if (view->n_primaries != 1)
+		say(v, false, false, "repmgr.nodes lists %zu active primaries, "
+		    "exactly one is required", view->n_primaries);
+	else if ((h = higher_timeline(view, peers, n)) != NULL)
+		say(v, false, false, "%s %s saw timeline %u, ours is %u: this "
+		    "node has not followed the current primary", h->role,
+		    h->target, h->answer->observation->timeline,
+		    view->timeline);
+	else if (v->agreeing < need)
+		say(v, false, false, "only %d of %d members agree with this "
+		    "view, %d needed", v->agreeing, v->members, need);
+	else if (self_primary(view, c))
+		majority_primary(view, peers, n, c, v);
+	else
+		majority_standby(view, c, v);
+}
+
+void
+decide(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
+    size_t n_peers, const struct conf *c, struct probe_verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->members = 1 + (int)c->n_neighbours + (c->witness != NULL);
+	if (db_down(view)) {
+		/* rule 4 of both policies; peers are not even compared */
+		for (size_t i = 0; i < n_peers; i++)
+			peers[i]->agrees = false;
+		say(v, false, false, "local database unreachable: %s",
+		    view->db_error);
+		return;
+	}
+	v->agreeing = 1 + mark_agreement(view, peers, n_peers);
+	if (c->policy == POLICY_SEED)
+		decide_seed(view, peers, n_peers, c, v);
+	else
+		decide_majority(view, peers, n_peers, c, v);
+}

@@ -1,0 +1,129 @@
+/*
+ * worker-probe: this node's repmgr view, the peers' views, and the
+ * decision (ARCHITECTURE §5). Four parts:
+ *
+ *   local_view.c	libpq: one query over repmgr.nodes plus recovery
+ *			state and timeline -> Harepd__LocalView
+ *   peers.c		gRPC C core client: GetClusterInfo to every neighbour
+ *			and the witness at once, one deadline for all
+ *   decide.c		pure: (view, answers, config) -> verdict
+ *   probe_worker.c	the worker: config, tick loop, IPC, logging
+ *
+ * The rules themselves are written for operators in docs/POLICY.md.
+ */
+#ifndef HAREPD_PROBE_H
+#define HAREPD_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/conf.h"
+#include "proto/ipc.pb-c.h"
+#include "proto/messaging.pb-c.h"
+
+#define PROBE_METHOD		"/models.ClusterInfo/GetClusterInfo"
+#define PROBE_ROLE_NEIGHBOUR	"neighbour"
+#define PROBE_ROLE_WITNESS	"witness"
+/* An IKnow of a 20-node cluster is ~500 bytes: more is not an answer. */
+#define PROBE_MAX_ANSWER	8192
+#define PROBE_REASON_MAX	512
+
+/* ---- decide.c (pure) ---- */
+
+struct probe_verdict {
+	bool	 rw_allow;
+	bool	 ro_allow;
+	char	 reason[PROBE_REASON_MAX];
+	int	 agreeing;	/* members agreeing, self included */
+	int	 members;	/* configured: self + neighbours + witness */
+};
+
+/*
+ * The decision. peers holds one answer per configured peer, neighbours
+ * in config order then the witness (role PROBE_ROLE_*); an answer with
+ * answered == false is a peer that did not answer (or answered
+ * something unreadable). decide sets each peer's `agrees` flag (the
+ * evidence) and nothing else in its inputs; it does no I/O.
+ */
+void	 decide(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
+	    size_t n_peers, const struct conf *conf, struct probe_verdict *out);
+const char *decide_policy_name(enum conf_policy);
+
+/*
+ * Agreement as the Go harepd defines it ("synced"): the same set of
+ * active primaries and the same set of active standbys. Addresses are
+ * compared in canonical form (IPv6 written any way, IPv4, names
+ * case-insensitively).
+ */
+bool	 decide_synced(const Harepd__LocalView *view, const Models__IKnow *k);
+/* Canonical form of an address: inet_ntop of an IP literal, else lower case. */
+void	 probe_addr_canon(const char *in, char *out, size_t outlen);
+
+/* ---- local_view.c ---- */
+
+struct local_view;
+
+/* Nothing is opened yet: the first local_view_collect connects. */
+struct local_view *local_view_new(const struct conf *);
+void	 local_view_free(struct local_view *);
+/*
+ * One round trip (connecting first, with backoff, when needed), bounded
+ * by the configured connectionDeadline. Always returns a view (free
+ * with local_view_msg_free); db_error is non-empty when the database
+ * could not be asked.
+ */
+Harepd__LocalView *local_view_collect(struct local_view *);
+void	 local_view_msg_free(Harepd__LocalView *);
+/* The SQL, for the tests and the operator who wants to run it by hand. */
+extern const char local_view_sql[];
+
+/*
+ * repmgr's conninfo -> the address peers know the node by: host= (the
+ * first one when several), else hostaddr=, in canonical form. -1 when
+ * the conninfo does not parse or names neither.
+ */
+int	 conninfo_host(const char *conninfo, char *out, size_t outlen);
+
+/* The libpq conninfo keywords/values the probe connects with. */
+void	 local_view_conn_params(const struct conf *, const char **keys,
+	    const char **vals, char *timeout_buf, size_t timeout_len,
+	    char *port_buf, size_t port_len);
+
+/* ---- peers.c ---- */
+
+struct peer_set;
+
+struct peer_tls {
+	const char	*ca_pem;	/* NUL-terminated; NULL when TLS is off */
+	const char	*cert_pem;	/* with key_pem: presented when asked */
+	const char	*key_pem;
+};
+
+/* Channels to every neighbour and the witness. grpc_init first. */
+struct peer_set *peers_new(const struct conf *, const struct peer_tls *);
+void	 peers_free(struct peer_set *);
+size_t	 peers_count(const struct peer_set *);
+/*
+ * Asks every peer at once; returns after every call ended, at most
+ * deadline_ms later (plus the core's scheduling). *out gets
+ * peers_count() answers, in peers_new's order; free with
+ * peers_answers_free.
+ */
+Harepd__PeerAnswer **peers_ask(struct peer_set *, const Models__WhatYouKnow *,
+	    int deadline_ms);
+void	 peers_answers_free(Harepd__PeerAnswer **, size_t n);
+
+/*
+ * Pure: the reply bytes of a call -> an IKnow, or NULL and why
+ * (undecodable, too large, strings not UTF-8).
+ */
+Models__IKnow *peers_decode_answer(const uint8_t *buf, size_t len, char *why,
+	    size_t whylen);
+
+/* ---- probe_worker.c ---- */
+
+int64_t	 probe_mono_us(void);
+int64_t	 probe_real_ms(void);
+
+#endif
