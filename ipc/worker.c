@@ -43,18 +43,23 @@ log_level_pb(enum log_level lvl)
 
 /*
  * The supervisor rejects an envelope with invalid UTF-8 (and restarts
- * the sender), and log lines quote what PostgreSQL or a peer said: scrub
- * a copy rather than lose the line or the worker.
+ * the sender), and log lines quote what PostgreSQL or a peer said: send
+ * a scrubbed copy rather than lose the line or the worker. s itself
+ * when valid; copies collects what to free.
  */
 static char *
-utf8_copy(const char *s)
+utf8_safe(const char *s, char **copies, size_t *ncopies)
 {
 	char *copy;
 
 	if (s == NULL)
-		s = "";
-	if ((copy = strdup(s)) != NULL)
-		ipc_utf8_scrub(copy);
+		return "";
+	if (ipc_utf8_valid(s))
+		return (char *)s;
+	if ((copy = strdup(s)) == NULL)
+		return "(not UTF-8)";
+	ipc_utf8_scrub(copy);
+	copies[(*ncopies)++] = copy;
 	return copy;
 }
 
@@ -67,35 +72,28 @@ send_log_locked(Harepd__Log__Level lvl, const char *msg,
 	Harepd__Log lg = HAREPD__LOG__INIT;
 	Harepd__LogField fields[WORKER_LOG_FIELDS];
 	Harepd__LogField *fp[WORKER_LOG_FIELDS];
-	char *strs[2 * WORKER_LOG_FIELDS + 1];
-	size_t ns = 0;
+	char *copies[2 * WORKER_LOG_FIELDS + 1];
+	size_t nc = 0;
 	int r, saved;
 
 	if (n > WORKER_LOG_FIELDS)
 		n = WORKER_LOG_FIELDS;
 	lg.level = lvl;
-	lg.msg = strs[ns++] = utf8_copy(msg);
+	lg.msg = utf8_safe(msg, copies, &nc);
 	for (size_t i = 0; i < n; i++) {
 		harepd__log_field__init(&fields[i]);
-		fields[i].key = strs[ns++] = utf8_copy(f[i].key);
-		fields[i].value = strs[ns++] = utf8_copy(f[i].value);
+		fields[i].key = utf8_safe(f[i].key, copies, &nc);
+		fields[i].value = utf8_safe(f[i].value, copies, &nc);
 		fp[i] = &fields[i];
 	}
 	lg.n_fields = n;
 	lg.fields = fp;
 	env.body_case = HAREPD__ENVELOPE__BODY_LOG;
 	env.log = &lg;
-	for (size_t i = 0; i < ns; i++)
-		if (strs[i] == NULL)
-			lg.msg = NULL;	/* strdup failed: fall through to error */
-	if (lg.msg == NULL) {
-		errno = ENOMEM;
-		r = -1;
-	} else
-		r = ipc_send(&chan, &env);
+	r = ipc_send(&chan, &env);
 	saved = errno;
-	for (size_t i = 0; i < ns; i++)
-		free(strs[i]);
+	while (nc > 0)
+		free(copies[--nc]);
 	errno = saved;
 	return r;
 }

@@ -178,11 +178,12 @@ send_config(struct ipc_chan *ch, const char *yaml)
 static void
 body_logs(int fd, void *arg)
 {
-	struct log_field f[] = { { "peer", "東京:10000" }, { "n", "2" } };
+	struct log_field f[] = { { "peer", "東京:10000" }, { "n", "2" },
+	    { "raw", "\xffok" } };
 
 	worker_init_fd("probe", fd);
 	log_info("hello %s", "world");
-	log_emit(LOG_LVL_WARNING, f, 2, "peer %s did not answer", "東京");
+	log_emit(LOG_LVL_WARNING, f, 3, "peer %s did not answer", "東京");
 	log_warnx("latin1 from somewhere: caf\xe9");
 	log_debug("not sent unless verbose");
 	errno = ENOENT;
@@ -209,10 +210,11 @@ test_log_lines_forwarded(void **state)
 	lg = next_log(&w.sup, &env);
 	assert_string_equal(lg->msg, "peer 東京 did not answer");
 	assert_int_equal(lg->level, HAREPD__LOG__LEVEL__WARNING);
-	assert_int_equal(lg->n_fields, 3);
+	assert_int_equal(lg->n_fields, 4);
 	assert_string_equal(lg->fields[1]->key, "peer");
 	assert_string_equal(lg->fields[1]->value, "東京:10000");
 	assert_string_equal(lg->fields[2]->value, "2");
+	assert_string_equal(lg->fields[3]->value, "?ok");
 	ipc_free(env);
 
 	/* invalid UTF-8 is scrubbed, not a reason to lose line or worker */
