@@ -138,3 +138,10 @@ sup_cleanup() {
 	[ -n "$SUP_DIR" ] && rm -rf "$SUP_DIR"
 	if declare -F pg_stop_all >/dev/null; then pg_stop_all; fi
 }
+
+# Under ASan/UBSan (make asan) a report from harepd or a worker lands on
+# stderr: a test that went through a whole life cycle checks there is none.
+sup_no_sanitizer_reports() {
+	ok '! grep -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$SUP_DIR"/stderr*.log' \
+		"no sanitizer report on harepd's stderr"
+}

@@ -47,7 +47,7 @@ is "$(stop_order)" "$want" "SIGTERM: workers stopped in the order probe, hba, rp
 ok '! grep -q "did not stop in time" "$SUP_DIR/stderr.log"' "SIGTERM: every worker obeyed SHUTDOWN"
 
 # 2. a worker that does not answer SHUTDOWN (stopped) is killed
-: >"$SUP_DIR/stderr.log"
+mv "$SUP_DIR/stderr.log" "$SUP_DIR/stderr.$((++phase)).log"
 sup_start
 wait_for 5 'sup_running rpc && sup_running hba'
 pids=$(all_pids)
@@ -62,7 +62,7 @@ like "$(grep -m1 'killing worker hba' "$SUP_DIR/stderr.log")" 'did not stop in t
 	"the log says why hba was killed"
 
 # 3. harepdctl stop waits for the end
-: >"$SUP_DIR/stderr.log"
+mv "$SUP_DIR/stderr.log" "$SUP_DIR/stderr.$((++phase)).log"
 sup_start
 wait_for 5 'sup_running rpc'
 pids=$(all_pids)
@@ -72,4 +72,5 @@ is "$out" "stopping" "harepdctl stop says so"
 ok 'none_alive "$pids"' "when harepdctl stop returns, harepd and its workers are gone"
 sup_ctl status >/dev/null 2>&1; rc=$?
 is "$rc" 3 "afterwards harepdctl status says: not running (3)"
+sup_no_sanitizer_reports
 done_testing

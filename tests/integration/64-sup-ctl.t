@@ -84,4 +84,5 @@ is "$(sup_ctl reload)" "configuration reloaded" "reload of a good config"
 like "$(grep -m1 'bindAddress/bindPort changed' "$SUP_LOG")" 'restart' \
 	"a changed bind port is logged as needing a restart"
 ok 'sup_alive $SUP_PID' "harepd survived"
+sup_no_sanitizer_reports
 done_testing
