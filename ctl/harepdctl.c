@@ -91,7 +91,14 @@ socket_from_config(const char *path, bool explicit)
 
 	if (!explicit && access(path, R_OK) == -1)
 		return strdup(CONF_DEFAULT_SOCKET);
-	if ((c = conf_load(path, &diag)) == NULL) {
+	if ((c = conf_load(path, &diag)) == NULL && !explicit) {
+		/* status must work while the file on disk is being edited */
+		conf_diag_free(&diag);
+		fprintf(stderr, "harepdctl: %s does not load, trying %s\n",
+		    path, CONF_DEFAULT_SOCKET);
+		return strdup(CONF_DEFAULT_SOCKET);
+	}
+	if (c == NULL) {
 		for (size_t i = 0; i < diag.n_errors; i++)
 			fprintf(stderr, "%s\n", diag.errors[i]);
 		conf_diag_free(&diag);

@@ -248,6 +248,8 @@ const char *wstate_name(enum wstate);
 /* supervisor.c, called by proc.c */
 void	 sup_worker_gone(struct sup *, struct worker *, int wstatus);
 void	 sup_drain(struct sup *, struct worker *);
+/* Reads what a worker sent, routes it, restarts the worker on abuse. */
+void	 sup_read_worker(struct sup *, struct worker *);
 int	 sup_send_control(struct worker *, Harepd__Control__Command);
 void	 sup_fill_status(struct sup *, struct status *);
 int	 sup_reload(struct sup *, char *why, size_t whylen);

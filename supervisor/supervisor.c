@@ -455,8 +455,8 @@ dispatch(struct sup *s, struct worker *w, ipc_envelope *env)
 	ipc_free(env);
 }
 
-static void
-read_worker(struct sup *s, struct worker *w)
+void
+sup_read_worker(struct sup *s, struct worker *w)
 {
 	ipc_envelope *env;
 	char err[256], why[320];
@@ -890,7 +890,7 @@ loop_once(struct sup *s)
 		if (pfd[2 + i].revents & POLLOUT)
 			(void)ipc_flush(&w->chan);
 		if (pfd[2 + i].revents & (POLLIN | POLLHUP | POLLERR))
-			read_worker(s, w);
+			sup_read_worker(s, w);
 	}
 	if (pfd[0].revents & POLLIN)
 		handle_signals(s);

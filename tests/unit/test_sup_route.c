@@ -1,0 +1,397 @@
+/*
+ * The supervisor's side of docs/IPC.md, driven through real socketpairs
+ * with a real (sleeping) child process per worker: permitted bodies are
+ * routed (LocalView to rpc, Verdict to hba, the latest view to an rpc
+ * worker that just said Hello); a forbidden body, a malformed or
+ * oversized datagram, a lying Hello, or a verdict in server-only mode
+ * gets that worker SIGKILLed and its channel closed, and no one else.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+#include "supervisor/sup.h"
+
+struct fixture {
+	struct sup	s;
+	struct ipc_chan	peer[ROLE_COUNT];	/* the workers' ends */
+};
+
+static pid_t
+sleeper(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+static int
+setup_mode(void **state, enum harepd_mode mode)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	int sv[2];
+
+	assert_non_null(f);
+	proc_init(&f->s);
+	f->s.mode = mode;
+	f->s.notify.fd = -1;
+	f->s.stop_client_fd = -1;
+	for (size_t i = 0; i < ROLE_COUNT; i++) {
+		struct worker *w = &f->s.workers[i];
+
+		assert_int_equal(ipc_socketpair(sv), 0);
+		ipc_chan_init(&w->chan, sv[0]);
+		ipc_chan_init(&f->peer[i], sv[1]);
+		w->pid = sleeper();
+		w->state = W_STARTING;
+		w->started_mono = mono_ms();
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return setup_mode(state, MODE_DUAL);
+}
+
+static int
+setup_server_only(void **state)
+{
+	return setup_mode(state, MODE_SERVER_ONLY);
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < ROLE_COUNT; i++) {
+		struct worker *w = &f->s.workers[i];
+
+		kill(w->pid, SIGKILL);
+		waitpid(w->pid, NULL, 0);
+		ipc_chan_close(&w->chan);
+		ipc_chan_close(&f->peer[i]);
+	}
+	ipc_free(f->s.last_view);
+	ipc_free(f->s.last_verdict);
+	ipc_free(f->s.last_hba);
+	free(f);
+	return 0;
+}
+
+/* ---- helpers ---- */
+
+static void
+worker_says(struct fixture *f, enum role_id r, const ipc_envelope *env)
+{
+	assert_int_equal(ipc_send(&f->peer[r], env), 0);
+	sup_read_worker(&f->s, &f->s.workers[r]);
+}
+
+static void
+worker_says_raw(struct fixture *f, enum role_id r, const void *buf,
+    size_t len)
+{
+	assert_int_equal(send(f->peer[r].fd, buf, len, 0), (ssize_t)len);
+	sup_read_worker(&f->s, &f->s.workers[r]);
+}
+
+static bool
+was_killed(struct fixture *f, enum role_id r)
+{
+	pid_t pid = f->s.workers[r].pid;
+	int st;
+
+	if (waitpid(pid, &st, WNOHANG) != pid)
+		return false;
+	f->s.workers[r].pid = sleeper();	/* keep teardown simple */
+	return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+}
+
+static void
+assert_killed(struct fixture *f, enum role_id r)
+{
+	bool killed = false;
+
+	/* SIGKILL was sent synchronously; give the kernel a moment */
+	for (int i = 0; i < 100 && !(killed = was_killed(f, r)); i++)
+		usleep(10000);
+	assert_true(killed);
+	assert_int_equal(f->s.workers[r].chan.fd, -1);
+}
+
+static void
+assert_alive(struct fixture *f, enum role_id r)
+{
+	assert_false(was_killed(f, r));
+	assert_int_not_equal(f->s.workers[r].chan.fd, -1);
+}
+
+/* What the worker end received, or NULL when nothing is there. */
+static ipc_envelope *
+received(struct fixture *f, enum role_id r)
+{
+	ipc_envelope *env = NULL;
+	struct pollfd pfd = { .fd = f->peer[r].fd, .events = POLLIN };
+
+	(void)ipc_flush(&f->s.workers[r].chan);
+	if (poll(&pfd, 1, 100) == 1)
+		assert_int_equal(ipc_recv(&f->peer[r], &env, NULL, 0), IPC_OK);
+	return env;
+}
+
+static ipc_envelope
+body(Harepd__Envelope__BodyCase c, void *msg)
+{
+	ipc_envelope env = HAREPD__ENVELOPE__INIT;
+
+	env.body_case = c;
+	env.hello = msg;	/* the union: any member will do */
+	return env;
+}
+
+/* ---- tests ---- */
+
+static void
+test_forbidden_bodies(void **state)
+{
+	static const struct {
+		enum role_id role;
+		Harepd__Envelope__BodyCase body;
+	} t[] = {
+		{ ROLE_RPC, HAREPD__ENVELOPE__BODY_LOCAL_VIEW },
+		{ ROLE_RPC, HAREPD__ENVELOPE__BODY_VERDICT },
+		{ ROLE_RPC, HAREPD__ENVELOPE__BODY_CONFIG },
+		{ ROLE_HBA, HAREPD__ENVELOPE__BODY_VERDICT },
+		{ ROLE_HBA, HAREPD__ENVELOPE__BODY_LOCAL_VIEW },
+		{ ROLE_HBA, HAREPD__ENVELOPE__BODY_CONTROL },
+		{ ROLE_PROBE, HAREPD__ENVELOPE__BODY_HBA_APPLIED },
+		{ ROLE_PROBE, HAREPD__ENVELOPE__BODY_CONTROL },
+	};
+	Harepd__LocalView view = HAREPD__LOCAL_VIEW__INIT;
+	Harepd__Verdict verdict = HAREPD__VERDICT__INIT;
+	Harepd__ConfigPush push = HAREPD__CONFIG_PUSH__INIT;
+	Harepd__HbaApplied hba = HAREPD__HBA_APPLIED__INIT;
+	Harepd__Control ctl = HAREPD__CONTROL__INIT;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct fixture *f;
+		void *msg = t[i].body == HAREPD__ENVELOPE__BODY_LOCAL_VIEW ?
+		    (void *)&view : t[i].body == HAREPD__ENVELOPE__BODY_VERDICT ?
+		    (void *)&verdict : t[i].body == HAREPD__ENVELOPE__BODY_CONFIG ?
+		    (void *)&push : t[i].body == HAREPD__ENVELOPE__BODY_HBA_APPLIED ?
+		    (void *)&hba : (void *)&ctl;
+		ipc_envelope env = body(t[i].body, msg);
+
+		setup((void **)&f);
+		worker_says(f, t[i].role, &env);
+		assert_killed(f, t[i].role);
+		for (size_t r = 0; r < ROLE_COUNT; r++)
+			if (r != t[i].role)
+				assert_alive(f, r);
+		teardown((void **)&f);
+	}
+}
+
+static void
+test_garbage(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0x0f, 0x42 };
+
+	worker_says_raw(f, ROLE_PROBE, junk, sizeof(junk));
+	assert_killed(f, ROLE_PROBE);
+	assert_alive(f, ROLE_RPC);
+	assert_alive(f, ROLE_HBA);
+}
+
+static void
+test_oversized(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = IPC_MAX_MSG + 1;
+	uint8_t *big = calloc(1, len);
+	int sz = 4 * IPC_MAX_MSG;
+
+	assert_non_null(big);
+	setsockopt(f->peer[ROLE_HBA].fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	worker_says_raw(f, ROLE_HBA, big, len);
+	free(big);
+	assert_killed(f, ROLE_HBA);
+	assert_alive(f, ROLE_PROBE);
+}
+
+static void
+test_hello(void **state)
+{
+	struct fixture *f = *state;
+	Harepd__Hello h = HAREPD__HELLO__INIT;
+	ipc_envelope env = body(HAREPD__ENVELOPE__BODY_HELLO, &h);
+
+	h.role = "hba";
+	h.pid = f->s.workers[ROLE_HBA].pid;
+	worker_says(f, ROLE_HBA, &env);
+	assert_alive(f, ROLE_HBA);
+	assert_int_equal(f->s.workers[ROLE_HBA].state, W_READY);
+	worker_says(f, ROLE_HBA, &env);		/* a second Hello */
+	assert_killed(f, ROLE_HBA);
+
+	h.role = "hba";				/* probe posing as hba */
+	h.pid = f->s.workers[ROLE_PROBE].pid;
+	worker_says(f, ROLE_PROBE, &env);
+	assert_killed(f, ROLE_PROBE);
+
+	h.role = "rpc";				/* the wrong pid */
+	h.pid = 1;
+	worker_says(f, ROLE_RPC, &env);
+	assert_killed(f, ROLE_RPC);
+}
+
+static void
+test_log_level_checked(void **state)
+{
+	struct fixture *f = *state;
+	Harepd__Log l = HAREPD__LOG__INIT;
+	ipc_envelope env = body(HAREPD__ENVELOPE__BODY_LOG, &l);
+
+	l.level = HAREPD__LOG__LEVEL__WARNING;
+	l.msg = "a worker's warning";
+	worker_says(f, ROLE_RPC, &env);
+	assert_alive(f, ROLE_RPC);
+	l.level = (Harepd__Log__Level)9;
+	worker_says(f, ROLE_RPC, &env);
+	assert_killed(f, ROLE_RPC);
+}
+
+static void
+test_view_to_rpc(void **state)
+{
+	struct fixture *f = *state;
+	Harepd__LocalView v = HAREPD__LOCAL_VIEW__INIT;
+	Harepd__Hello h = HAREPD__HELLO__INIT;
+	ipc_envelope venv = body(HAREPD__ENVELOPE__BODY_LOCAL_VIEW, &v);
+	ipc_envelope henv = body(HAREPD__ENVELOPE__BODY_HELLO, &h);
+	ipc_envelope *got;
+
+	v.node_name = "node_1";
+	v.node_id = 7;
+	/* rpc not ready yet: kept, not passed on */
+	worker_says(f, ROLE_PROBE, &venv);
+	assert_alive(f, ROLE_PROBE);
+	assert_non_null(f->s.last_view);
+	assert_null(received(f, ROLE_RPC));
+	/* rpc says Hello: it gets the latest view at once */
+	h.role = "rpc";
+	h.pid = f->s.workers[ROLE_RPC].pid;
+	worker_says(f, ROLE_RPC, &henv);
+	got = received(f, ROLE_RPC);
+	assert_non_null(got);
+	assert_int_equal(got->body_case, HAREPD__ENVELOPE__BODY_LOCAL_VIEW);
+	assert_int_equal(got->local_view->node_id, 7);
+	ipc_free(got);
+	/* and every new one from then on */
+	v.node_id = 8;
+	worker_says(f, ROLE_PROBE, &venv);
+	got = received(f, ROLE_RPC);
+	assert_non_null(got);
+	assert_int_equal(got->local_view->node_id, 8);
+	ipc_free(got);
+	assert_null(received(f, ROLE_HBA));	/* hba never sees views */
+}
+
+static void
+test_verdict_to_hba(void **state)
+{
+	struct fixture *f = *state;
+	Harepd__Verdict v = HAREPD__VERDICT__INIT;
+	ipc_envelope env = body(HAREPD__ENVELOPE__BODY_VERDICT, &v);
+	ipc_envelope *got;
+
+	v.seq = 1;
+	v.rw_allow = 1;
+	worker_says(f, ROLE_PROBE, &env);
+	got = received(f, ROLE_HBA);
+	assert_non_null(got);
+	assert_int_equal(got->body_case, HAREPD__ENVELOPE__BODY_VERDICT);
+	assert_int_equal(got->verdict->seq, 1);
+	ipc_free(got);
+	assert_null(received(f, ROLE_RPC));
+
+	/* stop-client: a verdict still in flight goes nowhere */
+	f->s.paused = true;
+	v.seq = 2;
+	worker_says(f, ROLE_PROBE, &env);
+	assert_alive(f, ROLE_PROBE);
+	assert_null(received(f, ROLE_HBA));
+	assert_int_equal(f->s.last_verdict->verdict->seq, 1);
+}
+
+static void
+test_hba_applied_kept(void **state)
+{
+	struct fixture *f = *state;
+	Harepd__HbaApplied a = HAREPD__HBA_APPLIED__INIT;
+	ipc_envelope env = body(HAREPD__ENVELOPE__BODY_HBA_APPLIED, &a);
+
+	a.seq = 5;
+	a.fenced = 1;
+	worker_says(f, ROLE_HBA, &env);
+	assert_alive(f, ROLE_HBA);
+	assert_non_null(f->s.last_hba);
+	assert_int_equal(f->s.last_hba->hba_applied->seq, 5);
+	assert_true(f->s.last_hba->hba_applied->fenced);
+}
+
+static void
+test_verdict_in_server_only(void **state)
+{
+	struct fixture *f = *state;
+	Harepd__Verdict v = HAREPD__VERDICT__INIT;
+	ipc_envelope env = body(HAREPD__ENVELOPE__BODY_VERDICT, &v);
+
+	worker_says(f, ROLE_PROBE, &env);
+	assert_killed(f, ROLE_PROBE);
+	assert_null(f->s.last_verdict);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_forbidden_bodies),
+		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hello, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_level_checked, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_view_to_rpc, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_verdict_to_hba, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_hba_applied_kept, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_verdict_in_server_only,
+		    setup_server_only, teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
