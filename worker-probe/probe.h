@@ -85,10 +85,15 @@ extern const char local_view_sql[];
  */
 int	 conninfo_host(const char *conninfo, char *out, size_t outlen);
 
-/* The libpq conninfo keywords/values the probe connects with. */
-void	 local_view_conn_params(const struct conf *, const char **keys,
-	    const char **vals, char *timeout_buf, size_t timeout_len,
-	    char *port_buf, size_t port_len);
+/* The libpq keywords/values the probe connects with (tests check them). */
+struct conn_params {
+	const char	*keys[10];
+	const char	*vals[10];
+	char		 timeout[16];
+	char		 options[64];
+	char		 port[16];
+};
+void	 local_view_conn_params(const struct conf *, struct conn_params *);
 
 /* ---- peers.c ---- */
 

@@ -1,0 +1,417 @@
+/*
+ * The peers' views: GetClusterInfo to every neighbour and the witness at
+ * once, with the gRPC C core client. One completion queue; every call is
+ * started before any is waited for, each with the same deadline, so a
+ * tick costs one deadline however many peers are dead (the Go harepd
+ * asked them one after the other and a silent neighbour blocked it
+ * forever: FACTS.md).
+ *
+ * Channels are kept from tick to tick (a TLS handshake per tick would
+ * cost more than the call) and rebuilt only on reload.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+
+#include "ipc/ipc.h"
+#include "ipc/log.h"
+#include "worker-probe/probe.h"
+
+/* The core's own limit on waiting after the deadline it enforces. */
+#define CANCEL_GRACE_MS	250
+
+struct peer {
+	char		*target;	/* host:port, as dialled */
+	const char	*role;		/* PROBE_ROLE_* */
+	grpc_channel	*channel;
+};
+
+struct peer_set {
+	grpc_completion_queue	*cq;
+	struct peer		*peers;
+	size_t			 n;
+};
+
+/* One call of one tick; its address is the completion tag. */
+struct call {
+	struct peer		*peer;
+	grpc_call		*call;
+	grpc_metadata_array	 initial_md;
+	grpc_metadata_array	 trailing_md;
+	grpc_byte_buffer	*request;
+	grpc_byte_buffer	*reply;
+	grpc_status_code	 status;
+	grpc_slice		 details;	/* lives until the batch completes */
+	char			 start_error[64];
+	int64_t			 latency_us;
+	bool			 pending;
+};
+
+static const char *
+status_name(grpc_status_code c)
+{
+	static const char *names[] = {
+		"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
+		"DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+		"PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+		"FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+		"UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+		"UNAUTHENTICATED",
+	};
+
+	if ((unsigned)c < sizeof(names) / sizeof(names[0]))
+		return names[c];
+	return "UNKNOWN_STATUS";
+}
+
+/* ---- channels ---- */
+
+static grpc_channel_credentials *
+credentials(const struct conf *c, const struct peer_tls *tls)
+{
+	grpc_ssl_pem_key_cert_pair pair;
+
+	if (!c->tls.enabled || tls == NULL || tls->ca_pem == NULL)
+		return grpc_insecure_credentials_create();
+	/*
+	 * Our certificate goes only to a server that asks for one (mutual
+	 * TLS, gRPC.tls.clientAuth on the peer), so always offer it.
+	 */
+	pair.private_key = tls->key_pem;
+	pair.cert_chain = tls->cert_pem;
+	return grpc_ssl_credentials_create_ex(tls->ca_pem,
+	    tls->cert_pem && tls->key_pem ? &pair : NULL, NULL, NULL);
+}
+
+static grpc_arg
+int_arg(const char *key, int value)
+{
+	grpc_arg a = { .type = GRPC_ARG_INTEGER, .key = (char *)key };
+
+	a.value.integer = value;
+	return a;
+}
+
+static grpc_channel *
+open_channel(const struct conf *c, grpc_channel_credentials *creds,
+    const char *target)
+{
+	grpc_arg args[4];
+	grpc_channel_args ca = { .num_args = 0, .args = args };
+	/* a peer back from the dead is reached within a tick, not 2 min */
+	int backoff = c->watchdog * 1000;
+
+	args[ca.num_args++] = int_arg(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+	    backoff);
+	args[ca.num_args++] = int_arg(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+	    backoff < 1000 ? backoff : 1000);
+	/* the core refuses anything larger before we ever see it */
+	args[ca.num_args++] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+	    PROBE_MAX_ANSWER);
+	if (c->tls.enabled && c->server_host_override != NULL &&
+	    c->server_host_override[0] != '\0') {
+		args[ca.num_args].type = GRPC_ARG_STRING;
+		args[ca.num_args].key = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
+		args[ca.num_args++].value.string = c->server_host_override;
+	}
+	return grpc_channel_create(target, creds, &ca);
+}
+
+static void
+add_peer(struct peer_set *ps, const struct conf *c,
+    grpc_channel_credentials *creds, const struct conf_target *t,
+    const char *role)
+{
+	struct peer *p = &ps->peers[ps->n++];
+
+	if ((p->target = strdup(t->text)) == NULL)
+		fatal("strdup");
+	p->role = role;
+	if ((p->channel = open_channel(c, creds, t->text)) == NULL)
+		fatalx("gRPC channel to %s could not be created", t->text);
+}
+
+struct peer_set *
+peers_new(const struct conf *c, const struct peer_tls *tls)
+{
+	grpc_channel_credentials *creds;
+	struct peer_set *ps;
+	size_t i;
+
+	if ((ps = calloc(1, sizeof(*ps))) == NULL ||
+	    (ps->peers = calloc(c->n_neighbours + 1, sizeof(*ps->peers))) ==
+	    NULL)
+		fatal("calloc");
+	ps->cq = grpc_completion_queue_create_for_next(NULL);
+	creds = credentials(c, tls);
+	for (i = 0; i < c->n_neighbours; i++)
+		add_peer(ps, c, creds, &c->neighbours[i], PROBE_ROLE_NEIGHBOUR);
+	if (c->witness != NULL)
+		add_peer(ps, c, creds, c->witness, PROBE_ROLE_WITNESS);
+	/* each channel holds its own reference */
+	grpc_channel_credentials_release(creds);
+	return ps;
+}
+
+size_t
+peers_count(const struct peer_set *ps)
+{
+	return ps->n;
+}
+
+void
+peers_free(struct peer_set *ps)
+{
+	grpc_event ev;
+	size_t i;
+
+	if (ps == NULL)
+		return;
+	for (i = 0; i < ps->n; i++) {
+		grpc_channel_destroy(ps->peers[i].channel);
+		free(ps->peers[i].target);
+	}
+	grpc_completion_queue_shutdown(ps->cq);
+	do
+		ev = grpc_completion_queue_next(ps->cq,
+		    gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+	while (ev.type != GRPC_QUEUE_SHUTDOWN);
+	grpc_completion_queue_destroy(ps->cq);
+	free(ps->peers);
+	free(ps);
+}
+
+/* ---- one call ---- */
+
+static void
+call_start(struct peer_set *ps, struct call *cl, grpc_slice request,
+    gpr_timespec deadline)
+{
+	grpc_slice method = grpc_slice_from_static_string(PROBE_METHOD);
+	grpc_call_error err;
+	grpc_op ops[6];
+
+	grpc_metadata_array_init(&cl->initial_md);
+	grpc_metadata_array_init(&cl->trailing_md);
+	cl->details = grpc_empty_slice();
+	cl->request = grpc_raw_byte_buffer_create(&request, 1);
+	cl->call = grpc_channel_create_call(cl->peer->channel, NULL,
+	    GRPC_PROPAGATE_DEFAULTS, ps->cq, method, NULL, deadline, NULL);
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = cl->request;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata =
+	    &cl->initial_md;
+	ops[4].op = GRPC_OP_RECV_MESSAGE;
+	ops[4].data.recv_message.recv_message = &cl->reply;
+	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	ops[5].data.recv_status_on_client.trailing_metadata = &cl->trailing_md;
+	ops[5].data.recv_status_on_client.status = &cl->status;
+	ops[5].data.recv_status_on_client.status_details = &cl->details;
+	err = grpc_call_start_batch(cl->call, ops, 6, cl, NULL);
+	cl->pending = err == GRPC_CALL_OK;
+	if (!cl->pending)
+		snprintf(cl->start_error, sizeof(cl->start_error),
+		    "call not started: grpc_call_error %d", (int)err);
+}
+
+static void
+call_cleanup(struct call *cl)
+{
+	if (cl->call != NULL)
+		grpc_call_unref(cl->call);
+	if (cl->request != NULL)
+		grpc_byte_buffer_destroy(cl->request);
+	if (cl->reply != NULL)
+		grpc_byte_buffer_destroy(cl->reply);
+	grpc_metadata_array_destroy(&cl->initial_md);
+	grpc_metadata_array_destroy(&cl->trailing_md);
+	grpc_slice_unref(cl->details);
+}
+
+/*
+ * Waits for every started call. The core ends each at its deadline;
+ * should one outlive it by CANCEL_GRACE_MS, it is cancelled, which
+ * completes it at once, so this returns soon after the deadline.
+ */
+static void
+wait_calls(struct peer_set *ps, struct call *calls, size_t pending,
+    int64_t started_us, int deadline_ms)
+{
+	gpr_timespec until = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+	    gpr_time_from_millis(deadline_ms + CANCEL_GRACE_MS, GPR_TIMESPAN));
+	struct call *cl;
+	grpc_event ev;
+	size_t i;
+
+	while (pending > 0) {
+		ev = grpc_completion_queue_next(ps->cq, until, NULL);
+		if (ev.type == GRPC_QUEUE_TIMEOUT) {
+			for (i = 0; i < ps->n; i++)
+				if (calls[i].pending)
+					grpc_call_cancel(calls[i].call, NULL);
+			until = gpr_inf_future(GPR_CLOCK_MONOTONIC);
+			continue;
+		}
+		if (ev.type != GRPC_OP_COMPLETE)
+			break;
+		cl = ev.tag;
+		cl->pending = false;
+		cl->latency_us = probe_mono_us() - started_us;
+		pending--;
+	}
+}
+
+/* ---- answers ---- */
+
+Models__IKnow *
+peers_decode_answer(const uint8_t *buf, size_t len, char *why, size_t whylen)
+{
+	Models__IKnow *k;
+	char field[128];
+
+	if (len > PROBE_MAX_ANSWER) {
+		snprintf(why, whylen, "unreadable answer: %zu bytes, at most "
+		    "%d expected", len, PROBE_MAX_ANSWER);
+		return NULL;
+	}
+	if ((k = models__iknow__unpack(NULL, len, buf)) == NULL) {
+		snprintf(why, whylen, "unreadable answer: %zu bytes that are "
+		    "not an IKnow", len);
+		return NULL;
+	}
+	/* it goes into a Verdict: the supervisor would refuse bad UTF-8 */
+	if (ipc_check_utf8(&k->base, field, sizeof(field)) == -1) {
+		snprintf(why, whylen, "unreadable answer: %s is not UTF-8",
+		    field);
+		models__iknow__free_unpacked(k, NULL);
+		return NULL;
+	}
+	return k;
+}
+
+static Models__IKnow *
+reply_decode(grpc_byte_buffer *reply, char *why, size_t whylen)
+{
+	grpc_byte_buffer_reader reader;
+	Models__IKnow *k;
+	grpc_slice all;
+
+	if (reply == NULL) {
+		snprintf(why, whylen, "unreadable answer: OK without a message");
+		return NULL;
+	}
+	/* compressed or split in slices: readall joins them (FACTS.md) */
+	if (!grpc_byte_buffer_reader_init(&reader, reply)) {
+		snprintf(why, whylen, "unreadable answer: not decompressible");
+		return NULL;
+	}
+	all = grpc_byte_buffer_reader_readall(&reader);
+	grpc_byte_buffer_reader_destroy(&reader);
+	k = peers_decode_answer(GRPC_SLICE_START_PTR(all),
+	    GRPC_SLICE_LENGTH(all), why, whylen);
+	grpc_slice_unref(all);
+	return k;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *d;
+
+	if ((d = strdup(s)) == NULL)
+		fatal("strdup");
+	return d;
+}
+
+static void
+status_text(const struct call *cl, char *buf, size_t len)
+{
+	char details[256];
+
+	snprintf(details, sizeof(details), "%.*s",
+	    (int)GRPC_SLICE_LENGTH(cl->details),
+	    (const char *)GRPC_SLICE_START_PTR(cl->details));
+	ipc_utf8_scrub(details);
+	snprintf(buf, len, "%s: %s", status_name(cl->status), details);
+}
+
+static Harepd__PeerAnswer *
+answer_from_call(struct call *cl)
+{
+	Harepd__PeerAnswer *a;
+	char why[512] = "";
+
+	if ((a = malloc(sizeof(*a))) == NULL)
+		fatal("malloc");
+	harepd__peer_answer__init(a);
+	a->target = xstrdup(cl->peer->target);
+	a->role = xstrdup(cl->peer->role);
+	a->latency_us = cl->latency_us;
+	if (cl->start_error[0] != '\0')
+		snprintf(why, sizeof(why), "%s", cl->start_error);
+	else if (cl->status != GRPC_STATUS_OK)
+		status_text(cl, why, sizeof(why));
+	else
+		a->answer = reply_decode(cl->reply, why, sizeof(why));
+	a->answered = a->answer != NULL;
+	a->error = xstrdup(why);
+	return a;
+}
+
+Harepd__PeerAnswer **
+peers_ask(struct peer_set *ps, const Models__WhatYouKnow *q, int deadline_ms)
+{
+	gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+	    gpr_time_from_millis(deadline_ms, GPR_TIMESPAN));
+	Harepd__PeerAnswer **out;
+	struct call *calls;
+	grpc_slice request;
+	size_t i, pending = 0;
+	int64_t started = probe_mono_us();
+
+	if ((calls = calloc(ps->n + 1, sizeof(*calls))) == NULL ||
+	    (out = calloc(ps->n + 1, sizeof(*out))) == NULL)
+		fatal("calloc");
+	request = grpc_slice_malloc(models__what_you_know__get_packed_size(q));
+	models__what_you_know__pack(q, GRPC_SLICE_START_PTR(request));
+	for (i = 0; i < ps->n; i++) {
+		calls[i].peer = &ps->peers[i];
+		call_start(ps, &calls[i], request, deadline);
+		pending += calls[i].pending;
+	}
+	grpc_slice_unref(request);
+	wait_calls(ps, calls, pending, started, deadline_ms);
+	for (i = 0; i < ps->n; i++) {
+		out[i] = answer_from_call(&calls[i]);
+		call_cleanup(&calls[i]);
+	}
+	free(calls);
+	return out;
+}
+
+void
+peers_answers_free(Harepd__PeerAnswer **answers, size_t n)
+{
+	size_t i;
+
+	if (answers == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		if (answers[i]->answer != NULL)
+			models__iknow__free_unpacked(answers[i]->answer, NULL);
+		free(answers[i]->target);
+		free(answers[i]->role);
+		free(answers[i]->error);
+		free(answers[i]);
+	}
+	free(answers);
+}

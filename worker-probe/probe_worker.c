@@ -1,0 +1,429 @@
+/*
+ * The probe worker: every watchDog seconds, this node's view (sent to the
+ * supervisor, which hands it to the rpc worker), then, unless the daemon
+ * runs --server-only or the operator said stop-client, the peers' views
+ * and a verdict for the hba worker. Between ticks it waits on the
+ * supervisor channel, so reload, pause and shutdown take effect at once
+ * (a running tick finishes first: at most one deadline).
+ *
+ * Runs as the PostgreSQL OS user with no capabilities. gRPC is
+ * initialised here, after the last fork (FACTS.md).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <grpc/grpc.h>
+#include <grpc/support/log.h>
+
+#include "ipc/log.h"
+#include "ipc/worker.h"
+#include "supervisor/harepd.h"
+#include "worker-probe/probe.h"
+
+#define EVIDENCE_MAX	2048	/* the evidence field of a verdict log line */
+
+struct probe {
+	struct conf		*conf;
+	Harepd__ConfigPush	*push;		/* PEM bytes, server_only */
+	struct local_view	*lv;
+	struct peer_set		*peers;		/* NULL until first needed */
+	bool			 grpc_up;
+	bool			 paused;
+	bool			 stop;
+	bool			 db_down;	/* last view had db_error */
+	uint64_t		 seq;
+	int64_t			 next_tick_us;
+};
+
+int64_t
+probe_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
+probe_real_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- gRPC ---- */
+
+/* The core logs to stderr; its lines belong in our log. */
+static void
+grpc_log_sink(gpr_log_func_args *a)
+{
+	char where[256];
+	struct log_field f[] = { { "grpc", where } };
+
+	snprintf(where, sizeof(where), "%s:%d", a->file, a->line);
+	log_emit(a->severity == GPR_LOG_SEVERITY_ERROR ? LOG_LVL_WARNING :
+	    LOG_LVL_DEBUG, f, 1, "gRPC: %s", a->message);
+}
+
+static char *
+pem_string(const ProtobufCBinaryData *b)
+{
+	char *s;
+
+	if (b->len == 0)
+		return NULL;
+	if ((s = malloc(b->len + 1)) == NULL)
+		fatal("malloc");
+	memcpy(s, b->data, b->len);
+	s[b->len] = '\0';
+	return s;
+}
+
+static void
+pem_free(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+static void
+open_peers(struct probe *p)
+{
+	struct peer_tls tls;
+	char *ca, *cert, *key;
+
+	if (!p->grpc_up) {
+		gpr_set_log_function(grpc_log_sink);
+		grpc_init();
+		p->grpc_up = true;
+	}
+	tls.ca_pem = ca = pem_string(&p->push->tls_ca);
+	tls.cert_pem = cert = pem_string(&p->push->tls_cert);
+	tls.key_pem = key = pem_string(&p->push->tls_key);
+	p->peers = peers_new(p->conf, &tls);
+	/* the credentials copied what they need */
+	pem_free(ca);
+	pem_free(cert);
+	pem_free(key);
+	log_info("asking %zu peers (%s), deadline %d s, policy %s",
+	    peers_count(p->peers), !p->conf->tls.enabled ? "insecure" :
+	    "TLS", p->conf->connection_deadline,
+	    decide_policy_name(p->conf->policy));
+}
+
+/* ---- the local view ---- */
+
+static void
+send_view(struct probe *p, Harepd__LocalView *v)
+{
+	ipc_envelope env = HAREPD__ENVELOPE__INIT;
+	bool down = v->db_error[0] != '\0';
+
+	if (down && !p->db_down)
+		log_warnx("local database unreachable: %s", v->db_error);
+	else if (!down && p->db_down)
+		log_info("local database reachable again");
+	p->db_down = down;
+	env.body_case = HAREPD__ENVELOPE__BODY_LOCAL_VIEW;
+	env.local_view = v;
+	if (worker_send(&env) == -1)
+		log_warn("sending the local view");
+}
+
+/* ---- the verdict ---- */
+
+static void
+evidence_text(Harepd__PeerAnswer **a, size_t n, char *buf, size_t len)
+{
+	size_t i, off = 0;
+	int w;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && off < len; i++) {
+		if (a[i]->answered)
+			w = snprintf(buf + off, len - off, "%s%s %s %s (%.1f ms)",
+			    i ? "; " : "", a[i]->role, a[i]->target,
+			    a[i]->agrees ? "agrees" : "disagrees",
+			    a[i]->latency_us / 1000.0);
+		else
+			w = snprintf(buf + off, len - off, "%s%s %s no answer: "
+			    "%s (%.1f ms)", i ? "; " : "", a[i]->role,
+			    a[i]->target, a[i]->error,
+			    a[i]->latency_us / 1000.0);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+static void
+log_verdict(const Harepd__Verdict *v)
+{
+	char seq[24], tick[24], evidence[EVIDENCE_MAX];
+	struct log_field f[] = {
+		{ "seq", seq },
+		{ "rw", v->rw_allow ? "allow" : "deny" },
+		{ "ro", v->ro_allow ? "allow" : "deny" },
+		{ "policy", v->policy },
+		{ "reason", v->reason },
+		{ "evidence", evidence },
+		{ "tick_ms", tick },
+	};
+
+	snprintf(seq, sizeof(seq), "%" PRIu64, v->seq);
+	snprintf(tick, sizeof(tick), "%.1f", v->tick_us / 1000.0);
+	evidence_text(v->evidence, v->n_evidence, evidence, sizeof(evidence));
+	log_emit(LOG_LVL_INFO, f, sizeof(f) / sizeof(f[0]),
+	    "verdict %" PRIu64 ": rw %s, ro %s: %s", v->seq, f[1].value,
+	    f[2].value, v->reason);
+}
+
+static void
+send_verdict(Harepd__Verdict *v)
+{
+	ipc_envelope env = HAREPD__ENVELOPE__INIT;
+	size_t i;
+
+	env.body_case = HAREPD__ENVELOPE__BODY_VERDICT;
+	env.verdict = v;
+	if (worker_send(&env) == 0)
+		return;
+	if (errno == EMSGSIZE) {
+		/* many large answers: the verdict matters, their copies less */
+		log_warnx("verdict too large with the peers' answers: sent "
+		    "without them");
+		for (i = 0; i < v->n_evidence; i++)
+			v->evidence[i]->answer = NULL;
+		if (worker_send(&env) == 0)
+			return;
+	}
+	log_warn("sending verdict %" PRIu64, v->seq);
+}
+
+static Harepd__PeerAnswer **
+ask_peers(struct probe *p, const Harepd__LocalView *view)
+{
+	Models__WhatYouKnow q = MODELS__WHAT_YOU_KNOW__INIT;
+
+	if (p->peers == NULL)
+		open_peers(p);
+	/* who is asking: the peer's rpc worker logs it */
+	q.ip = view->ip[0] != '\0' ? view->ip : p->conf->primary_ip;
+	q.nodeid = view->node_id;
+	q.nodename = p->conf->node_name;
+	return peers_ask(p->peers, &q, p->conf->connection_deadline * 1000);
+}
+
+static void
+verdict_tick(struct probe *p, const Harepd__LocalView *view, int64_t t0)
+{
+	Harepd__Verdict v = HAREPD__VERDICT__INIT;
+	Harepd__PeerAnswer **answers = NULL;
+	Models__IKnow **kept;
+	struct probe_verdict pv;
+	size_t i, n = 0;
+
+	/* a dead database denies everything: do not wait for peers first */
+	if (view->db_error[0] == '\0') {
+		answers = ask_peers(p, view);
+		n = peers_count(p->peers);
+	}
+	decide(view, answers, n, p->conf, &pv);
+	v.seq = ++p->seq;
+	v.rw_allow = pv.rw_allow;
+	v.ro_allow = pv.ro_allow;
+	v.reason = pv.reason;
+	v.policy = (char *)decide_policy_name(p->conf->policy);
+	v.evidence = answers;
+	v.n_evidence = n;
+	v.lease_ms = (uint32_t)p->conf->lease_ms;
+	v.decided_at_ms = probe_real_ms();
+	v.tick_us = probe_mono_us() - t0;
+	/* send_verdict may detach the answers: keep them to free */
+	if ((kept = calloc(n + 1, sizeof(*kept))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < n; i++)
+		kept[i] = answers[i]->answer;
+	send_verdict(&v);
+	log_verdict(&v);
+	for (i = 0; i < n; i++)
+		answers[i]->answer = kept[i];
+	free(kept);
+	peers_answers_free(answers, n);
+}
+
+static void
+tick(struct probe *p)
+{
+	int64_t t0 = probe_mono_us();
+	Harepd__LocalView *view;
+
+	view = local_view_collect(p->lv);
+	send_view(p, view);
+	if (!p->push->server_only && !p->paused)
+		verdict_tick(p, view, t0);
+	local_view_msg_free(view);
+}
+
+/* ---- supervisor messages ---- */
+
+static void
+take_config(struct probe *p, ipc_envelope *env)
+{
+	struct conf *c;
+
+	if ((c = worker_conf_from_push(env->config)) == NULL) {
+		log_warnx("reloaded configuration does not load: keeping the "
+		    "running one");
+		return;
+	}
+	/* the view and the channels point into the old configuration */
+	local_view_free(p->lv);
+	peers_free(p->peers);
+	p->peers = NULL;
+	conf_free(p->conf);
+	worker_config_push_free(p->push);
+	p->conf = c;
+	p->push = env->config;
+	env->config = NULL;	/* ours now; ipc_free skips it */
+	env->body_case = HAREPD__ENVELOPE__BODY__NOT_SET;
+	p->lv = local_view_new(c);
+	p->next_tick_us = probe_mono_us();
+	log_info("configuration reloaded: watchDog %d s, policy %s",
+	    c->watchdog, decide_policy_name(c->policy));
+}
+
+static void
+take_control(struct probe *p, const Harepd__Control *ctl)
+{
+	switch (ctl->command) {
+	case HAREPD__CONTROL__COMMAND__SHUTDOWN:
+		log_info("shutdown requested");
+		p->stop = true;
+		break;
+	case HAREPD__CONTROL__COMMAND__PAUSE:
+		if (!p->paused)
+			log_info("paused (stop-client): views only, no verdicts");
+		p->paused = true;
+		break;
+	case HAREPD__CONTROL__COMMAND__RESUME:
+		if (p->paused)
+			log_info("resumed (start-client): deciding again");
+		p->paused = false;
+		p->next_tick_us = probe_mono_us();
+		break;
+	default:
+		log_warnx("unknown control command %d", (int)ctl->command);
+	}
+}
+
+static void
+dispatch(struct probe *p, ipc_envelope *env)
+{
+	switch (env->body_case) {
+	case HAREPD__ENVELOPE__BODY_CONFIG:
+		take_config(p, env);
+		break;
+	case HAREPD__ENVELOPE__BODY_CONTROL:
+		take_control(p, env->control);
+		break;
+	default:
+		log_warnx("unexpected %s message from the supervisor, dropped",
+		    ipc_body_name(env->body_case));
+	}
+}
+
+static void
+read_channel(struct probe *p)
+{
+	ipc_envelope *env;
+	enum ipc_rc rc;
+	char err[256];
+
+	while (!p->stop && (rc = worker_recv(&env, err, sizeof(err))) !=
+	    IPC_AGAIN) {
+		if (rc == IPC_OK) {
+			dispatch(p, env);
+			ipc_free(env);
+		} else if (rc == IPC_EOF || rc == IPC_SYSERR) {
+			log_warnx("supervisor channel: %s, stopping",
+			    ipc_rc_str(rc));
+			p->stop = true;
+		} else
+			log_warnx("bad message from the supervisor: %s: %s",
+			    ipc_rc_str(rc), err);
+	}
+}
+
+/* Waits on the channel until the next tick is due (or stop). */
+static void
+wait_tick(struct probe *p)
+{
+	struct pollfd pfd = { .fd = worker_fd() };
+	int64_t left;
+
+	while (!p->stop && (left = p->next_tick_us - probe_mono_us()) > 0) {
+		pfd.events = POLLIN | (worker_pending() ? POLLOUT : 0);
+		if (poll(&pfd, 1, (int)((left + 999) / 1000)) == -1 &&
+		    errno != EINTR)
+			fatal("poll");
+		if (pfd.revents & POLLOUT)
+			worker_flush();
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
+			read_channel(p);
+	}
+}
+
+static void
+loop(struct probe *p)
+{
+	int64_t now;
+
+	p->next_tick_us = probe_mono_us();
+	for (;;) {
+		wait_tick(p);
+		if (p->stop)
+			break;
+		tick(p);
+		/* fixed rate; a tick longer than watchDog starts the next now */
+		p->next_tick_us += (int64_t)p->conf->watchdog * 1000000;
+		if (p->next_tick_us < (now = probe_mono_us()))
+			p->next_tick_us = now;
+		/* messages that came during the tick, without waiting */
+		read_channel(p);
+	}
+}
+
+int
+probe_worker_main(void)
+{
+	struct probe p = { 0 };
+
+	worker_init("probe");
+	p.conf = worker_wait_config(WORKER_CONFIG_TIMEOUT_MS, &p.push);
+	p.lv = local_view_new(p.conf);
+	if (worker_send_hello("probe") == -1)
+		log_warn("sending hello");
+	log_info("started: node %s, primaryIP %s, watchDog %d s, %s",
+	    p.conf->node_name, p.conf->primary_ip, p.conf->watchdog,
+	    p.push->server_only ? "server only (view, no verdicts)" :
+	    "deciding");
+	loop(&p);
+	peers_free(p.peers);
+	if (p.grpc_up)
+		grpc_shutdown();
+	local_view_free(p.lv);
+	conf_free(p.conf);
+	worker_config_push_free(p.push);
+	log_info("stopped");
+	worker_exit(0);
+}
