@@ -90,7 +90,8 @@ check_users(struct conf *c, struct conf_diag *d)
 	    !is_bad(c, P_HAPROXY ".users.readOnly"))
 		error_at(d, c->src, P_ROOT ".allowRO", P_HAPROXY ".users.readOnly",
 		    "required when allowRO is true");
-	else if (c->allow_ro && c->user_read_write != NULL &&
+	else if (c->allow_ro && c->user_read_only != NULL &&
+	    c->user_read_write != NULL &&
 	    strcmp(c->user_read_only, c->user_read_write) == 0)
 		src_error(d, c->src, P_HAPROXY ".users.readOnly",
 		    "must differ from readWrite: one user cannot be both "

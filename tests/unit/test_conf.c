@@ -349,6 +349,50 @@ test_installed_sample(void **state)
 	conf_free(c);
 }
 
+/*
+ * Every value of full.yml in turn replaced by something wrong (a list, a
+ * mapping, nothing, text with blanks, a huge number): an error, never a
+ * crash, whatever the later cross-key rules find missing.
+ */
+static void
+test_each_value_wrong(void **state)
+{
+	static const char *const wrong[] = { "[1, 2]", "{a: 1}", "", "\"\"",
+	    "two words", "99999999999999999999", "-1", "true" };
+	FILE *fp = fopen(FIXTURE("full.yml"), "r");
+	char text[8192], *line, *colon;
+	size_t len;
+
+	(void)state;
+	assert_non_null(fp);
+	len = fread(text, 1, sizeof(text) - 1, fp);
+	fclose(fp);
+	text[len] = '\0';
+	for (line = text; (line = strchr(line, '\n')) != NULL; line++) {
+		char *end = strchr(line + 1, '\n');
+
+		colon = strchr(line + 1, ':');
+		if (end == NULL || colon == NULL || colon > end ||
+		    colon + 1 == end || line[1] == '#')
+			continue;
+		for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+			struct conf_diag d = { 0 };
+			char *buf;
+			struct conf *c;
+			int n = asprintf(&buf, "%.*s %s%s", (int)(colon + 1 - text),
+			    text, wrong[i], end);
+
+			assert_true(n > 0);
+			c = conf_load_buffer("w.yml", buf, (size_t)n, &d);
+			/* some replacements are valid (a "true" bool, ...) */
+			assert_true(c != NULL || d.n_errors > 0);
+			conf_free(c);
+			conf_diag_free(&d);
+			free(buf);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -362,6 +406,7 @@ main(void)
 		cmocka_unit_test(test_diff_sees_every_field),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_installed_sample),
+		cmocka_unit_test(test_each_value_wrong),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
