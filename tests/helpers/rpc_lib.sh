@@ -8,6 +8,7 @@
 #   rpc_send "view id=1 ..."       # a command for rpc_fakesup
 #   rpc_call [client args]         # prints the client's outcome lines
 #   rpc_stop                       # shutdown; RPC_EXIT has the exit line
+#   rpc_pki DIR                    # throwaway CA and certificates
 RPC_PY=/usr/bin/python3		# Debian's, where python3-grpcio lives
 RPC_CLIENT=$TOP/tests/interop/rpc_client.py
 RPC_FAKESUP=$HAREPD_BUILD/tests/helpers/rpc_fakesup
@@ -109,4 +110,39 @@ rpc_stop() {	# sets RPC_EXIT to rpc_fakesup's "exit ..." line
 	RPC_FD=
 	wait "$RPC_SUP_PID" 2>/dev/null
 	RPC_SUP_PID=
+}
+
+# A throwaway PKI made with openssl (EC P-256, valid 2 days) in DIR:
+#   ca          the cluster's CA
+#   server      signed by ca: SAN IP:127.0.0.1, DNS:node1.harepd.test
+#   client      signed by ca: clientAuth, DNS:node2.harepd.test
+#   rogue-ca    another CA, and rogue, a client certificate it signed
+# each as NAME.pem and NAME.key.
+rpc_pki() {
+	local d=$1
+	command -v openssl >/dev/null || skip_all "openssl missing"
+	mkdir -p "$d"
+	_rpc_ssl() { openssl "$@" >>"$d/openssl.log" 2>&1 ||
+		bail "openssl $1 failed: $(tail -3 "$d/openssl.log")"; }
+	_rpc_ca() {
+		_rpc_ssl req -x509 -newkey ec -pkeyopt \
+		    ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=$1" \
+		    -keyout "$d/$1.key" -out "$d/$1.pem"
+	}
+	_rpc_cert() {	# NAME CA EXTENSIONS
+		_rpc_ssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		    -nodes -subj "/CN=$1" -keyout "$d/$1.key" -out "$d/$1.csr"
+		printf '%s\n' "$3" >"$d/$1.ext"
+		_rpc_ssl x509 -req -in "$d/$1.csr" -CA "$d/$2.pem" \
+		    -CAkey "$d/$2.key" -CAcreateserial -days 2 \
+		    -extfile "$d/$1.ext" -out "$d/$1.pem"
+	}
+	_rpc_ca ca
+	_rpc_ca rogue-ca
+	_rpc_cert server ca "subjectAltName=IP:127.0.0.1,DNS:node1.harepd.test
+extendedKeyUsage=serverAuth"
+	_rpc_cert client ca "subjectAltName=DNS:node2.harepd.test
+extendedKeyUsage=clientAuth"
+	_rpc_cert rogue rogue-ca "subjectAltName=DNS:node2.harepd.test
+extendedKeyUsage=clientAuth"
 }

@@ -7,32 +7,10 @@
 # the (fake) supervisor; the worker opens no file.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$TOP/tests/helpers/rpc_lib.sh"
-command -v openssl >/dev/null || skip_all "openssl missing"
 
 rpc_setup
+rpc_pki "$RPC_TMP/pki"
 P=$RPC_TMP/pki
-mkdir -p "$P"
-
-ssl() { openssl "$@" >>"$P/openssl.log" 2>&1 || bail "openssl $1 failed"; }
-new_ca() {	# new_ca NAME
-	ssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-	    -nodes -days 2 -subj "/CN=$1" -keyout "$P/$1.key" -out "$P/$1.pem"
-}
-new_cert() {	# new_cert NAME CA EXTENSIONS
-	ssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-	    -subj "/CN=$1" -keyout "$P/$1.key" -out "$P/$1.csr"
-	printf '%s\n' "$3" >"$P/$1.ext"
-	ssl x509 -req -in "$P/$1.csr" -CA "$P/$2.pem" -CAkey "$P/$2.key" \
-	    -CAcreateserial -days 2 -extfile "$P/$1.ext" -out "$P/$1.pem"
-}
-new_ca ca
-new_ca rogue-ca
-new_cert server ca "subjectAltName=IP:127.0.0.1,DNS:node1.harepd.test
-extendedKeyUsage=serverAuth"
-new_cert client ca "subjectAltName=DNS:node2.harepd.test
-extendedKeyUsage=clientAuth"
-new_cert rogue rogue-ca "subjectAltName=DNS:node2.harepd.test
-extendedKeyUsage=clientAuth"
 
 tls_conf() {	# tls_conf CLIENT_AUTH
 	rpc_conf "$RPC_TMP/conf.yml" "$RPC_PORT" "tls:" "  enabled: true" \
