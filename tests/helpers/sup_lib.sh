@@ -6,6 +6,8 @@
 #   . tests/lib/tap.sh; . tests/helpers/sup_lib.sh
 #   sup_init                      # SUP_DIR, SUP_CONF, SUP_SOCK, SUP_LOG, SUP_PORT
 #   sup_config [yaml lines...]    # extra lines go under `harepd:` (2 spaces)
+#       SUP_PGHOST SUP_PGPORT SUP_PGUSER SUP_PGDB SUP_NEIGHBOURS SUP_WATCHDOG
+#       override the defaults when set
 #   sup_start [--server-only|--client-only ...]   # sets SUP_PID
 #   sup_ctl status --json         # harepdctl -s $SUP_SOCK ...
 #   sup_status 'd["workers"][0]["pid"]'   # a Python expression over status --json
@@ -55,14 +57,16 @@ sup_config() {
 		echo "    users:"
 		echo "      readWrite: harw"
 		echo "  repmgr:"
+		echo "    user: ${SUP_PGUSER:-repmgr}"
+		echo "    db: ${SUP_PGDB:-repmgr}"
 		echo "    host: ${SUP_PGHOST:-$SUP_DIR}"
 		echo "    port: ${SUP_PGPORT:-5432}"
 		echo "  gRPC:"
 		echo "    bindAddress: 127.0.0.1"
 		echo "    bindPort: $SUP_PORT"
-		echo "    neighbours: [127.0.0.1:$((SUP_PORT + 1))]"
+		echo "    neighbours: [${SUP_NEIGHBOURS:-127.0.0.1:$((SUP_PORT + 1))}]"
 		echo "    connectionDeadline: 1"
-		echo "  watchDog: 2"
+		echo "  watchDog: ${SUP_WATCHDOG:-2}"
 		echo "  logs:"
 		echo "    filePath: $SUP_LOG"
 		echo "  control:"

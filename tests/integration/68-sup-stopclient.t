@@ -9,12 +9,13 @@
 . "$(dirname "$0")/../lib/pg.sh"
 [ "$(id -u)" -eq 0 ] || skip_all "needs root to run PostgreSQL and drop privileges"
 command -v protoc >/dev/null || skip_all "protoc missing (make deps)"
-python3 -c 'import grpc' 2>/dev/null || skip_all "python3-grpcio missing (make deps)"
+/usr/bin/python3 -c "import grpc" 2>/dev/null || skip_all "python3-grpcio missing (make deps)"
 
 sup_init
 pg_start
+PEER=
 trap 'kill $PEER 2>/dev/null; sup_cleanup' EXIT
-pg_psql <<'SQL'
+pg_psql -c "
 CREATE SCHEMA repmgr;
 CREATE TABLE repmgr.nodes (node_id int PRIMARY KEY, upstream_node_id int,
     active bool NOT NULL, node_name text NOT NULL, type text NOT NULL,
@@ -23,7 +24,7 @@ CREATE TABLE repmgr.nodes (node_id int PRIMARY KEY, upstream_node_id int,
 INSERT INTO repmgr.nodes VALUES
     (1, NULL, true, 'node_1', 'primary', 'default', 100, 'host=127.0.0.1 dbname=repmgr'),
     (2, 1, true, 'node_2', 'standby', 'default', 100, 'host=127.0.0.2 dbname=repmgr');
-SQL
+" || bail "cannot create repmgr.nodes"
 
 protoc --python_out="$SUP_DIR" -I "$TOP/proto" "$TOP/proto/messaging.proto" ||
 	bail "protoc --python_out failed"
@@ -31,15 +32,48 @@ PEER_PORT=$(sup_free_port)
 agree='{"ip": "127.0.0.2", "nodeId": 2, "nodeName": "node_2", "master": ["127.0.0.1"], "slaves": ["127.0.0.2"]}'
 disagree='{"ip": "127.0.0.2", "nodeId": 2, "nodeName": "node_2", "master": ["127.0.0.2"], "slaves": ["127.0.0.1"]}'
 echo "$agree" >"$SUP_DIR/answer.json"
-python3 "$TOP/tests/helpers/sup_peer.py" serve "$SUP_DIR" "$PEER_PORT" \
+/usr/bin/python3 "$TOP/tests/helpers/sup_peer.py" serve "$SUP_DIR" "$PEER_PORT" \
     "$SUP_DIR/answer.json" >"$SUP_DIR/peer.log" 2>&1 &
 PEER=$!
 wait_for 10 'grep -q listening "$SUP_DIR/peer.log"' || bail "fake peer did not start"
 
 SUP_HBA=$PGDATA/pg_hba.conf
-SUP_PGHOST=$PG_TMP SUP_PGPORT=$PGPORT sup_config \
-	"policy: seed" "leaseMs: 3000"
-sed -i "s/^    neighbours: .*/    neighbours: [127.0.0.1:$PEER_PORT]/; s/^  watchDog: .*/  watchDog: 1/" "$SUP_CONF"
-cat >>"$SUP_CONF" <<EOF
-  privsep:
-    postgresUser: postgres
+SUP_PGHOST=$PG_TMP SUP_PGPORT=$PGPORT SUP_PGUSER=postgres SUP_PGDB=postgres \
+SUP_NEIGHBOURS=127.0.0.1:$PEER_PORT SUP_WATCHDOG=1 \
+	sup_config "policy: seed" "leaseMs: 3000"
+"$HAREPD" -t -f "$SUP_CONF" >"$SUP_DIR/check.out" 2>&1 ||
+	{ cat "$SUP_DIR/check.out" >&2; bail "config does not load"; }
+
+sup_start
+for r in rpc probe hba; do
+	wait_for 10 "sup_running $r || sup_placeholder $r"
+	sup_running "$r" || skip_all "the $r worker is not there yet"
+done
+call() { /usr/bin/python3 "$TOP/tests/helpers/sup_peer.py" call "$SUP_DIR" "127.0.0.1:$SUP_PORT"; }
+hba_rw() { sup_status '(d["pg_hba"] or {}).get("rw")'; }
+file_id() { stat -c '%i %Y %s' "$SUP_HBA"; sha256sum <"$SUP_HBA"; }
+
+# 1. deciding: the neighbour agrees, this node is the primary -> allow
+ok 'wait_for 15 "[ \"\$(hba_rw)\" = allow ]"' "running: hba applied rw allow"
+like "$(grep harw "$SUP_HBA")" 'harw.*127\.0\.0\.5/32.*md5' "pg_hba.conf allows harw from HAProxy"
+like "$(call)" '^OK .*"master": \["127.0.0.1"\]' "GetClusterInfo answers with the view"
+
+# 2. stop-client, then the cluster changes its mind
+is "$(sup_ctl stop-client)" "client paused: no more verdicts or pg_hba.conf edits" "stop-client"
+seq_paused=$(sup_status 'd["verdict"]["seq"]')
+before=$(file_id)
+echo "$disagree" >"$SUP_DIR/answer.json"
+sleep 7		# two leases and then some: unpaused, hba would have fenced
+is "$(file_id)" "$before" "paused: pg_hba.conf untouched (inode, mtime, bytes) through two leases"
+is "$(sup_status 'd["verdict"]["seq"]')" "$seq_paused" "paused: no new verdict was taken"
+like "$(call)" '^OK ' "paused: GetClusterInfo still answers"
+ok 'sup_running rpc && sup_running probe && sup_running hba' "paused: every worker still runs"
+is "$(sup_status 'd["daemon"]["client_paused"]')" true "status says paused"
+
+# 3. start-client: the held-back change is made
+is "$(sup_ctl start-client)" "client resumed" "start-client"
+ok 'wait_for 15 "grep harw \"$SUP_HBA\" | grep -q reject"' "resumed: pg_hba.conf now rejects harw"
+ok 'wait_for 5 "[ \"\$(hba_rw)\" = deny ]"' "status: pg_hba rw deny"
+like "$(sup_status 'd["verdict"]["reason"]')" '.' "status: the verdict says why"
+sup_no_sanitizer_reports
+done_testing
