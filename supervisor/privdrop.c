@@ -29,13 +29,17 @@ privdrop_prepare(struct privdrop *pd, const char *user, char *why,
 	memset(pd, 0, sizeof(*pd));
 	pd->parent = getpid();
 	pd->drop = (geteuid() == 0);
+	pd->uid = geteuid();
+	pd->gid = getegid();
+	if (!pd->drop)
+		return 0;	/* nothing to switch to: the user does not matter */
 	errno = 0;
 	if ((pw = getpwnam(user)) == NULL) {
 		snprintf(why, whylen, "unknown user \"%s\"%s%s", user,
 		    errno ? ": " : "", errno ? strerror(errno) : "");
 		return -1;
 	}
-	if (pd->drop && pw->pw_uid == 0) {
+	if (pw->pw_uid == 0) {
 		/* a worker as root would defeat the whole separation */
 		snprintf(why, whylen, "user \"%s\" is root: refusing to run "
 		    "a worker with uid 0", user);
