@@ -63,9 +63,14 @@ struct rpc_server {
 	struct call_slot	*slots;
 	size_t			 n_slots;
 
-	/* held for reading while requesting a call, for writing to stop */
+	/*
+	 * Held for reading while requesting a call or starting a batch,
+	 * for writing to stop: a call requested or a batch started on a
+	 * queue already shut down is an assertion failure in the core.
+	 */
 	pthread_rwlock_t	 request_lock;
-	bool			 stopping;
+	bool			 stopping;	/* request no more calls */
+	bool			 queues_closed;	/* start no more batches */
 	char			 shutdown_tag;	/* its address is the tag */
 	pthread_mutex_t		 shutdown_lock;
 	pthread_cond_t		 shutdown_cond;
@@ -258,6 +263,7 @@ answer_call(struct call_slot *s)
 {
 	Models__WhatYouKnow *q = NULL;
 	grpc_status_code code;
+	bool closed, started;
 	char why[512];
 
 	if (s->kind == SLOT_METHOD)
@@ -270,8 +276,14 @@ answer_call(struct call_slot *s)
 	log_inquiry(s, q, code, why);
 	if (q != NULL)
 		models__what_you_know__free_unpacked(q, NULL);
-	if (!start_answer(s, code, why)) {
-		log_warnx("could not start the answer batch of a call");
+	pthread_rwlock_rdlock(&s->srv->request_lock);
+	closed = s->srv->queues_closed;
+	started = !closed && start_answer(s, code, why);
+	pthread_rwlock_unlock(&s->srv->request_lock);
+	if (!started) {
+		/* a call that got here during shutdown is simply dropped */
+		if (!closed)
+			log_warnx("could not start the answer batch of a call");
 		slot_cleanup(s);
 		slot_request(s);
 	}
@@ -612,6 +624,10 @@ rpc_server_stop(struct rpc_server *srv)
 	    &srv->shutdown_tag);
 	grpc_server_cancel_all_calls(srv->server);
 	wait_shutdown_tag(srv);
+	/* calls may still have arrived: their threads must not answer now */
+	pthread_rwlock_wrlock(&srv->request_lock);
+	srv->queues_closed = true;
+	pthread_rwlock_unlock(&srv->request_lock);
 	for (int i = 0; i < RPC_CQ_THREADS; i++)
 		grpc_completion_queue_shutdown(srv->cq[i]);
 	for (int i = 0; i < srv->n_threads; i++)
