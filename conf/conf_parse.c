@@ -321,10 +321,11 @@ walk_bool(struct walk *w, yaml_node_t *n, const struct key_at *k, bool *out)
 	if (!want_scalar(w, n, k->path, want))
 		return false;
 	for (size_t i = 0; !is_quoted(n) && yes[i] != NULL; i++) {
-		if (strcmp(scalar(n), yes[i]) == 0)
-			return *out = true;
-		if (strcmp(scalar(n), no[i]) == 0)
-			return !(*out = false);
+		if (strcmp(scalar(n), yes[i]) == 0 ||
+		    strcmp(scalar(n), no[i]) == 0) {
+			*out = strcmp(scalar(n), yes[i]) == 0;
+			return true;
+		}
 	}
 	scalar_type_error(w, n, k->path, want);
 	return false;
