@@ -3,6 +3,7 @@
  * against bindPort, and the rules that involve more than one key. Then
  * conf_check_files, the checks that need this machine's filesystem.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -78,6 +79,35 @@ apply_defaults(struct conf *c)
 	default_long(c->src, P_ROOT ".logs.maxAge", &c->log_max_age, 86400);
 	default_long(c->src, P_ROOT ".logs.rotationTime", &c->log_rotation_time,
 	    604800);
+}
+
+/* Same address however written (2001:db8::1 = 2001:DB8:0::1). */
+static bool
+same_ip(const char *a, const char *b)
+{
+	unsigned char x[16], y[16];
+	int af = strchr(a, ':') != NULL ? AF_INET6 : AF_INET;
+
+	if (inet_pton(af, a, x) != 1 || inet_pton(af, b, y) != 1)
+		return strcmp(a, b) == 0;
+	return memcmp(x, y, af == AF_INET6 ? 16 : 4) == 0;
+}
+
+/* One pg_hba rule per HAProxy address: a repeated one is a slip. */
+static void
+check_servers(struct conf *c, struct conf_diag *d)
+{
+	char path[CONF_PATH_MAX];
+
+	for (size_t i = 1; i < c->n_haproxy_servers; i++)
+		for (size_t j = 0; j < i; j++) {
+			if (!same_ip(c->haproxy_servers[i], c->haproxy_servers[j]))
+				continue;
+			path_fmt(path, P_HAPROXY ".server[%zu]", i);
+			src_error(d, c->src, path, "%s is already server[%zu]",
+			    c->haproxy_servers[i], j);
+			break;
+		}
 }
 
 /* readOnly matters only with allowRO; then it must be given, and differ. */
@@ -266,6 +296,7 @@ conf_finish(struct conf *c, struct conf_diag *d)
 {
 	apply_defaults(c);
 	check_users(c, d);
+	check_servers(c, d);
 	check_auth_modes(c, d);
 	check_tls(c, d);
 	check_timing(c, d);
