@@ -172,6 +172,10 @@ text_hba(FILE *fp, const struct status *st)
 	    h->reloaded ? "reloaded" : "not reloaded", age);
 	if (h->seq != 0)
 		fprintf(fp, "          verdict #%" PRIu64 "\n", h->seq);
+	if (st->hba_changed_ms > 0) {
+		fmt_duration(age, sizeof(age), st->now_ms - st->hba_changed_ms);
+		fprintf(fp, "          last changed by harepd %s ago\n", age);
+	}
 	if (h->error[0] != '\0')
 		fprintf(fp, "          ERROR %s\n", h->error);
 }
@@ -379,7 +383,12 @@ json_hba(FILE *fp, const struct status *st)
 	json_bool(fp, "reloaded", h->reloaded, true);
 	json_str(fp, "error", h->error, true);
 	json_int(fp, "applied_at_ms", h->applied_at_ms, true);
-	json_int(fp, "age_ms", st->now_ms - h->applied_at_ms, false);
+	json_int(fp, "age_ms", st->now_ms - h->applied_at_ms, true);
+	json_key(fp, "last_changed_at_ms");
+	if (st->hba_changed_ms > 0)
+		fprintf(fp, "%" PRId64, st->hba_changed_ms);
+	else
+		fputs("null", fp);
 	fputs("},", fp);
 }
 

@@ -150,6 +150,7 @@ struct status {
 	const Harepd__LocalView	*view;
 	const Harepd__Verdict	*verdict;
 	const Harepd__HbaApplied *hba;
+	int64_t			 hba_changed_ms; /* last HbaApplied that changed the file, 0: none */
 	struct status_worker	 workers[ROLE_COUNT];
 	size_t			 n_workers;
 };
@@ -232,6 +233,7 @@ struct sup {
 	ipc_envelope	*last_view;
 	ipc_envelope	*last_verdict;
 	ipc_envelope	*last_hba;
+	int64_t		 hba_changed_ms;	/* CLOCK_REALTIME of the last file change */
 };
 
 int64_t	 mono_ms(void);

@@ -438,6 +438,8 @@ dispatch(struct sup *s, struct worker *w, ipc_envelope *env)
 		on_verdict(s, w, env);
 		return;
 	case HAREPD__ENVELOPE__BODY_HBA_APPLIED:
+		if (env->hba_applied->changed)
+			s->hba_changed_ms = env->hba_applied->applied_at_ms;
 		keep(&s->last_hba, env);
 		return;
 	case HAREPD__ENVELOPE__BODY_HELLO:
@@ -627,6 +629,7 @@ sup_fill_status(struct sup *s, struct status *st)
 	st->view = s->last_view ? s->last_view->local_view : NULL;
 	st->verdict = s->last_verdict ? s->last_verdict->verdict : NULL;
 	st->hba = s->last_hba ? s->last_hba->hba_applied : NULL;
+	st->hba_changed_ms = s->hba_changed_ms;
 	for (size_t i = 0; i < ROLE_COUNT; i++) {
 		const struct worker *w = &s->workers[i];
 		struct status_worker *sw = &st->workers[st->n_workers];

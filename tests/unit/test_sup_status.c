@@ -117,6 +117,7 @@ make_sample(struct sample *s)
 	s->st.view = &s->view;
 	s->st.verdict = &s->verdict;
 	s->st.hba = &s->hba;
+	s->st.hba_changed_ms = 1000600;
 	s->st.n_workers = 3;
 	s->st.workers[0] = (struct status_worker){ "rpc", "nobody", "running",
 	    101, 5000, 0, "", 0 };
@@ -158,6 +159,7 @@ test_text(void **state)
 	assert_non_null(strstr(t, "1.2 ms"));
 	assert_non_null(strstr(t, "DEADLINE_EXCEEDED"));
 	assert_non_null(strstr(t, "pg_hba    rw allow, ro allow"));
+	assert_non_null(strstr(t, "last changed by harepd 1.4s ago"));
 	assert_non_null(strstr(t, "probe  102"));
 	assert_non_null(strstr(t, "killed by signal 9"));
 	assert_non_null(strstr(t, "hba    -        backoff"));
@@ -218,6 +220,7 @@ test_json(void **state)
 	    "assert v[\"peers\"][1][\"error\"] == \"DEADLINE_EXCEEDED: \\\"slow\\\"\"\n"
 	    "assert d[\"pg_hba\"][\"changed\"] is True\n"
 	    "assert d[\"pg_hba\"][\"age_ms\"] == 1400\n"
+	    "assert d[\"pg_hba\"][\"last_changed_at_ms\"] == 1000600\n"
 	    "w = d[\"workers\"]\n"
 	    "assert [x[\"name\"] for x in w] == [\"rpc\", \"probe\", \"hba\"]\n"
 	    "assert w[1][\"restarts\"] == 2 and w[1][\"pid\"] == 102\n"
