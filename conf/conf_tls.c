@@ -17,17 +17,26 @@
 
 #define P_TLS	"harepd.gRPC.tls"
 
+/* The certificate file: the node's certificate, then maybe intermediates
+ * (gRPC sends the whole chain, so verification must use it too). */
 static X509 *
-read_cert(const char *file)
+read_cert(const char *file, STACK_OF(X509) **chain)
 {
 	BIO *bio = BIO_new_file(file, "r");
-	X509 *x = NULL;
+	X509 *leaf = NULL, *x;
 
-	if (bio != NULL) {
-		x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	*chain = sk_X509_new_null();
+	if (bio == NULL || *chain == NULL) {
 		BIO_free(bio);
+		return NULL;
 	}
-	return x;
+	leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	while (leaf != NULL && (x = PEM_read_bio_X509(bio, NULL, NULL,
+	    NULL)) != NULL)
+		if (sk_X509_push(*chain, x) == 0)
+			X509_free(x);
+	BIO_free(bio);
+	return leaf;
 }
 
 /* Every certificate of the ca file goes into the store (a bundle). */
@@ -60,12 +69,12 @@ read_key(const char *file)
 
 static int
 verify_cert(const struct conf *c, struct conf_diag *d, X509_STORE *store,
-    X509 *cert)
+    X509 *cert, STACK_OF(X509) *chain)
 {
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	int ok, err;
 
-	if (ctx == NULL || X509_STORE_CTX_init(ctx, store, cert, NULL) != 1) {
+	if (ctx == NULL || X509_STORE_CTX_init(ctx, store, cert, chain) != 1) {
 		X509_STORE_CTX_free(ctx);
 		return 0;
 	}
@@ -94,8 +103,9 @@ key_mode(const struct conf *c, struct conf_diag *d)
 int
 conf_check_tls_files(const struct conf *c, struct conf_diag *d)
 {
+	STACK_OF(X509) *chain = NULL;
 	X509_STORE *store = read_ca(c->tls.ca);
-	X509 *cert = read_cert(c->tls.cert);
+	X509 *cert = read_cert(c->tls.cert, &chain);
 	EVP_PKEY *key = read_key(c->tls.key);
 	int n = 0;
 
@@ -113,11 +123,12 @@ conf_check_tls_files(const struct conf *c, struct conf_diag *d)
 		src_error(d, c->src, P_TLS ".key", "%s: not the key of the "
 		    "certificate %s", c->tls.key, c->tls.cert);
 	if (cert != NULL && store != NULL)
-		n += verify_cert(c, d, store, cert);
+		n += verify_cert(c, d, store, cert, chain);
 	if (key != NULL)
 		key_mode(c, d);
 	EVP_PKEY_free(key);
 	X509_free(cert);
+	sk_X509_pop_free(chain, X509_free);
 	X509_STORE_free(store);
 	ERR_clear_error();
 	return n;

@@ -123,6 +123,23 @@ tls_config garbage.pem node.pem garbage.pem
 tls_check 78 "$T:12:11: harepd.gRPC.tls.ca: $tmp/garbage.pem: no PEM certificate in it
 $T:14:12: harepd.gRPC.tls.key: $tmp/garbage.pem: no unencrypted PEM private key in it" \
     "TLS: files without PEM content are named"
+# a chain: root (ca) -> intermediate -> leaf; the cert file carries the
+# intermediate after the leaf, as gRPC sends it
+(cd "$tmp" &&
+	printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign,cRLSign\n' >ca.ext &&
+	ec harepd-test-int -keyout int.key -out int.csr &&
+	openssl x509 -req -in int.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+	    -days 2 -extfile ca.ext -out int.pem 2>/dev/null &&
+	ec pg1-leaf -keyout leaf.key -out leaf.csr &&
+	openssl x509 -req -in leaf.csr -CA int.pem -CAkey int.key \
+	    -CAcreateserial -days 2 -out leaf.pem 2>/dev/null &&
+	cat leaf.pem int.pem >chain.pem && chmod 0600 leaf.key) ||
+	bail "openssl failed"
+tls_config ca.pem chain.pem leaf.key
+tls_check 0 "configuration OK" "TLS: leaf + intermediate in cert, root in ca: accepted"
+tls_config ca.pem leaf.pem leaf.key
+tls_check 78 "$T:13:13: harepd.gRPC.tls.cert: $tmp/leaf.pem: does not verify against ca $tmp/ca.pem: unable to get local issuer certificate" \
+    "TLS: a leaf without its intermediate is refused"
 tls_config missing-ca.pem node.pem node.key
 tls_check 78 "$T:12:11: harepd.gRPC.tls.ca: $tmp/missing-ca.pem: No such file or directory" \
     "TLS: a missing file is named with its position"
