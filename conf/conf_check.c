@@ -378,8 +378,14 @@ conf_check_files(const struct conf *c, struct conf_diag *d)
 		if (missing == 0)
 			n += conf_check_tls_files(c, d);
 	}
-	n += check_user_exists(c, d, P_ROOT ".privsep.rpcUser", c->rpc_user);
-	n += check_user_exists(c, d, P_ROOT ".privsep.postgresUser", c->pg_user);
+	/* Started by an ordinary user, harepd drops nothing: the privsep
+	 * users matter only to root (supervisor/privdrop). */
+	if (geteuid() == 0) {
+		n += check_user_exists(c, d, P_ROOT ".privsep.rpcUser",
+		    c->rpc_user);
+		n += check_user_exists(c, d, P_ROOT ".privsep.postgresUser",
+		    c->pg_user);
+	}
 	n += check_log_dir(c, d);
 	return n;
 }
