@@ -184,18 +184,21 @@ self_primary(const Harepd__LocalView *view, const struct conf *c)
 
 /* ---- policy seed (logic.go) ---- */
 
-/* Step 2: synced with someone. */
+/* Step 2: synced with someone; why says how we came to ask it. */
 static void
 seed_synced(const Harepd__LocalView *view, const struct conf *c,
-    const Harepd__PeerAnswer *p, struct probe_verdict *v)
+    const Harepd__PeerAnswer *p, const char *why, struct probe_verdict *v)
 {
+	const char *sep = why[0] ? ", then " : "";
+
 	if (self_primary(view, c))
-		say(v, true, c->allow_ro, "synced with %s %s; primaryIP %s is "
-		    "in the primary list", p->role, p->target, c->primary_ip);
-	else
-		say(v, false, c->allow_ro, "synced with %s %s; primaryIP %s "
-		    "is not in the primary list", p->role, p->target,
+		say(v, true, c->allow_ro, "%s%ssynced with %s %s; primaryIP %s "
+		    "is in the primary list", why, sep, p->role, p->target,
 		    c->primary_ip);
+	else
+		say(v, false, c->allow_ro, "%s%ssynced with %s %s; primaryIP "
+		    "%s is not in the primary list", why, sep, p->role,
+		    p->target, c->primary_ip);
 }
 
 /* Step 3: the witness decides. */
@@ -216,7 +219,7 @@ seed_witness(const Harepd__LocalView *view, const struct conf *c,
 		    why, peers[i]->target, peers[i]->error ? peers[i]->error :
 		    "");
 	else if (peers[i]->agrees)
-		seed_synced(view, c, peers[i], v);
+		seed_synced(view, c, peers[i], why, v);
 	else
 		say(v, false, false, "%s, and witness %s is not synced", why,
 		    peers[i]->target);
@@ -233,7 +236,7 @@ decide_seed(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 		if (!is_witness(peers[i]) && answered(peers[i]))
 			break;
 	if (i < n && peers[i]->agrees) {
-		seed_synced(view, c, peers[i], v);
+		seed_synced(view, c, peers[i], "", v);
 		return;
 	}
 	if (i < n)

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# The probe worker against a real PostgreSQL 15 with the repmgr extension
+# (n1 registered by `repmgr primary register`, the other rows as repmgr
+# writes them) and real gRPC peers answering prepared IKnow replies, one
+# of them blackholed. Checks the view, the verdicts of the majority and
+# seed policies, reload, pause/resume, server-only mode, a database that
+# goes away and comes back, and how long a tick takes with dead peers.
+. "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/pg.sh"
+. "$(dirname "$0")/../helpers/probe_lib.sh"
+[ "$(id -u)" -eq 0 ] || skip_all "needs root to run PostgreSQL as postgres"
+
+pg_start "shared_preload_libraries = 'repmgr'"
+probe_setup
+trap probe_cleanup EXIT
+probe_repmgr_db || bail "repmgr primary register failed"
+probe_node 2 n2 standby 127.0.0.2
+probe_node 3 n3 standby 127.0.0.3
+probe_node 4 w witness 127.0.0.4
+probe_node 5 n5 standby 127.0.0.5 false	# inactive: not in the view
+
+SAME="masters=127.0.0.1 slaves=127.0.0.2,127.0.0.3 witness=127.0.0.4"
+probe_peer n2 127.0.0.2 answer ip=127.0.0.2 id=2 name=n2 $SAME obs=1/1
+probe_peer n3 127.0.0.3 answer ip=127.0.0.3 id=3 name=n3 $SAME obs=1/1
+probe_peer w 127.0.0.4 answer ip=127.0.0.4 id=4 name=w $SAME obs=0/1
+for i in 1 2 3 4; do probe_blackhole bh$i 127.0.0.$((4 + i)); done
+N2=$(probe_target n2 127.0.0.2) N3=$(probe_target n3 127.0.0.3)
+W=$(probe_target w 127.0.0.4)
+conf=$PROBE_TMP/conf.yml
+
+# ---- steady state, majority ----
+probe_conf "$conf" n1 127.0.0.1 "\"$N2\", \"$N3\"" "$W"
+probe_start "$conf" || bail "probe did not say hello"
+ok "grep -q '^hello .*role=probe' '$PROBE_TMP/sup.out'" "worker says hello"
+view=$(probe_line 5 '^view ')
+is "$view" "view id=1 name=n1 ip=127.0.0.1 primaries=127.0.0.1 standbys=127.0.0.2,127.0.0.3 witness=127.0.0.4 recovery=0 timeline=1 db_error=" \
+    "view from repmgr.nodes: own id and IP, active nodes only, timeline"
+v=$(probe_line 5 '^verdict ')
+is "$(probe_field "$v" rw)/$(probe_field "$v" ro)" "1/0" \
+    "all agree: rw allowed, ro not (allowRO off)"
+is "$(probe_field "$v" agrees)" "111" "every peer agrees"
+is "$(probe_field "$v" policy)" "majority" "default policy is majority"
+is "$(probe_field "$v" lease_ms)" "3000" "lease is 3 x watchDog"
+like "$(probe_field "$v" reason)" "^4 of 4 members agree" "reason says who agreed"
+ok "grep -q '^asked ip=127.0.0.1 nodeId=1 nodeName=n1$' '$PROBE_TMP/n2.out'" \
+    "WhatYouKnow carries our ip, nodeId, nodeName"
+ok "probe_wait 3 '^log .*\"msg\":\"verdict [0-9]+: rw allow, ro deny: 4 of 4.*\"evidence\":\"neighbour $N2 agrees'" \
+    "verdict logged with reason and evidence"
+probe_mark
+v2=$(probe_line 3 '^verdict ')
+ok "[ $(probe_field "$v2" seq) -gt $(probe_field "$v" seq) ]" "sequence numbers increase"
+
+# ---- a peer saw a higher timeline: the old primary fences ----
+probe_spec n2 answer ip=127.0.0.2 masters=127.0.0.2 slaves=127.0.0.3 obs=0/2
+probe_mark
+v=$(probe_line 4 '^verdict .*rw=0')
+like "$(probe_field "$v" reason)" "neighbour $N2 saw timeline 2, ours is 1" \
+    "higher timeline of a peer denies rw"
+
+# ---- garbage and errors count as no answer ----
+probe_spec n2 garbage
+probe_mark
+v=$(probe_line 4 '^verdict .*answered=011')
+is "$(probe_field "$v" rw)" "1" "garbage from one peer: 3 of 4 still agree"
+ok "probe_since | grep -q '^peer .*target=$N2 .*answered=0 .*error=unreadable answer'" \
+    "garbage reported as an unreadable answer"
+probe_spec n2 status 14 harepd: local database unreachable
+probe_mark
+p=$(probe_line 4 "^peer .*target=$N2 .*error=UNAVAILABLE")
+like "$p" "error=UNAVAILABLE: harepd: local database unreachable" \
+    "peer's gRPC status and details in the evidence"
+probe_spec n3 status 14 down
+probe_mark
+v=$(probe_line 4 '^verdict .*answered=001')
+is "$(probe_field "$v" rw)" "0" "two neighbours down: 2 of 4 is no majority"
+probe_spec n2 answer ip=127.0.0.2 $SAME obs=1/1
+probe_spec n3 answer ip=127.0.0.3 $SAME obs=1/1
+
+# ---- pause / resume ----
+probe_mark
+probe_line 4 '^verdict .*rw=1' >/dev/null
+probe_send pause
+sleep 0.5
+probe_mark
+sleep 2.5
+ok "[ \$(probe_since | grep -c '^view ') -ge 2 ]" "paused: views go on"
+is "$(probe_since | grep -c '^verdict ')" "0" "paused: no verdicts"
+probe_send resume
+probe_mark
+ok "probe_wait 2 '^verdict .*rw=1'" "resumed: verdicts again at once"
+
+# ---- reload: policy seed, from the same file ----
+probe_conf "$conf" n1 127.0.0.1 "\"$N2\", \"$N3\"" "$W" "policy: seed"
+probe_spec n2 answer ip=127.0.0.2 masters=127.0.0.2 slaves=127.0.0.3
+probe_send config
+probe_mark
+v=$(probe_line 4 '^verdict .*policy=seed')
+is "$(probe_field "$v" rw)/$(probe_field "$v" agrees)" "1/011" \
+    "seed: first neighbour not synced, the witness decides"
+like "$(probe_field "$v" reason)" "neighbour $N2 is not synced.*synced with witness $W" \
+    "seed reason names both steps"
+probe_spec n2 answer ip=127.0.0.2 $SAME
+probe_mark
+v=$(probe_line 4 "^verdict .*reason=synced with neighbour $N2")
+is "$(probe_field "$v" rw)" "1" "seed: Go peer (no observation) synced: rw"
+
+# ---- the database goes away and comes back ----
+probe_conf "$conf" n1 127.0.0.1 "\"$N2\", \"$N3\"" "$W"
+probe_send config
+(cd / && pg_as "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1)
+probe_mark
+view=$(probe_line 5 '^view .*db_error=.+')
+like "$view" "db_error=.+" "database stopped: the view says why"
+v=$(probe_line 5 '^verdict .*reason=local database unreachable')
+is "$(probe_field "$v" rw)/$(probe_field "$v" ro)" "0/0" "database down: deny rw and ro"
+ok "[ $(probe_field "$v" tick_us) -lt 500000 ]" \
+    "database down: fenced without waiting for peers ($(probe_field "$v" tick_us) us)"
+(cd "$PG_TMP" && pg_as env HOME="$PG_TMP" "$PGBIN/pg_ctl" -D "$PGDATA" \
+    -l "$PG_TMP/server.log" -w start >/dev/null 2>&1 </dev/null)
+probe_mark
+ok "probe_wait 20 '^verdict .*rw=1'" "database back: reconnected, rw again"
+ok "probe_since | grep -q 'local database reachable again'" "recovery logged"
+probe_stop
+is "$PROBE_EXIT" "exit status=0 signal=0" "shutdown: exit 0"
+
+# ---- server-only: the view, nothing else ----
+: >"$PROBE_TMP/n2.out.before"
+cp "$PROBE_TMP/n2.out" "$PROBE_TMP/n2.out.before"
+probe_start --server-only "$conf" || bail "probe did not start"
+sleep 2.5
+ok "[ \$(grep -c '^view ' '$PROBE_TMP/sup.out') -ge 2 ]" "server-only: views"
+is "$(grep -c '^verdict ' "$PROBE_TMP/sup.out")" "0" "server-only: no verdicts"
+ok "cmp -s '$PROBE_TMP/n2.out' '$PROBE_TMP/n2.out.before'" \
+    "server-only: no peer is asked"
+probe_stop
+
+# ---- tick duration with 0, 1 and 4 blackholed peers (deadline 1 s) ----
+tick_median() {	# tick_median CONF: median tick_us of 5 verdicts
+	probe_start "$1" || return 1
+	probe_wait 15 '^verdict seq=6 '
+	probe_stop
+	grep '^verdict ' "$PROBE_TMP/sup.out" | sed -n '2,6p' |
+	    sed 's/.* tick_us=\([0-9]*\).*/\1/' | sort -n | sed -n 3p
+}
+BH=() ; for i in 1 2 3 4; do BH+=("\"$(probe_target bh$i 127.0.0.$((4 + i)))\""); done
+probe_conf "$conf" n1 127.0.0.1 "\"$N2\", \"$N3\"" "$W"
+t0=$(tick_median "$conf")
+probe_conf "$conf" n1 127.0.0.1 "\"$N2\", \"$N3\", ${BH[0]}" "$W"
+t1=$(tick_median "$conf")
+probe_conf "$conf" n1 127.0.0.1 "\"$N2\", \"$N3\", ${BH[0]}, ${BH[1]}, ${BH[2]}, ${BH[3]}" "$W"
+t4=$(tick_median "$conf")
+diag "tick duration (median of 5, deadline 1 s): 0 blackholed ${t0} us, 1 blackholed ${t1} us, 4 blackholed ${t4} us"
+ok "[ '$t0' -lt 200000 ]" "no dead peer: a tick takes milliseconds ($t0 us)"
+ok "[ '$t1' -ge 1000000 ] && [ '$t1' -lt 1300000 ]" "1 blackholed peer: one deadline ($t1 us)"
+ok "[ '$t4' -ge 1000000 ] && [ '$t4' -lt 1300000 ]" "4 blackholed peers: still one deadline ($t4 us)"
+v=$(grep '^verdict ' "$PROBE_TMP/sup.out" | tail -1)
+is "$(probe_field "$v" answered)/$(probe_field "$v" rw)" "1100001/0" \
+    "4 blackholed of 8 members: 4 agree, 5 needed, rw denied"
+done_testing
