@@ -4,6 +4,7 @@
  * because a new connection costs 40-50 ms here and a query 0.1 ms
  * (FACTS.md); dropped and re-opened when a query fails.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,8 +68,13 @@ pq_err(char *err, size_t errlen, const char *what, const char *msg)
 
 	snprintf(err, errlen, "%s: %s", what, msg ? msg : "unknown error");
 	n = strlen(err);
-	while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
+	while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' ' ||
+	    err[n - 1] == '\t'))
 		err[--n] = '\0';
+	/* one line: libpq adds "\n\tThis probably means..." */
+	for (char *p = err; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
 }
 
 static void
@@ -110,12 +116,14 @@ hba_pg_connect(struct hba_pg *pg, char *err, size_t errlen)
 	return 0;
 }
 
-/* Run sql, expecting rows; NULL with err (and the connection dropped). */
+/* Run sql once, expecting rows; NULL with err. */
 static PGresult *
-query(struct hba_pg *pg, const char *sql, char *err, size_t errlen)
+query_once(struct hba_pg *pg, const char *sql, bool *broken, char *err,
+    size_t errlen)
 {
 	PGresult *res;
 
+	*broken = false;
 	if (hba_pg_connect(pg, err, errlen) == -1)
 		return NULL;
 	res = PQexec(pg->conn, sql);
@@ -123,11 +131,29 @@ query(struct hba_pg *pg, const char *sql, char *err, size_t errlen)
 		pq_err(err, errlen, sql, res ? PQresultErrorMessage(res) :
 		    PQerrorMessage(pg->conn));
 		PQclear(res);
-		/* a broken link shows only now: start afresh next time */
-		if (PQstatus(pg->conn) != CONNECTION_OK)
+		if (PQstatus(pg->conn) != CONNECTION_OK) {
 			drop_conn(pg);
+			*broken = true;
+		}
 		return NULL;
 	}
+	return res;
+}
+
+/*
+ * A kept connection only shows it is dead (server restarted, link cut)
+ * when used: then try once more on a fresh one, so a restart of
+ * PostgreSQL costs no verdict.
+ */
+static PGresult *
+query(struct hba_pg *pg, const char *sql, char *err, size_t errlen)
+{
+	PGresult *res;
+	bool broken;
+
+	res = query_once(pg, sql, &broken, err, errlen);
+	if (res == NULL && broken)
+		res = query_once(pg, sql, &broken, err, errlen);
 	return res;
 }
 

@@ -48,6 +48,7 @@ struct hba_state {
 
 	/* written but not validated and reloaded yet: the bytes before */
 	bool		 reload_pending;
+	struct hba_verdict file_now;		/* what the block says, as far as known */
 	struct hba_buf	 pending_prev;
 	struct stat	 pending_st;
 };
@@ -156,7 +157,7 @@ pending_set(struct hba_state *s, const struct hba_buf *prev,
 /* PostgreSQL cannot parse the new file: put the old bytes back. */
 static void
 restore(struct hba_state *s, const struct hba_buf *prev,
-    const struct stat *st, struct hba_outcome *o)
+    const struct stat *st, struct hba_verdict before, struct hba_outcome *o)
 {
 	char err[512];
 	size_t n = strlen(o->error);
@@ -171,20 +172,20 @@ restore(struct hba_state *s, const struct hba_buf *prev,
 	snprintf(o->error + n, sizeof(o->error) - n, "; previous file "
 	    "restored, not reloaded");
 	o->changed = false;
-	hba_current_verdict(prev->data, prev->len, s->conf, &o->now);
+	o->now = before;
 }
 
 /* The new bytes are in place: validate them, then reload. */
 static void
 validate_and_reload(struct hba_state *s, const struct hba_buf *prev,
-    const struct stat *st, struct hba_outcome *o)
+    const struct stat *st, struct hba_verdict before, struct hba_outcome *o)
 {
 	int rc;
 
 	check_hba_file(s);
 	rc = hba_pg_check_rules(s->pg, o->error, sizeof(o->error));
 	if (rc == 1) {
-		restore(s, prev, st, o);
+		restore(s, prev, st, before, o);
 		pending_clear(s);
 		return;
 	}
@@ -205,6 +206,7 @@ static void
 apply(struct hba_state *s, struct hba_verdict v, struct hba_outcome *o)
 {
 	struct hba_buf cur, next;
+	struct hba_verdict before;
 	struct stat st;
 	bool same;
 
@@ -214,7 +216,10 @@ apply(struct hba_state *s, struct hba_verdict v, struct hba_outcome *o)
 		o->retry = true;
 		return;
 	}
-	hba_current_verdict(cur.data, cur.len, s->conf, &o->now);
+	/* a config reload may have changed the methods: then trust memory */
+	if (hba_current_verdict(cur.data, cur.len, s->conf, &o->now) != 1)
+		o->now = s->file_now;
+	before = o->now;
 	if (hba_rewrite(cur.data, cur.len, s->conf, v, &next, o->error,
 	    sizeof(o->error)) == -1) {
 		o->retry = true;
@@ -230,10 +235,11 @@ apply(struct hba_state *s, struct hba_verdict v, struct hba_outcome *o)
 		o->now = v;
 		if (s->reload_pending)
 			validate_and_reload(s, &s->pending_prev,
-			    &s->pending_st, o);
+			    &s->pending_st, before, o);
 		else
-			validate_and_reload(s, &cur, &st, o);
+			validate_and_reload(s, &cur, &st, before, o);
 	}
+	s->file_now = o->now;
 	hba_buf_free(&cur);
 	hba_buf_free(&next);
 }

@@ -83,17 +83,24 @@ main(int argc, char *argv[])
 	fd = dial(argv[1], argv[2], atoi(argv[3]));
 	if (write(fd, buf, startup_message(buf, argv[4])) < 0)
 		return 1;
-	while (got < (ssize_t)sizeof(buf) - 1 &&
-	    (r = read(fd, buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
+	/* one message, as HAProxy reads it: the server then waits for a
+	 * password and would not close for a minute */
+	len = 0;
+	while (got < (ssize_t)sizeof(buf) - 1 && (got < 5 ||
+	    (size_t)got < 1 + (size_t)len) &&
+	    (r = read(fd, buf + got, sizeof(buf) - 1 - (size_t)got)) > 0) {
 		got += r;
+		if (got >= 5) {
+			memcpy(&len, buf + 1, 4);
+			len = ntohl(len);
+		}
+	}
 	close(fd);
 	if (got < 9) {
 		printf("closed\n");
 		return 1;
 	}
 	buf[got] = '\0';
-	memcpy(&len, buf + 1, 4);
-	len = ntohl(len);
 	if (buf[0] == 'R') {
 		memcpy(&code, buf + 5, 4);
 		printf("auth %u\n", ntohl(code));

@@ -150,6 +150,9 @@ on_applied(const Harepd__HbaApplied *a)
 	    (unsigned long long)a->seq, a->changed, a->reloaded, a->fenced,
 	    a->rw_allow, a->ro_allow, now_us() - last_verdict_us,
 	    a->error ? a->error : "");
+	for (char *c = line; *c; c++)	/* one reply, one line */
+		if (*c == '\n' || *c == '\r')
+			*c = ' ';
 	fprintf(stderr, "# %s\n", line);
 	if (nqueued < MAX_QUEUED)
 		queued[nqueued++] = strdup(line);

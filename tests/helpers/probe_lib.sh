@@ -180,4 +180,11 @@ probe_stop() {	# sets PROBE_EXIT
 	PROBE_FD=
 	wait "$PROBE_SUP_PID" 2>/dev/null
 	PROBE_SUP_PID=
+	cat "$PROBE_TMP/sup.err" >>"$PROBE_TMP/all.err"
+}
+
+# Sanitizer reports of the worker (ASan build) or of the fake peers.
+probe_sanitizer_reports() {
+	cat "$PROBE_TMP"/*.err 2>/dev/null |
+	    grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' | head -5
 }

@@ -4,10 +4,13 @@
  * Tests point it at an independent server (tests/interop/rpc_server.py).
  *
  * usage: rpc_call [-a ca.pem] [-c cert.pem -k key.pem] [-o tls-name]
- *                 [-d deadline-ms] host:port
- * prints: status=NAME elapsed_ms=N details=...
+ *                 [-d deadline-ms] [-n calls -C inflight] host:port
+ * prints, for one call:
+ *         status=NAME elapsed_ms=N details=...
  *         answer ip=.. nodeId=.. nodeName=.. witness=.. master=a,b
  *                slaves=a,b observation=none|inRecovery=B,timeline=N
+ * and for -n calls (load, e.g. during a shutdown) one line per status:
+ *         status=NAME count=N
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -25,6 +28,8 @@
 struct opts {
 	const char	*ca, *cert, *key, *override, *target;
 	int		 deadline_ms;
+	int		 count;		/* calls to make */
+	int		 inflight;	/* at a time */
 };
 
 static char *
@@ -145,80 +150,158 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int
-call(const struct opts *o)
+#define N_STATUS	(GRPC_STATUS_UNAUTHENTICATED + 1)
+
+struct call {
+	grpc_call		*call;
+	grpc_metadata_array	 md0, md1;
+	grpc_byte_buffer	*reply;
+	grpc_status_code	 status;
+	grpc_slice		 details;
+	long long		 t0;
+};
+
+static void
+call_start(const struct opts *o, grpc_channel *ch, grpc_completion_queue *cq,
+    grpc_byte_buffer *req, struct call *c)
 {
-	grpc_channel *ch = open_channel(o);
-	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-	grpc_slice method = grpc_slice_from_static_string(RPC_METHOD), details;
 	gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
 	    gpr_time_from_millis(o->deadline_ms, GPR_TIMESPAN));
-	grpc_metadata_array md0, md1;
-	grpc_byte_buffer *req = request(), *reply = NULL;
-	grpc_status_code status;
 	grpc_op ops[6];
-	grpc_call *c;
-	long long t0 = now_ms();
 
-	grpc_metadata_array_init(&md0);
-	grpc_metadata_array_init(&md1);
-	c = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
-	    method, NULL, deadline, NULL);
+	memset(c, 0, sizeof(*c));
+	grpc_metadata_array_init(&c->md0);
+	grpc_metadata_array_init(&c->md1);
+	c->t0 = now_ms();
+	c->call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS,
+	    cq, grpc_slice_from_static_string(RPC_METHOD), NULL, deadline,
+	    NULL);
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
 	ops[1].data.send_message.send_message = req;
 	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
 	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-	ops[3].data.recv_initial_metadata.recv_initial_metadata = &md0;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &c->md0;
 	ops[4].op = GRPC_OP_RECV_MESSAGE;
-	ops[4].data.recv_message.recv_message = &reply;
+	ops[4].data.recv_message.recv_message = &c->reply;
 	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-	ops[5].data.recv_status_on_client.trailing_metadata = &md1;
-	ops[5].data.recv_status_on_client.status = &status;
-	ops[5].data.recv_status_on_client.status_details = &details;
-	grpc_call_start_batch(c, ops, 6, c, NULL);
-	grpc_completion_queue_pluck(cq, c, gpr_inf_future(GPR_CLOCK_REALTIME),
+	ops[5].data.recv_status_on_client.trailing_metadata = &c->md1;
+	ops[5].data.recv_status_on_client.status = &c->status;
+	ops[5].data.recv_status_on_client.status_details = &c->details;
+	grpc_call_start_batch(c->call, ops, 6, c, NULL);
+}
+
+static void
+call_free(struct call *c)
+{
+	if (c->reply != NULL)
+		grpc_byte_buffer_destroy(c->reply);
+	grpc_slice_unref(c->details);
+	grpc_metadata_array_destroy(&c->md0);
+	grpc_metadata_array_destroy(&c->md1);
+	grpc_call_unref(c->call);
+}
+
+/* One call: its status, its time and its answer. */
+static int
+call_once(const struct opts *o, grpc_channel *ch, grpc_completion_queue *cq,
+    grpc_byte_buffer *req)
+{
+	struct call c;
+	int rc;
+
+	call_start(o, ch, cq, req, &c);
+	grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME),
 	    NULL);
 	/* the batch succeeds even when the RPC failed: read the status */
 	printf("status=%s elapsed_ms=%lld details=%.*s\n",
-	    rpc_status_name(status), now_ms() - t0,
-	    (int)GRPC_SLICE_LENGTH(details), GRPC_SLICE_START_PTR(details));
-	if (reply != NULL) {
-		print_answer(reply);
-		grpc_byte_buffer_destroy(reply);
+	    rpc_status_name(c.status), now_ms() - c.t0,
+	    (int)GRPC_SLICE_LENGTH(c.details), GRPC_SLICE_START_PTR(c.details));
+	if (c.reply != NULL)
+		print_answer(c.reply);
+	rc = c.status == GRPC_STATUS_OK ? 0 : 1;
+	call_free(&c);
+	return rc;
+}
+
+/* o->count calls, o->inflight at a time; prints a count per status. */
+static int
+call_many(const struct opts *o, grpc_channel *ch, grpc_completion_queue *cq,
+    grpc_byte_buffer *req)
+{
+	struct call *calls = calloc(o->inflight, sizeof(*calls)), *c;
+	unsigned long by_status[N_STATUS] = { 0 };
+	int started = 0, active = 0;
+	grpc_event ev;
+
+	for (; active < o->inflight && started < o->count; active++, started++)
+		call_start(o, ch, cq, req, &calls[active]);
+	while (active > 0) {
+		ev = grpc_completion_queue_next(cq,
+		    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		c = ev.tag;
+		by_status[(unsigned)c->status < N_STATUS ?
+		    (unsigned)c->status : GRPC_STATUS_UNKNOWN]++;
+		call_free(c);
+		if (started++ < o->count)
+			call_start(o, ch, cq, req, c);
+		else
+			active--;
 	}
-	grpc_slice_unref(details);
-	grpc_metadata_array_destroy(&md0);
-	grpc_metadata_array_destroy(&md1);
+	for (int i = 0; i < N_STATUS; i++)
+		if (by_status[i] > 0)
+			printf("status=%s count=%lu\n",
+			    rpc_status_name((grpc_status_code)i), by_status[i]);
+	free(calls);
+	return by_status[GRPC_STATUS_OK] == (unsigned long)o->count ? 0 : 1;
+}
+
+static int
+call(const struct opts *o)
+{
+	grpc_channel *ch = open_channel(o);
+	grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
+	grpc_byte_buffer *req = request();
+	int rc;
+
+	if (o->count == 1)
+		rc = call_once(o, ch, cq, req);
+	else
+		rc = call_many(o, ch, cq, req);
 	grpc_byte_buffer_destroy(req);
-	grpc_call_unref(c);
 	grpc_completion_queue_shutdown(cq);
+	while (grpc_completion_queue_next(cq, gpr_inf_future(
+	    GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN)
+		;
 	grpc_completion_queue_destroy(cq);
 	grpc_channel_destroy(ch);
-	return status == GRPC_STATUS_OK ? 0 : 1;
+	return rc;
 }
 
 int
 main(int argc, char *argv[])
 {
-	struct opts o = { .deadline_ms = 5000 };
+	struct opts o = { .deadline_ms = 5000, .count = 1, .inflight = 1 };
 	int ch, rc;
 
-	while ((ch = getopt(argc, argv, "a:c:k:o:d:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:c:k:o:d:n:C:")) != -1) {
 		switch (ch) {
 		case 'a': o.ca = optarg; break;
 		case 'c': o.cert = optarg; break;
 		case 'k': o.key = optarg; break;
 		case 'o': o.override = optarg; break;
 		case 'd': o.deadline_ms = atoi(optarg); break;
+		case 'n': o.count = atoi(optarg); break;
+		case 'C': o.inflight = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: rpc_call [-a ca] [-c cert -k key] "
-			    "[-o name] [-d ms] host:port\n");
+			    "[-o name] [-d ms] [-n calls -C inflight] "
+			    "host:port\n");
 			return 64;
 		}
 	}
-	if (optind != argc - 1)
+	if (optind != argc - 1 || o.count < 1 || o.inflight < 1)
 		return 64;
 	o.target = argv[optind];
 	grpc_init();
