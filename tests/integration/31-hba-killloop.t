@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# kill -9 of the hba worker at random moments while verdicts alternate,
+# HBA_KILL_LOOPS times (default 200). After every kill pg_hba.conf must be
+# there, be exactly the allow file or the deny file (so: one block, the
+# operator's bytes intact, never torn), keep its owner and mode, and parse
+# in PostgreSQL; the next worker must remove any temp file the killed one
+# left beside it.
+. "$(dirname "$0")/../lib/tap.sh"
+. "$TOP/tests/helpers/hba_lib.sh"
+[ "$(id -u)" -eq 0 ] || skip_all "needs root to run PostgreSQL as postgres"
+LOOPS=${HBA_KILL_LOOPS:-200}
+
+hba_pg_setup 60000 md5
+sup_start
+sup start
+like "$SUP_REPLY" "^hello " "worker up"
+sup verdict 1 1 1 60000; sup applied 3000
+cp "$HBA" "$PG_TMP/allow.conf"
+sup verdict 2 0 0 60000; sup applied 3000
+cp "$HBA" "$PG_TMP/deny.conf"
+ok "! cmp -s '$PG_TMP/allow.conf' '$PG_TMP/deny.conf'" "the allow and deny files differ"
+is "$(outside_block "$PG_TMP/allow.conf" | cmp - "$HBA_ORIG" && echo same)" same "allow file: operator's bytes intact"
+is "$(outside_block "$PG_TMP/deny.conf" | cmp - "$HBA_ORIG" && echo same)" same "deny file: operator's bytes intact"
+
+missing=0 torn=0 perms=0 unparsed=0 nohello=0 stale=0 midwrite=0 kills=0
+allow_seen=0 deny_seen=0
+for i in $(seq "$LOOPS"); do
+	sup start
+	case "$SUP_REPLY" in hello*) ;; *) nohello=$((nohello + 1)); diag "start $i: $SUP_REPLY" ;; esac
+	[ "$(temp_files)" -eq 0 ] || stale=$((stale + 1))
+	sup verdict $((i + 10)) $((i % 2)) $((i % 2)) 60000
+	# the write takes a few ms after the verdict: land before, in, after
+	sup kill $((RANDOM % 8000))
+	kills=$((kills + 1))
+	[ "$(temp_files)" -eq 0 ] || midwrite=$((midwrite + 1))
+	if [ ! -f "$HBA" ]; then
+		missing=$((missing + 1)); diag "kill $i: pg_hba.conf missing"
+		continue
+	fi
+	if cmp -s "$HBA" "$PG_TMP/allow.conf"; then
+		allow_seen=$((allow_seen + 1))
+	elif cmp -s "$HBA" "$PG_TMP/deny.conf"; then
+		deny_seen=$((deny_seen + 1))
+	else
+		torn=$((torn + 1)); diag "kill $i: pg_hba.conf is neither file"
+		cp "$HBA" "$HBA.torn.$i"
+	fi
+	[ "$(stat -c '%U %a' "$HBA")" = "postgres 600" ] || perms=$((perms + 1))
+	hba_parses || unparsed=$((unparsed + 1))
+done
+sup start
+[ "$(temp_files)" -eq 0 ] || stale=$((stale + 1))
+
+is "$kills" "$LOOPS" "killed the worker $LOOPS times"
+is "$nohello" 0 "every restarted worker said hello"
+is "$missing" 0 "pg_hba.conf never missing"
+is "$torn" 0 "pg_hba.conf always exactly the allow or the deny file (one block, operator's bytes intact)"
+is "$perms" 0 "owner and mode always kept"
+is "$unparsed" 0 "PostgreSQL always parses it (pg_hba_file_rules)"
+is "$stale" 0 "no temp file left once the next worker started"
+ok "[ $allow_seen -gt 0 ] && [ $deny_seen -gt 0 ]" "verdicts did alternate on disk (allow $allow_seen, deny $deny_seen)"
+diag "$kills kills: $midwrite left a temp file (killed mid-write), allow $allow_seen, deny $deny_seen"
+ok "[ $midwrite -gt 0 ]" "some kills landed in the middle of a write ($midwrite)"
+done_testing
