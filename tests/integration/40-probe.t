@@ -156,4 +156,6 @@ ok "[ '$t4' -ge 1000000 ] && [ '$t4' -lt 1300000 ]" "4 blackholed peers: still o
 v=$(grep '^verdict ' "$PROBE_TMP/sup.out" | tail -1)
 is "$(probe_field "$v" answered)/$(probe_field "$v" rw)" "1100001/0" \
     "4 blackholed of 8 members: 4 agree, 5 needed, rw denied"
+for n in n2 n3 w; do probe_peer_stop $n; done
+is "$(probe_sanitizer_reports)" "" "no sanitizer report from the worker or the peers"
 done_testing
