@@ -9,10 +9,12 @@
  *         status=NAME elapsed_ms=N details=...
  *         answer ip=.. nodeId=.. nodeName=.. witness=.. master=a,b
  *                slaves=a,b observation=none|inRecovery=B,timeline=N
- * and for -n calls (load, e.g. during a shutdown) one line per status:
+ * and for -n calls (load, e.g. during a shutdown; no new call after the
+ * first failure) one line per status:
  *         status=NAME count=N
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,7 +227,10 @@ call_once(const struct opts *o, grpc_channel *ch, grpc_completion_queue *cq,
 	return rc;
 }
 
-/* o->count calls, o->inflight at a time; prints a count per status. */
+/*
+ * o->count calls, o->inflight at a time, until one fails; prints a count
+ * per status.
+ */
 static int
 call_many(const struct opts *o, grpc_channel *ch, grpc_completion_queue *cq,
     grpc_byte_buffer *req)
@@ -233,6 +238,7 @@ call_many(const struct opts *o, grpc_channel *ch, grpc_completion_queue *cq,
 	struct call *calls = calloc(o->inflight, sizeof(*calls)), *c;
 	unsigned long by_status[N_STATUS] = { 0 };
 	int started = 0, active = 0;
+	bool failed = false;
 	grpc_event ev;
 
 	for (; active < o->inflight && started < o->count; active++, started++)
@@ -243,8 +249,10 @@ call_many(const struct opts *o, grpc_channel *ch, grpc_completion_queue *cq,
 		c = ev.tag;
 		by_status[(unsigned)c->status < N_STATUS ?
 		    (unsigned)c->status : GRPC_STATUS_UNKNOWN]++;
+		failed |= c->status != GRPC_STATUS_OK;
 		call_free(c);
-		if (started++ < o->count)
+		/* a load stops at the first failure: the server went away */
+		if (!failed && started++ < o->count)
 			call_start(o, ch, cq, req, c);
 		else
 			active--;

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# SHUTDOWN while calls are arriving, repeated at varied moments: calls
+# in every state (requested, answering, just arrived after the server's
+# shutdown tag) must be drained without tripping the core's assertions,
+# and the worker must exit 0 in well under a second each time.
+. "$(dirname "$0")/../lib/tap.sh"
+. "$TOP/tests/helpers/rpc_lib.sh"
+
+rpc_setup
+RPC_CALL=$HAREPD_BUILD/tests/helpers/rpc_call
+[ -x "$RPC_CALL" ] || bail "$RPC_CALL not built"
+rpc_conf "$RPC_TMP/conf.yml" "$RPC_PORT"
+ROUNDS=12
+for i in $(seq $ROUNDS); do
+	rpc_start "$RPC_TMP/conf.yml" || { ok false "round $i: worker started"; continue; }
+	rpc_view
+	# C core clients, 32 calls in flight: thousands of calls a second
+	loads=()
+	for c in 1 2; do
+		"$RPC_CALL" -n 200000 -C 32 -d 2000 "127.0.0.1:$RPC_PORT" \
+		    >"$RPC_TMP/load.$c" 2>&1 &
+		loads+=($!)
+	done
+	wait_for 3 'rpc_logs | grep -q "inquiry from"'
+	sleep "0.$(( i * 37 % 10 ))"
+	rpc_stop
+	like "$RPC_EXIT" "^exit status=0 signal=0 " "round $i: exit status 0 under load"
+	ms=${RPC_EXIT##*shutdown_ms=}
+	ok "[ $ms -lt 1000 ]" "round $i: stopped in $ms ms"
+	wait "${loads[@]}"
+	like "$(cat "$RPC_TMP/load.1")" "^status=OK count=[1-9]" "round $i: calls were answered before"
+done
+done_testing
