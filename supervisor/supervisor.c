@@ -1010,9 +1010,9 @@ supervisor_main(const char *path, struct conf *loaded, enum harepd_mode mode,
 		loop_once(s);
 	log_info("harepd stopped");
 	sup_close(s);
-	if (s->stop_client_fd != -1)
-		close(s->stop_client_fd);	/* `harepdctl stop` returns now */
 	if (s->log_open)
 		logfile_close(&s->log);
+	/* stop_client_fd stays open: the kernel closes it when this process
+	 * is gone, and only then does `harepdctl stop` return */
 	return 0;
 }
