@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -277,15 +278,50 @@ read_channel(struct rpc_worker *w)
 	}
 }
 
+/*
+ * SIGTERM (the supervisor's death via PDEATHSIG, or an operator) stops
+ * the worker as SHUTDOWN does. It is blocked in every thread (gRPC's
+ * inherit the mask) and let through only inside ppoll, so it always
+ * interrupts the main loop at once.
+ */
+static volatile sig_atomic_t got_term;
+
 static void
-loop(struct rpc_worker *w)
+on_term(int sig)
 {
+	got_term = 1;
+}
+
+static void
+catch_term(sigset_t *unblocked)
+{
+	struct sigaction sa = { .sa_handler = on_term };
+	sigset_t block;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, unblocked);
+}
+
+static void
+loop(struct rpc_worker *w, const sigset_t *unblocked)
+{
+	struct timespec tick = { .tv_sec = 0, .tv_nsec = TICK_MS * 1000000L };
 	struct pollfd pfd = { .fd = worker_fd() };
 
 	while (!w->stop) {
 		pfd.events = POLLIN | (worker_pending() ? POLLOUT : 0);
-		if (poll(&pfd, 1, TICK_MS) == -1 && errno != EINTR)
-			fatal("poll");
+		pfd.revents = 0;
+		if (ppoll(&pfd, 1, &tick, unblocked) == -1 && errno != EINTR)
+			fatal("ppoll");
+		if (got_term) {
+			log_info("SIGTERM: shutting down");
+			break;
+		}
 		if (pfd.revents & POLLOUT)
 			worker_flush();
 		if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
@@ -299,16 +335,18 @@ int
 rpc_worker_main(void)
 {
 	struct rpc_worker w = { 0 };
+	sigset_t unblocked;
 
 	worker_init("rpc");
 	w.conf = worker_wait_config(WORKER_CONFIG_TIMEOUT_MS, &w.push);
+	catch_term(&unblocked);
 	rpc_ratelimit_init(&grpc_log_limit, RPC_GRPC_LOG_PER_SEC);
 	gpr_set_log_function(grpc_log_sink);
 	grpc_init();
 	start_server(&w);
 	if (worker_send_hello("rpc") == -1)
 		log_warn("sending hello");
-	loop(&w);
+	loop(&w, &unblocked);
 	rpc_server_stop(w.server);
 	grpc_shutdown();
 	grpc_log_suppressed(rpc_ratelimit_drain(&grpc_log_limit));

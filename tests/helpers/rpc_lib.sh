@@ -41,6 +41,7 @@ rpc_setup() {
 	[ -x "$RPC_FAKESUP" ] || bail "$RPC_FAKESUP not built"
 	RPC_TMP=$(mktemp -d /tmp/harepd-rpc.XXXXXX)
 	trap rpc_cleanup EXIT
+	trap '' PIPE
 	# Debian has no grpc_tools: the message classes from protoc suffice
 	protoc --python_out="$RPC_TMP" -I "$TOP/proto" \
 	    "$TOP/proto/messaging.proto" || bail "protoc --python_out failed"
@@ -86,7 +87,10 @@ rpc_start() {	# rpc_start CONF [CA CERT KEY]
 	return 1
 }
 
-rpc_send() { echo "$*" >&"$RPC_FD"; }
+# A worker that has exited takes rpc_fakesup with it: a write to the
+# FIFO then fails (SIGPIPE is ignored, see rpc_setup) instead of killing
+# the test.
+rpc_send() { { echo "$*" >&"$RPC_FD"; } 2>/dev/null; }
 
 # A view as the probe would send it: this node a primary, two standbys.
 rpc_view() { rpc_send "view id=1 name=node_1 ip=127.0.0.1" \
@@ -103,7 +107,7 @@ rpc_call() {	# rpc_call [args...]: target 127.0.0.1:$RPC_PORT unless --target
 rpc_logs() { sed -n 's/^log //p' "$RPC_TMP/sup.out"; }
 
 rpc_stop() {	# sets RPC_EXIT to rpc_fakesup's "exit ..." line
-	rpc_send "control shutdown"
+	grep -q "^exit " "$RPC_TMP/sup.out" || rpc_send "control shutdown"
 	wait_for 5 'grep -q "^exit " "$RPC_TMP/sup.out"'
 	RPC_EXIT=$(grep "^exit " "$RPC_TMP/sup.out")
 	exec {RPC_FD}>&-

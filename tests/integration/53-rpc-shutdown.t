@@ -2,7 +2,8 @@
 # SHUTDOWN while calls are arriving, repeated at varied moments: calls
 # in every state (requested, answering, just arrived after the server's
 # shutdown tag) must be drained without tripping the core's assertions,
-# and the worker must exit 0 in well under a second each time.
+# and the worker must exit 0 in well under a second each time. SIGTERM
+# likewise.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$TOP/tests/helpers/rpc_lib.sh"
 
@@ -30,4 +31,20 @@ for i in $(seq $ROUNDS); do
 	wait "${loads[@]}"
 	like "$(cat "$RPC_TMP/load.1")" "^status=OK count=[1-9]" "round $i: calls were answered before"
 done
+# SIGTERM (an operator, or PDEATHSIG when the supervisor dies) does the same
+rpc_start "$RPC_TMP/conf.yml" || bail "worker did not start"
+rpc_view
+"$RPC_CALL" -n 200000 -C 32 -d 2000 "127.0.0.1:$RPC_PORT" >/dev/null 2>&1 &
+load=$!
+wait_for 3 'rpc_logs | grep -q "inquiry from"'
+t0=$(date +%s%N)
+kill -TERM "$RPC_PID"
+wait_for 5 'grep -q "^exit " "$RPC_TMP/sup.out"'
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+like "$(grep '^exit ' "$RPC_TMP/sup.out")" "^exit status=0 signal=0 " \
+    "SIGTERM under load: a clean exit, status 0"
+ok "[ $ms -lt 1000 ]" "within a second ($ms ms)"
+like "$(rpc_logs | grep SIGTERM)" "shutting down" "and it says why it stopped"
+wait $load
+rpc_stop
 done_testing
