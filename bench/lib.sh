@@ -1,0 +1,69 @@
+# Shared by the parts of `make bench` (bench/part_*.sh), sourced after
+# tests/lib/tap.sh (for wait_for, HAREPD, HAREPD_BUILD, TOP).
+#
+#   bench_fig item=N what="..." value=V unit=U cmd="..." \
+#             [ref=V ref_what="..." ref_cmd="..."] [note="..."]
+#
+# appends one figure to $BENCH_OUT/figures.jsonl; bench/report.py turns
+# them all into the one table and bench/results.json. `cmd` is the command
+# that produced the figure, as it was run; `ref` is what the figure is
+# measured against in the same run (the minimal server, the deadline), and
+# the ratio value/ref is computed by the report. A value that could not be
+# measured is written value= with note="not measured: why".
+BENCH_OUT=${BENCH_OUT:-$(mktemp -d /tmp/harepd-bench.XXXXXX)}
+export BENCH_OUT
+
+bench_fig() {
+	python3 - "$@" >>"$BENCH_OUT/figures.jsonl" <<-'EOF'
+	import json, sys
+	rec = {"part": None}
+	for a in sys.argv[1:]:
+	    k, _, v = a.partition("=")
+	    if k in ("value", "ref"):
+	        try:
+	            v = float(v) if v != "" else None
+	            if v is not None and v == int(v) and abs(v) < 1e15:
+	                v = int(v)
+	        except ValueError:
+	            pass
+	    rec[k] = v
+	rec["part"] = rec.pop("item", None)
+	print(json.dumps(rec))
+	EOF
+}
+
+# A line for the log of the run (stderr: the table is on stdout).
+bench_say() { printf '   %s\n' "$*" >&2; }
+
+# utime+stime of a process (all its threads, dead ones included), in
+# microseconds, from /proc/PID/stat.
+bench_cpu_us() {
+	local tck
+	tck=$(getconf CLK_TCK)
+	awk -v t="$tck" '{ sub(/.*\) /, ""); print ($12 + $13) * 1000000 / t }' \
+	    "/proc/$1/stat" 2>/dev/null
+}
+
+# PSS and RSS of a process in kB, from /proc/PID/smaps_rollup: "PSS RSS".
+bench_pss_rss() {
+	awk '/^Pss:/ { p = $2 } /^Rss:/ { r = $2 } END { print p + 0, r + 0 }' \
+	    "/proc/$1/smaps_rollup" 2>/dev/null
+}
+
+bench_free_port() {
+	local p
+	for p in $(shuf -i 20000-45000 -n 50); do
+		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+			echo "$p"; return 0
+		fi
+	done
+	return 1
+}
+
+# median of the numbers on stdin (one a line)
+bench_median() {
+	sort -n | awk '{ a[NR] = $1 } END {
+		if (NR == 0) exit
+		if (NR % 2) print a[(NR + 1) / 2]
+		else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
