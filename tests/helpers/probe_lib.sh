@@ -188,3 +188,27 @@ probe_sanitizer_reports() {
 	cat "$PROBE_TMP"/*.err 2>/dev/null |
 	    grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' | head -5
 }
+
+# A throwaway PKI: ca, a peer certificate for the DNS name
+# peer.harepd.test only (so dialling 127.0.0.x needs serverHostOverride),
+# a client certificate signed by ca, and a rogue CA with its own client.
+probe_pki() {	# probe_pki DIR
+	local d=$1 n
+	mkdir -p "$d"
+	_cert() {	# _cert NAME CA SAN
+		openssl req -new -newkey rsa:2048 -nodes -subj "/CN=$1" \
+		    -keyout "$d/$1.key" -out "$d/$1.csr" 2>/dev/null &&
+		printf 'subjectAltName=%s\n' "$3" >"$d/$1.ext" &&
+		openssl x509 -req -in "$d/$1.csr" -CA "$d/$2.pem" \
+		    -CAkey "$d/$2.key" -CAcreateserial -days 2 \
+		    -extfile "$d/$1.ext" -out "$d/$1.pem" 2>/dev/null
+	}
+	for n in ca rogue-ca; do
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
+		    -subj "/CN=harepd test $n" -keyout "$d/$n.key" \
+		    -out "$d/$n.pem" 2>/dev/null || return 1
+	done
+	_cert peer ca "DNS:peer.harepd.test" &&
+	_cert client ca "DNS:client.harepd.test" &&
+	_cert rogue rogue-ca "DNS:client.harepd.test"
+}
