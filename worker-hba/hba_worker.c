@@ -255,10 +255,16 @@ log_outcome(uint64_t seq, bool fence, const char *reason,
 		{ "reason", reason ? reason : "" },
 	};
 
+	static char last_error[sizeof(o->error)];
+	bool again = o->error[0] != '\0' && strcmp(o->error, last_error) == 0;
+
 	snprintf(seqs, sizeof(seqs), "%llu", (unsigned long long)seq);
+	snprintf(last_error, sizeof(last_error), "%s", o->error);
+	/* a damaged block fails every retry: say it loudly once */
 	if (o->error[0] != '\0')
-		log_emit(LOG_LVL_ERROR, f, 4, "pg_hba.conf %s: %s",
-		    fence ? "fence failed" : "not applied", o->error);
+		log_emit(again ? LOG_LVL_DEBUG : LOG_LVL_ERROR, f, 4,
+		    "pg_hba.conf %s: %s", fence ? "fence failed" :
+		    "not applied", o->error);
 	else if (o->changed)
 		log_emit(LOG_LVL_INFO, f, 4, "pg_hba.conf %s: rw %s, ro %s, "
 		    "reloaded", fence ? "fenced" : "changed",

@@ -124,6 +124,23 @@ p50=$(sed -n 50p <<<"$sorted"); p99=$(sed -n 99p <<<"$sorted")
 diag "verdict -> HbaApplied(reloaded) over 100 verdicts: median ${p50} us, p99 ${p99} us, max $(sed -n 100p <<<"$sorted") us"
 ok "[ ${p99:-999999999} -lt 500000 ]" "p99 verdict -> reload under 0.5 s"
 
+# verdict -> what HAProxy's check sees from 127.0.0.5 (the postmaster
+# reloads asynchronously after pg_reload_conf())
+eff=()
+for i in $(seq 20); do
+	rw=$((i % 2)); want='^error'; [ $rw = 1 ] && want='^auth'
+	t0=$(date +%s%N); end=$((t0 + 5000000000))
+	sup verdict $((300 + i)) $rw $rw 60000
+	until pgcheck 127.0.0.5 harw | grep -Eq "$want"; do
+		[ "$(date +%s%N)" -lt $end ] || break
+	done
+	eff+=($(( ($(date +%s%N) - t0) / 1000 )))
+	sup applied 3000
+done
+sorted=$(printf '%s\n' "${eff[@]}" | sort -n)
+diag "verdict -> pgsql-check from 127.0.0.5 flips, 20 verdicts: median $(sed -n 10p <<<"$sorted") us, max $(sed -n 20p <<<"$sorted") us"
+ok "[ $(sed -n 20p <<<"$sorted") -lt 1000000 ]" "every verdict visible to the check within 1 s"
+
 # SHOW hba_file differs from hbaConfig: said loudly
 sup control shutdown
 sup wait-exit 3000
