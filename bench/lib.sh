@@ -44,6 +44,13 @@ bench_cpu_us() {
 	    "/proc/$1/stat" 2>/dev/null
 }
 
+# CPU time of a process's live threads in ns, from
+# /proc/PID/task/*/schedstat (exact, where /proc/PID/stat counts 10 ms
+# clock ticks; a thread that ended meanwhile is missing from it).
+bench_sched_ns() {
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
+}
+
 # PSS and RSS of a process in kB, from /proc/PID/smaps_rollup: "PSS RSS".
 bench_pss_rss() {
 	awk '/^Pss:/ { p = $2 } /^Rss:/ { r = $2 } END { print p + 0, r + 0 }' \
