@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ipc/log.h"
 #include "worker-hba/hba.h"
 
 #define TEMP_TAG ".harepd-tmp."
@@ -190,11 +191,13 @@ hba_file_replace(const char *path, const char *data, size_t len,
 		    path);
 		goto fail;
 	}
-	if (fsync_dir(dir) == -1) {
-		/* the new file is in place; only its durability is in doubt */
-		set_errno_err(err, errlen, "cannot fsync directory", dir);
-		return -1;
-	}
+	/*
+	 * The new file is in place: a failure now only puts its durability
+	 * across a power loss in doubt. Reporting it as a failed write would
+	 * make the caller skip the reload of a file that is already there.
+	 */
+	if (fsync_dir(dir) == -1)
+		log_warn("fsync of directory %s after replacing %s", dir, path);
 	return 0;
 fail:
 	if (fd != -1)

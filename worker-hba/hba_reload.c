@@ -87,7 +87,7 @@ drop_conn(struct hba_pg *pg)
 int
 hba_pg_connect(struct hba_pg *pg, char *err, size_t errlen)
 {
-	const char *keys[8], *vals[8];
+	const char *keys[12], *vals[12];
 	int n = 0;
 
 	if (pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK)
@@ -101,6 +101,9 @@ hba_pg_connect(struct hba_pg *pg, char *err, size_t errlen)
 	KV("host", pg->host);
 	KV("port", pg->port);
 	KV("connect_timeout", HBA_PG_CONNECT_TIMEOUT);
+	/* statement_timeout is the server's; a silent peer needs these */
+	KV("keepalives_idle", "5");
+	KV("tcp_user_timeout", "5000");
 	KV("options", HBA_PG_OPTIONS);
 	KV("application_name", "harepd-hba");
 #undef KV
