@@ -184,3 +184,138 @@ control_read_request(int fd, char *line, size_t len, uid_t *uid)
 		nl[-1] = '\0';
 	return 0;
 }
+
+/* ---- serving requests ---- */
+
+static void
+reply(int fd, const char *head, const char *body, size_t len)
+{
+	size_t hl = strlen(head);
+
+	(void)send(fd, head, hl, MSG_NOSIGNAL);
+	if (body != NULL && len > 0)
+		(void)send(fd, body, len, MSG_NOSIGNAL);
+}
+
+static void
+reply_status(struct sup *s, int fd, bool json)
+{
+	struct status st;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	if (fp == NULL) {
+		reply(fd, "error failed: out of memory\n", NULL, 0);
+		return;
+	}
+	sup_fill_status(s, &st);
+	if (json)
+		status_print_json(fp, &st);
+	else
+		status_print_text(fp, &st);
+	fclose(fp);
+	reply(fd, "ok\n", buf, len);
+	free(buf);
+}
+
+static void
+reply_reload(struct sup *s, int fd)
+{
+	char why[1024], line[1100];
+
+	if (sup_reload(s, why, sizeof(why)) == 0) {
+		reply(fd, "ok\nconfiguration reloaded\n", NULL, 0);
+		return;
+	}
+	snprintf(line, sizeof(line), "error failed: reload: %s\n", why);
+	reply(fd, line, NULL, 0);
+}
+
+/* Returns true when fd was kept (stop: closed when harepd exits). */
+static bool
+run_command(struct sup *s, int fd, enum ctl_cmd cmd)
+{
+	switch (cmd) {
+	case CTL_STATUS:
+	case CTL_STATUS_JSON:
+		reply_status(s, fd, cmd == CTL_STATUS_JSON);
+		break;
+	case CTL_STOP_CLIENT:
+	case CTL_START_CLIENT:
+		sup_set_paused(s, cmd == CTL_STOP_CLIENT);
+		reply(fd, cmd == CTL_STOP_CLIENT ? "ok\nclient paused: no "
+		    "more verdicts or pg_hba.conf edits\n" :
+		    "ok\nclient resumed\n", NULL, 0);
+		break;
+	case CTL_RELOAD:
+		reply_reload(s, fd);
+		break;
+	case CTL_STOP:
+		reply(fd, "ok\nstopping\n", NULL, 0);
+		if (s->stop_client_fd != -1 || s->stopping)
+			break;
+		s->stop_client_fd = fd;
+		sup_begin_stop(s, "harepdctl stop");
+		return true;
+	case CTL_BAD:
+		break;
+	}
+	return false;
+}
+
+static uid_t
+pg_uid(const struct sup *s)
+{
+	struct privdrop pd;
+	char why[256];
+
+	if (privdrop_prepare(&pd, s->conf->pg_user, why, sizeof(why)) == -1)
+		return 0;	/* then only root may change things */
+	return pd.uid;
+}
+
+static void
+handle_client(struct sup *s, int fd)
+{
+	char line[CTL_MAX_REQUEST], msg[CTL_MAX_REQUEST + 128];
+	enum ctl_cmd cmd;
+	uid_t uid;
+
+	if (control_read_request(fd, line, sizeof(line), &uid) == -1) {
+		reply(fd, "error bad-request: expected one request line\n",
+		    NULL, 0);
+		close(fd);
+		return;
+	}
+	if ((cmd = ctl_parse(line)) == CTL_BAD) {
+		snprintf(msg, sizeof(msg), "error unknown: unknown command "
+		    "\"%.*s\"\n", CTL_MAX_REQUEST - 1, line);
+		reply(fd, msg, NULL, 0);
+	} else if (!ctl_permitted(cmd, uid, pg_uid(s))) {
+		log_warnx("control: uid %u may not %s", (unsigned)uid, line);
+		snprintf(msg, sizeof(msg), "error denied: uid %u may only read "
+		    "status (changes need root or user %s)\n", (unsigned)uid,
+		    s->conf->pg_user);
+		reply(fd, msg, NULL, 0);
+	} else {
+		if (cmd != CTL_STATUS && cmd != CTL_STATUS_JSON)
+			log_info("control: %s by uid %u", line, (unsigned)uid);
+		if (run_command(s, fd, cmd))
+			return;
+	}
+	close(fd);
+}
+
+void
+control_accept(struct sup *s)
+{
+	struct timeval tv = { .tv_sec = 1 };
+	int fd;
+
+	while ((fd = accept4(s->control_fd, NULL, NULL, SOCK_CLOEXEC)) != -1) {
+		/* a client that does not read must not hang the supervisor */
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		handle_client(s, fd);
+	}
+}

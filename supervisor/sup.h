@@ -5,8 +5,9 @@
  *
  *	proc.c		role table, backoff, fork/exec of a worker, reaping
  *	privdrop.c	what a child does between fork and exec
- *	supervisor.c	event loop, message routing, shutdown, reload
- *	control.c	control socket: request parsing and permissions
+ *	supervisor.c	event loop, message routing, restarts, shutdown
+ *	config.c	config bytes, validation, ConfigPush, reload
+ *	control.c	control socket: requests, permissions, replies
  *	status.c	status text and JSON printers
  *	logfile.c	JSON lines to logs.filePath with rotation
  *	sdnotify.c	READY=1 / WATCHDOG=1 to systemd
@@ -247,7 +248,17 @@ void	 proc_reap(struct sup *);
 struct worker *proc_by_pid(struct sup *, pid_t);
 const char *wstate_name(enum wstate);
 
-/* supervisor.c, called by proc.c */
+/* config.c */
+int	 sup_load_config(struct sup *, struct conf **, Harepd__ConfigPush *,
+	    char *why, size_t whylen);
+int	 sup_check_users(struct sup *, char *why, size_t whylen);
+void	 sup_push_free(Harepd__ConfigPush *);
+
+/* control.c: accepts and serves every pending harepdctl connection */
+void	 control_accept(struct sup *);
+
+/* supervisor.c, called by proc.c, config.c, control.c */
+int	 sup_log_open(struct sup *, const struct conf *);
 void	 sup_worker_gone(struct sup *, struct worker *, int wstatus);
 void	 sup_drain(struct sup *, struct worker *);
 /* Reads what a worker sent, routes it, restarts the worker on abuse. */

@@ -25,7 +25,6 @@
  * starve the others. */
 #define READ_BURST		64
 #define MAX_WORKER_FIELDS	32
-#define MAX_FILE_BYTES		(IPC_MAX_MSG / 2)
 #define POLL_MAX_MS		1000
 
 static void	stop_next(struct sup *);
@@ -76,8 +75,8 @@ worker_log(struct sup *s, const struct worker *w, const Harepd__Log *l)
 	sup_log_sink((enum log_level)l->level, l->msg, f, n, s);
 }
 
-static int
-log_file_open(struct sup *s, const struct conf *c)
+int
+sup_log_open(struct sup *s, const struct conf *c)
 {
 	if (c->log_file == NULL || c->log_file[0] == '\0')
 		return 0;
@@ -89,224 +88,6 @@ log_file_open(struct sup *s, const struct conf *c)
 	}
 	s->log_open = true;
 	(void)logfile_prune(&s->log, time(NULL));
-	return 0;
-}
-
-/* ---- configuration: what the supervisor validated is what workers get ---- */
-
-static int
-read_file(const char *path, size_t max, ProtobufCBinaryData *out, char *why,
-    size_t whylen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	ssize_t n;
-
-	out->data = NULL;
-	out->len = 0;
-	if (fd == -1 || fstat(fd, &st) == -1) {
-		snprintf(why, whylen, "%s: %s", path, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-		snprintf(why, whylen, "%s: not a regular file of at most %zu "
-		    "bytes", path, max);
-		close(fd);
-		return -1;
-	}
-	out->data = calloc(1, (size_t)st.st_size + 1);	/* NUL for the parser */
-	n = out->data ? read(fd, out->data, (size_t)st.st_size) : -1;
-	close(fd);
-	if (n < 0) {
-		snprintf(why, whylen, "%s: %s", path, strerror(errno));
-		free(out->data);
-		out->data = NULL;
-		return -1;
-	}
-	out->len = (size_t)n;
-	return 0;
-}
-
-static void
-push_free(Harepd__ConfigPush *p)
-{
-	if (p->path != protobuf_c_empty_string)	/* what init left there */
-		free(p->path);
-	free(p->yaml.data);
-	free(p->tls_ca.data);
-	free(p->tls_cert.data);
-	free(p->tls_key.data);
-	harepd__config_push__init(p);
-}
-
-static int
-push_tls(Harepd__ConfigPush *p, const struct conf *c, char *why, size_t whylen)
-{
-	if (!c->tls.enabled)
-		return 0;
-	if (c->tls.ca && c->tls.ca[0] && read_file(c->tls.ca, MAX_FILE_BYTES,
-	    &p->tls_ca, why, whylen) == -1)
-		return -1;
-	if (c->tls.cert && c->tls.cert[0] && read_file(c->tls.cert,
-	    MAX_FILE_BYTES, &p->tls_cert, why, whylen) == -1)
-		return -1;
-	if (c->tls.key && c->tls.key[0] && read_file(c->tls.key,
-	    MAX_FILE_BYTES, &p->tls_key, why, whylen) == -1)
-		return -1;
-	return 0;
-}
-
-static void
-log_diag(const struct conf_diag *d)
-{
-	for (size_t i = 0; i < d->n_warnings; i++)
-		log_warnx("config: %s", d->warnings[i]);
-	for (size_t i = 0; i < d->n_errors; i++)
-		log_emit(LOG_LVL_ERROR, NULL, 0, "config: %s", d->errors[i]);
-}
-
-/* Reads, validates and packs the config file: conf and push, or -1. */
-static int
-load_config(struct sup *s, struct conf **cp, Harepd__ConfigPush *p,
-    char *why, size_t whylen)
-{
-	struct conf_diag d = { 0 };
-	struct conf *c;
-
-	harepd__config_push__init(p);
-	if (read_file(s->conf_path, MAX_FILE_BYTES, &p->yaml, why, whylen) == -1)
-		return -1;
-	c = conf_load_buffer(s->conf_path, (const char *)p->yaml.data,
-	    p->yaml.len, &d);
-	if (c != NULL && conf_check_files(c, &d) > 0) {
-		conf_free(c);
-		c = NULL;
-	}
-	log_diag(&d);
-	if (c == NULL) {
-		snprintf(why, whylen, "%s: %zu error(s)%s%s", s->conf_path,
-		    d.n_errors, d.n_errors ? ", first: " : "",
-		    d.n_errors ? d.errors[0] : "");
-		conf_diag_free(&d);
-		push_free(p);
-		return -1;
-	}
-	conf_diag_free(&d);
-	p->path = strdup(s->conf_path);
-	p->server_only = (s->mode == MODE_SERVER_ONLY);
-	if (push_tls(p, c, why, whylen) == -1 ||
-	    harepd__config_push__get_packed_size(p) + 64 > IPC_MAX_MSG) {
-		if (why[0] == '\0' || p->tls_key.data != NULL)
-			snprintf(why, whylen, "config and TLS files too large "
-			    "for one message (%d bytes)", IPC_MAX_MSG);
-		conf_free(c);
-		push_free(p);
-		return -1;
-	}
-	*cp = c;
-	return 0;
-}
-
-/* Every worker user must exist before anything starts: fail at once. */
-static int
-check_users(struct sup *s, char *why, size_t whylen)
-{
-	struct privdrop pd;
-
-	for (size_t i = 0; i < ROLE_COUNT; i++)
-		if (role_runs_in(&roles[i], s->mode) && privdrop_prepare(&pd,
-		    role_user(&roles[i], s->conf), why, whylen) == -1)
-			return -1;
-	return 0;
-}
-
-static bool
-str_differs(const char *a, const char *b)
-{
-	return strcmp(a ? a : "", b ? b : "") != 0;
-}
-
-/* What a running harepd cannot apply by pushing the config: say so. */
-static void
-log_restart_needed(const struct conf *o, const struct conf *n)
-{
-	const char *what = NULL;
-
-	if (str_differs(o->bind_address, n->bind_address) ||
-	    o->bind_port != n->bind_port)
-		what = "harepd.gRPC.bindAddress/bindPort";
-	else if (o->tls.enabled != n->tls.enabled ||
-	    o->tls.client_auth != n->tls.client_auth ||
-	    str_differs(o->tls.ca, n->tls.ca) ||
-	    str_differs(o->tls.cert, n->tls.cert) ||
-	    str_differs(o->tls.key, n->tls.key))
-		what = "harepd.gRPC.tls";
-	if (what != NULL)
-		log_warnx("reload: %s changed: the rpc worker keeps its "
-		    "listener until harepd is restarted", what);
-	if (str_differs(o->rpc_user, n->rpc_user) ||
-	    str_differs(o->pg_user, n->pg_user))
-		log_warnx("reload: harepd.privsep users changed: they apply "
-		    "when a worker next starts; restart harepd to apply now");
-	if (str_differs(o->control_socket, n->control_socket))
-		log_warnx("reload: harepd.control.socket changed: harepd keeps "
-		    "listening on the old one until it is restarted");
-}
-
-static void
-apply_log_change(struct sup *s, const struct conf *o, const struct conf *n)
-{
-	if (!str_differs(o->log_file, n->log_file) &&
-	    o->log_rotation_time == n->log_rotation_time &&
-	    o->log_max_age == n->log_max_age)
-		return;
-	log_info("reload: log settings changed, reopening the log file");
-	if (s->log_open)
-		logfile_close(&s->log);
-	s->log_open = false;
-	(void)log_file_open(s, n);
-}
-
-static void
-push_config_all(struct sup *s)
-{
-	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
-
-	env.body_case = HAREPD__ENVELOPE__BODY_CONFIG;
-	env.config = &s->push;
-	for (size_t i = 0; i < ROLE_COUNT; i++) {
-		struct worker *w = &s->workers[i];
-
-		if (w->chan.fd != -1 && ipc_send(&w->chan, &env) == -1)
-			log_warn("reload: cannot send the config to %s",
-			    w->role->name);
-	}
-}
-
-int
-sup_reload(struct sup *s, char *why, size_t whylen)
-{
-	Harepd__ConfigPush push;
-	struct conf *c;
-
-	why[0] = '\0';
-	log_info("reloading %s", s->conf_path);
-	if (load_config(s, &c, &push, why, whylen) == -1) {
-		log_emit(LOG_LVL_ERROR, NULL, 0, "reload failed, keeping the "
-		    "running configuration: %s", why);
-		return -1;
-	}
-	log_restart_needed(s->conf, c);
-	apply_log_change(s, s->conf, c);
-	if (s->conf != NULL)
-		conf_free(s->conf);
-	push_free(&s->push);
-	s->conf = c;
-	s->push = push;
-	push_config_all(s);
-	log_info("configuration reloaded and pushed to the workers");
 	return 0;
 }
 
@@ -650,141 +431,6 @@ sup_fill_status(struct sup *s, struct status *st)
 	}
 }
 
-/* ---- control socket ---- */
-
-static void
-reply(int fd, const char *head, const char *body, size_t len)
-{
-	size_t hl = strlen(head);
-
-	(void)send(fd, head, hl, MSG_NOSIGNAL);
-	if (body != NULL && len > 0)
-		(void)send(fd, body, len, MSG_NOSIGNAL);
-}
-
-static void
-reply_status(struct sup *s, int fd, bool json)
-{
-	struct status st;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *fp = open_memstream(&buf, &len);
-
-	if (fp == NULL) {
-		reply(fd, "error failed: out of memory\n", NULL, 0);
-		return;
-	}
-	sup_fill_status(s, &st);
-	if (json)
-		status_print_json(fp, &st);
-	else
-		status_print_text(fp, &st);
-	fclose(fp);
-	reply(fd, "ok\n", buf, len);
-	free(buf);
-}
-
-static void
-reply_reload(struct sup *s, int fd)
-{
-	char why[1024], line[1100];
-
-	if (sup_reload(s, why, sizeof(why)) == 0) {
-		reply(fd, "ok\nconfiguration reloaded\n", NULL, 0);
-		return;
-	}
-	snprintf(line, sizeof(line), "error failed: reload: %s\n", why);
-	reply(fd, line, NULL, 0);
-}
-
-/* Returns true when fd was kept (stop: closed when harepd exits). */
-static bool
-run_command(struct sup *s, int fd, enum ctl_cmd cmd)
-{
-	switch (cmd) {
-	case CTL_STATUS:
-	case CTL_STATUS_JSON:
-		reply_status(s, fd, cmd == CTL_STATUS_JSON);
-		break;
-	case CTL_STOP_CLIENT:
-	case CTL_START_CLIENT:
-		sup_set_paused(s, cmd == CTL_STOP_CLIENT);
-		reply(fd, cmd == CTL_STOP_CLIENT ? "ok\nclient paused: no "
-		    "more verdicts or pg_hba.conf edits\n" :
-		    "ok\nclient resumed\n", NULL, 0);
-		break;
-	case CTL_RELOAD:
-		reply_reload(s, fd);
-		break;
-	case CTL_STOP:
-		reply(fd, "ok\nstopping\n", NULL, 0);
-		if (s->stop_client_fd != -1 || s->stopping)
-			break;
-		s->stop_client_fd = fd;
-		sup_begin_stop(s, "harepdctl stop");
-		return true;
-	case CTL_BAD:
-		break;
-	}
-	return false;
-}
-
-static uid_t
-pg_uid(const struct sup *s)
-{
-	struct privdrop pd;
-	char why[256];
-
-	if (privdrop_prepare(&pd, s->conf->pg_user, why, sizeof(why)) == -1)
-		return 0;	/* then only root may change things */
-	return pd.uid;
-}
-
-static void
-handle_client(struct sup *s, int fd)
-{
-	char line[CTL_MAX_REQUEST], msg[CTL_MAX_REQUEST + 128];
-	enum ctl_cmd cmd;
-	uid_t uid;
-
-	if (control_read_request(fd, line, sizeof(line), &uid) == -1) {
-		reply(fd, "error bad-request: expected one request line\n",
-		    NULL, 0);
-		close(fd);
-		return;
-	}
-	if ((cmd = ctl_parse(line)) == CTL_BAD) {
-		snprintf(msg, sizeof(msg), "error unknown: unknown command "
-		    "\"%.*s\"\n", CTL_MAX_REQUEST - 1, line);
-		reply(fd, msg, NULL, 0);
-	} else if (!ctl_permitted(cmd, uid, pg_uid(s))) {
-		log_warnx("control: uid %u may not %s", (unsigned)uid, line);
-		snprintf(msg, sizeof(msg), "error denied: uid %u may only read "
-		    "status (changes need root or user %s)\n", (unsigned)uid,
-		    s->conf->pg_user);
-		reply(fd, msg, NULL, 0);
-	} else {
-		if (cmd != CTL_STATUS && cmd != CTL_STATUS_JSON)
-			log_info("control: %s by uid %u", line, (unsigned)uid);
-		if (run_command(s, fd, cmd))
-			return;
-	}
-	close(fd);
-}
-
-static void
-accept_clients(struct sup *s)
-{
-	struct timeval tv = { .tv_sec = 1 };
-	int fd;
-
-	while ((fd = accept4(s->control_fd, NULL, NULL, SOCK_CLOEXEC)) != -1) {
-		/* a client that does not read must not hang the supervisor */
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		handle_client(s, fd);
-	}
-}
-
 /* ---- signals, timers, loop ---- */
 
 static int
@@ -898,7 +544,7 @@ loop_once(struct sup *s)
 	if (pfd[0].revents & POLLIN)
 		handle_signals(s);
 	if (pfd[1].revents & POLLIN)
-		accept_clients(s);
+		control_accept(s);
 	run_timers(s, mono_ms());
 }
 
@@ -953,7 +599,7 @@ sup_close(struct sup *s)
 	ipc_free(s->last_view);
 	ipc_free(s->last_verdict);
 	ipc_free(s->last_hba);
-	push_free(&s->push);
+	sup_push_free(&s->push);
 	if (s->conf != NULL)
 		conf_free(s->conf);
 	free(s->control_path);
@@ -990,10 +636,10 @@ supervisor_main(const char *path, struct conf *loaded, enum harepd_mode mode,
 	sup_init(s, path, mode, verbose);
 	log_set_verbose(verbose);
 	log_init("harepd", sup_log_sink, s);
-	(void)log_file_open(s, loaded);
+	(void)sup_log_open(s, loaded);
 	conf_free(loaded);	/* the one we load from bytes replaces it */
-	if (load_config(s, &s->conf, &s->push, why, sizeof(why)) == -1 ||
-	    check_users(s, why, sizeof(why)) == -1) {
+	if (sup_load_config(s, &s->conf, &s->push, why, sizeof(why)) == -1 ||
+	    sup_check_users(s, why, sizeof(why)) == -1) {
 		log_emit(LOG_LVL_ERROR, NULL, 0, "%s", why);
 		sup_close(s);
 		return EX_CONFIG_BAD;

@@ -281,6 +281,50 @@ test_log_level_checked(void **state)
 	assert_killed(f, ROLE_RPC);
 }
 
+/* A worker's Log is written with proc = its role, whatever it claims. */
+static void
+test_log_fields(void **state)
+{
+	struct fixture *f = *state;
+	Harepd__Log l = HAREPD__LOG__INIT;
+	Harepd__LogField proc = HAREPD__LOG_FIELD__INIT;
+	Harepd__LogField lvl = HAREPD__LOG_FIELD__INIT;
+	Harepd__LogField peer = HAREPD__LOG_FIELD__INIT;
+	Harepd__LogField *fields[] = { &proc, &lvl, &peer };
+	ipc_envelope env = body(HAREPD__ENVELOPE__BODY_LOG, &l);
+	char path[] = "/tmp/test_sup_route.XXXXXX", buf[1024];
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	ssize_t n;
+
+	assert_true(fd >= 0 && saved >= 0);
+	proc.key = "proc";
+	proc.value = "harepd";
+	lvl.key = "level";
+	lvl.value = "debug";
+	peer.key = "peer";
+	peer.value = "10.0.0.2:10000";
+	l.level = HAREPD__LOG__LEVEL__INFO;
+	l.msg = "asked a peer";
+	l.fields = fields;
+	l.n_fields = 3;
+	dup2(fd, STDERR_FILENO);
+	worker_says(f, ROLE_PROBE, &env);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	unlink(path);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_ptr_equal(strstr(buf, "{\"level\":\"info\",\"msg\":"
+	    "\"asked a peer\",\"time\":"), buf);
+	assert_non_null(strstr(buf, ",\"proc\":\"probe\",\"peer\":"
+	    "\"10.0.0.2:10000\"}\n"));
+	assert_null(strstr(buf, "harepd"));
+	assert_null(strstr(buf, "debug"));
+	assert_alive(f, ROLE_PROBE);
+}
+
 static void
 test_view_to_rpc(void **state)
 {
@@ -381,6 +425,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_level_checked, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_log_fields, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_view_to_rpc, setup,
 		    teardown),
