@@ -62,6 +62,12 @@ int	 hba_current_verdict(const char *in, size_t len, const struct conf *,
 /* Position of the block: 1 found (1-based line numbers), 0 none, -1 damaged. */
 int	 hba_find_block(const char *in, size_t len, size_t *begin_line,
 	    size_t *end_line, char *err, size_t errlen);
+/*
+ * Line number of the first rule above the block that can match a TCP
+ * login (not `local`, not a comment), 0 when none: pg_hba.conf is
+ * first-match, so such a rule may decide before the block does.
+ */
+int	 hba_rule_above_block(const char *in, size_t len);
 /* "rw=allow|deny[,ro=allow|deny]": 0 or -1 with err. */
 int	 hba_parse_spec(const char *spec, struct hba_verdict *, char *err,
 	    size_t errlen);

@@ -675,6 +675,36 @@ hba_find_block(const char *in, size_t len, size_t *begin_line,
 	return found;
 }
 
+/* A rule that can match a TCP login: anything but comments and `local`. */
+static bool
+may_match_tcp(const struct hba_lines *l, size_t i)
+{
+	const char *t[1];
+	size_t tl[1];
+
+	if (is_comment_or_blank(l, i) || (i > 0 && continues(l, i - 1)))
+		return false;
+	tokens(l, i, t, tl, 1);
+	return !tok_eq(t[0], tl[0], "local");
+}
+
+int
+hba_rule_above_block(const char *in, size_t len)
+{
+	struct hba_lines l = { 0 };
+	size_t b = 0, e = 0, found = 0;
+	char err[256];
+
+	if (split_lines(in, len, &l) == -1)
+		return 0;
+	if (locate_block(&l, &b, &e, err, sizeof(err)) == 1)
+		for (size_t i = 0; i < b && found == 0; i++)
+			if (may_match_tcp(&l, i))
+				found = i + 1;
+	lines_free(&l);
+	return (int)found;
+}
+
 static int
 parse_value(const char *v, size_t n, bool *out)
 {

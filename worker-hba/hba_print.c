@@ -39,6 +39,9 @@ hba_print_main(const struct conf *c, const char *spec)
 		    err);
 		return EX_PRINT_FAIL;
 	}
+	if ((rc = hba_rule_above_block(out.data, out.len)) > 0)
+		fprintf(stderr, "harepd: --print-hba: warning: line %d, above "
+		    "harepd's block, may match the check users first\n", rc);
 	rc = fwrite(out.data, 1, out.len, stdout) == out.len &&
 	    fflush(stdout) == 0 ? 0 : EX_PRINT_FAIL;
 	if (rc != 0)

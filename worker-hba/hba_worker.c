@@ -500,6 +500,10 @@ setup(struct hba_state *s)
 		log_emit(LOG_LVL_ERROR, NULL, 0, "%s: %s: harepd cannot edit "
 		    "it, and cannot fence this node, until it is fixed",
 		    s->path, err);
+	else if ((n = hba_rule_above_block(b.data, b.len)) > 0)
+		log_warnx("%s: line %d, above harepd's block, may match the "
+		    "check users first (pg_hba.conf is first-match): move the "
+		    "block above it", s->path, n);
 	hba_buf_free(&b);
 	if ((s->pg = hba_pg_new(s->conf)) == NULL)
 		fatal("hba_pg_new");

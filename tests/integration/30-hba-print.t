@@ -66,6 +66,12 @@ for c in "$FIX"/*.case; do
 	else
 		is "$rc" 0 "$name: exit 0"
 		ok "cmp -s '$T/out' '$FIX/$name.out'" "$name: prints the expected file"
+		above=$(case_get "$c" above)
+		if [ -n "$above" ]; then
+			like "$(cat "$T/err")" "warning: line $above, above harepd's block, may match the check users first" "$name: warns about the rule above the block"
+		else
+			ok "! grep -q 'above harepd' '$T/err'" "$name: no warning about rules above the block"
+		fi
 	fi
 	is "$(stat -c '%i %Y %s %a' "$hba")" "$before" "$name: file untouched"
 	ok "cmp -s '$hba' '$FIX/$name.in'" "$name: same bytes as before"

@@ -31,6 +31,7 @@ struct hba_case {
 	char		*servers[8];
 	char		 line_buf[4][256];	/* storage for conf strings */
 	struct hba_verdict v;
+	int		 above;			/* TCP rule above the block */
 	char		 error[512];		/* expected error substring */
 };
 
@@ -112,6 +113,8 @@ parse_case_line(struct hba_case *c, char *line, int *nbuf)
 		split2(val, &c->conf.user_read_write, &c->conf.user_read_only);
 	else if (strcmp(key, "auth") == 0)
 		split2(val, &c->conf.auth_allow, &c->conf.auth_deny);
+	else if (strcmp(key, "above") == 0)
+		c->above = atoi(val);
 	else if (strcmp(key, "error") == 0)
 		snprintf(c->error, sizeof(c->error), "%s", val);
 	else
@@ -295,6 +298,8 @@ expect_output(const struct hba_case *c, const char *in, size_t len)
 		    c->name, c->name, out.data);
 		fail();
 	}
+	/* the block comes first unless the case says an operator moved it */
+	assert_int_equal(hba_rule_above_block(out.data, out.len), c->above);
 	assert_fixed_point(c, out.data, out.len, c->v, "idempotent");
 	assert_round_trips(c, &out);
 	assert_reads_back(c, &out);
@@ -399,6 +404,31 @@ test_current_verdict_none(void **state)
 	    29, &c.conf, &v), -1);
 }
 
+struct above_row {
+	const char *text;
+	int line;
+};
+
+static void
+test_rule_above_block(void **state)
+{
+	static const struct above_row rows[] = {
+		{ "host all all 0.0.0.0/0 md5\n" HBA_BEGIN_LINE "\n"
+		    HBA_END_LINE "\n", 1 },
+		{ "# c\nlocal all all peer\n\n" HBA_BEGIN_LINE "\n"
+		    HBA_END_LINE "\nhost all all 0.0.0.0/0 md5\n", 0 },
+		{ "local all all peer\ninclude x.conf\n" HBA_BEGIN_LINE "\n"
+		    HBA_END_LINE "\n", 2 },
+		{ "host all all 0.0.0.0/0 md5\n", 0 },	/* no block */
+		{ "", 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		assert_int_equal(hba_rule_above_block(rows[i].text,
+		    strlen(rows[i].text)), rows[i].line);
+}
+
 static const char *
 find_fixtures(void)
 {
@@ -427,6 +457,7 @@ main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_temp_names);
 	tests[n++] = (struct CMUnitTest)
 	    cmocka_unit_test(test_current_verdict_none);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_rule_above_block);
 	for (size_t i = 0; i < n_cases; i++) {
 		tests[n] = (struct CMUnitTest)cmocka_unit_test(test_case);
 		tests[n].name = cases[i].name;
