@@ -83,6 +83,11 @@ sed "s/bindPort: $SUP_PORT/bindPort: $((SUP_PORT + 2))/" "$SUP_DIR/good.yml" >"$
 is "$(sup_ctl reload)" "configuration reloaded" "reload of a good config"
 like "$(grep -m1 'bindAddress/bindPort changed' "$SUP_LOG")" 'restart' \
 	"a changed bind port is logged as needing a restart"
+worker_logged() { grep "\"proc\":\"$1\"" "$SUP_LOG" | grep -qi "$2"; }
+for r in rpc hba; do
+	ok "wait_for 3 'worker_logged $r reload'" \
+		"the $r worker got the new config (it logged the reload)"
+done
 ok 'sup_alive $SUP_PID' "harepd survived"
 sup_no_sanitizer_reports
 done_testing
