@@ -31,6 +31,7 @@
 #define RPC_CQ_THREADS		2	/* FACTS: 19k req/s with one, 27k with two */
 #define RPC_SLOTS_PER_CQ	64	/* calls requested in advance per queue */
 #define RPC_INQUIRY_LOG_PER_SEC	10
+#define RPC_LOG_FIELD_MAX	80	/* bytes of a caller's string in a log line */
 #define RPC_GRPC_LOG_PER_SEC	5	/* the core's own lines, e.g. failed handshakes */
 
 /*

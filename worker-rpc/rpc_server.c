@@ -132,15 +132,18 @@ static void
 log_method_inquiry(const char *peer, const Models__WhatYouKnow *q,
     grpc_status_code code, const char *why)
 {
-	char node_id[16];
+	char node_id[16], ip[RPC_LOG_FIELD_MAX], name[RPC_LOG_FIELD_MAX];
 	struct log_field f[] = {
 		{ "peer", peer },
-		{ "ip", q ? q->ip : "" },
+		{ "ip", ip },
 		{ "nodeId", node_id },
-		{ "nodeName", q ? q->nodename : "" },
+		{ "nodeName", name },
 		{ "status", rpc_status_name(code) },
 	};
 
+	/* a caller chooses these strings: up to 4 KiB each, cut them short */
+	snprintf(ip, sizeof(ip), "%s", q ? q->ip : "");
+	snprintf(name, sizeof(name), "%s", q ? q->nodename : "");
 	snprintf(node_id, sizeof(node_id), "%d", q ? (int)q->nodeid : 0);
 	if (code == GRPC_STATUS_OK)
 		log_emit(LOG_LVL_INFO, f, 5, "inquiry from %s: ip %s, nodeId "

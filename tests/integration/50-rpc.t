@@ -91,6 +91,10 @@ wait_for 3 'rpc_logs | grep -q node_7'
 line=$(rpc_logs | grep '"nodeName":"node_7"' | head -1)
 like "$line" '"msg":"inquiry from ipv4:127\.0\.0\.1:[0-9]+: ip 127\.0\.0\.7, nodeId 7, nodeName node_7".*"peer":"ipv4:127\.0\.0\.1:[0-9]+","ip":"127\.0\.0\.7","nodeId":"7","nodeName":"node_7","status":"OK"' \
     "an inquiry is logged with the peer's address and the WhatYouKnow fields"
+like "$(rpc_call --size 3000)" "^code=OK" "a 3000-byte nodeName is a valid question"
+wait_for 3 'rpc_logs | grep -q nnnnnnnnnn'
+name=$(rpc_logs | grep -m1 nnnnnnnnnn | sed 's/.*"nodeName":"\(n*\)".*/\1/')
+is "${#name}" 79 "but the log line carries only its first 79 bytes"
 like "$(rpc_logs | grep 'GetSecrets')" '"method":"/models.ClusterInfo/GetSecrets","status":"UNIMPLEMENTED"' \
     "a call of another method is logged"
 
