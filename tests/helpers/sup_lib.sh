@@ -1,4 +1,4 @@
-# Shared by tests/integration/6x-sup*.t: a throwaway harepd (the real
+# Shared by tests/integration/60-sup*.t: a throwaway harepd (the real
 # binary, started as root so the privilege drop really happens) with its
 # own config, pg_hba.conf, control socket and log file in a temporary
 # directory. An EXIT trap stops it and kills whatever is left.
