@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Part 5: from the e2e harness (tests/e2e/lib/cluster.sh): a real cluster
+# in network namespaces (n1 primary, n2 standby, witness wt, repmgrd on
+# each, HAProxy with pgsql-check, harepd on every node; watchDog and
+# connectionDeadline 1 s as the e2e suite runs them).
+#
+#   isolation to fence: n1's link cut (cl_link_down n1) -> n1's
+#     pg_hba.conf rejects harw from HAProxy. Link restored and n1 back to
+#     rw between runs, so all runs share one cluster.
+#   promote to writes routed: n1's PostgreSQL crashed (immediate stop),
+#     then `repmgr standby promote` on n2 -> the first INSERT through
+#     HAProxy's write port that lands on n2. A fresh cluster per run.
+#
+# Each figure is the median of BENCH_RUNS runs (default 5).
+. "$(dirname "$0")/../tests/lib/tap.sh"
+. "$(dirname "$0")/lib.sh"
+RUNS=${BENCH_RUNS:-5}
+LIB=$TOP/tests/e2e/lib/cluster.sh
+
+not_measured() {
+	local why=$1
+	bench_fig item=5 what="promote to writes routed (median of $RUNS)" value= unit=ms \
+	    cmd="bench/part_e2e.sh (tests/e2e/lib/cluster.sh)" note="not measured: $why"
+	bench_fig item=5 what="isolation to fence (median of $RUNS)" value= unit=ms \
+	    cmd="bench/part_e2e.sh (tests/e2e/lib/cluster.sh)" note="not measured: $why"
+	exit 0
+}
+[ "$(id -u)" -eq 0 ] || not_measured "needs root (network namespaces)"
+[ -f "$LIB" ] || not_measured "the e2e harness ($LIB) is not in the tree"
+. "$LIB"
+for f in cl_init cl_up cl_harepd_start_all cl_down cl_link_down cl_link_up \
+    cl_hba_denies cl_hba_allows cl_insert cl_promote cl_pg_stop cl_hap_up; do
+	declare -F "$f" >/dev/null || not_measured "the e2e harness has no $f"
+done
+command -v haproxy >/dev/null && command -v repmgr >/dev/null ||
+	not_measured "haproxy or repmgr missing (make deps)"
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+CL_NO_TRAP=1
+trap 'cl_down' EXIT
+E=$BENCH_OUT/e2e
+mkdir -p "$E"
+: >"$E/isolation" ; : >"$E/promote"
+
+cluster() {	# cluster N: a fresh cluster, harepd everywhere, n1 takes writes
+	cl_down
+	CL_DIR= CL_PFX=hb$$c$1
+	cl_init n1 n2 || return 1
+	cl_up || return 1
+	cl_harepd_start_all || return 1
+	steady n1 60
+}
+steady() {	# steady NODE TIMEOUT: NODE allows writes and takes an INSERT
+	wait_for "$2" "cl_hba_allows $1 harw && [ \"\$(cl_hap_up pg_rw)\" = $1 ] && [ \"\$(cl_insert bench)\" = $1 ]"
+}
+
+isolation_run() {	# isolation_run I
+	local t0 t1
+	steady n1 60 || { echo "part e2e: n1 not the writer before isolation $1" >&2; return 1; }
+	t0=$(now_ms)
+	cl_link_down n1
+	wait_for 30 'cl_hba_denies n1 harw' || { cl_link_up n1; echo "part e2e: n1 never fenced" >&2; return 1; }
+	t1=$(now_ms)
+	cl_link_up n1
+	echo $((t1 - t0)) >>"$E/isolation"
+	bench_say "isolation run $1: n1 fenced $((t1 - t0)) ms after its link went down"
+}
+
+promote_run() {	# promote_run I
+	local t0 tp t1 who
+	cl_pg_stop n1 immediate
+	t0=$(now_ms)
+	cl_promote n2 || { echo "part e2e: repmgr standby promote failed" >&2; return 1; }
+	tp=$(now_ms)
+	wait_for 120 '[ "$(cl_insert bench)" = n2 ]' || { echo "part e2e: writes never reached n2" >&2; return 1; }
+	t1=$(now_ms)
+	echo "$((t1 - t0)) $((tp - t0))" >>"$E/promote"
+	bench_say "promote run $1: promote took $((tp - t0)) ms, writes reached n2 $((t1 - t0)) ms after it began"
+}
+
+t=$SECONDS
+cluster 1 || not_measured "the cluster did not come up (cl_up / harepd / n1 never took writes)"
+bench_say "cluster up and steady in $((SECONDS - t)) s"
+for i in $(seq "$RUNS"); do isolation_run "$i" || break; done
+for i in $(seq "$RUNS"); do
+	if [ "$i" -gt 1 ]; then
+		t=$SECONDS
+		cluster "$i" || { echo "part e2e: cluster $i did not come up" >&2; break; }
+		bench_say "cluster $i up and steady in $((SECONDS - t)) s"
+	fi
+	promote_run "$i" || break
+done
+
+ISOCMD="cl_link_down n1 (tests/e2e/lib/cluster.sh; n1 n2 wt, watchDog $CL_WATCHDOG, connectionDeadline $CL_DEADLINE) until cl_hba_denies n1 harw, polled every 50 ms"
+PROCMD="cl_pg_stop n1 immediate; cl_promote n2 (repmgr standby promote) until cl_insert through HAProxy :$CL_RW_PORT lands on n2, polled (tests/e2e/lib/cluster.sh; watchDog $CL_WATCHDOG, connectionDeadline $CL_DEADLINE); fresh cluster per run"
+n=$(wc -l <"$E/promote")
+bench_fig item=5 what="promote to writes routed (median of $n)" unit=ms \
+    value="$(cut -d' ' -f1 "$E/promote" | bench_median)" cmd="$PROCMD" \
+    note="$( [ "$n" -lt "$RUNS" ] && echo "only $n of $RUNS runs; ")runs: $(cut -d' ' -f1 "$E/promote" | tr '\n' ' ')ms; repmgr standby promote itself: $(cut -d' ' -f2 "$E/promote" | bench_median) ms"
+n=$(wc -l <"$E/isolation")
+bench_fig item=5 what="isolation to fence (median of $n)" unit=ms \
+    value="$(bench_median <"$E/isolation")" cmd="$ISOCMD" \
+    ref=$(( (CL_WATCHDOG + CL_DEADLINE + 1) * 1000 )) ref_what="watchDog + deadline + 1 s" \
+    note="$( [ "$n" -lt "$RUNS" ] && echo "only $n of $RUNS runs; ")runs: $(tr '\n' ' ' <"$E/isolation")ms"
