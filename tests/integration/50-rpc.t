@@ -67,8 +67,8 @@ like "$(rpc_call --raw '')" '^code=OK n=1 bytes=0a093132372e302e302e31' \
     "an empty WhatYouKnow (all defaults) is a valid question"
 like "$(rpc_call --timeout 0.000001)" "^code=DEADLINE_EXCEEDED" \
     "a deadline already past: DEADLINE_EXCEEDED"
-like "$(rpc_call --timeout 0.2 --count 20)" "^code=OK n=20 " \
-    "answers well within a 200 ms deadline"
+like "$(rpc_call --timeout 0.5 --count 20)" "^code=OK n=20 " \
+    "answers well within a 500 ms deadline"
 
 # a peer that opens TCP and never speaks holds nothing up
 exec {silent}<>/dev/tcp/127.0.0.1/$RPC_PORT
@@ -81,7 +81,8 @@ out=$(rpc_call --timeout 0.5 --time)
 kill -CONT "$RPC_PID"
 like "$out" "^code=DEADLINE_EXCEEDED" "stopped worker: DEADLINE_EXCEEDED"
 ms=$(echo "$out" | sed -n 's/^elapsed_ms=//p')
-ok "[ $ms -ge 490 ] && [ $ms -lt 800 ]" "at the 500 ms deadline ($ms ms)"
+# the core's own connect timeout is 20 s: the caller's deadline must win
+ok "[ $ms -ge 490 ] && [ $ms -lt 1500 ]" "at the 500 ms deadline ($ms ms)"
 like "$(rpc_call)" "^code=OK" "after all of that the server still answers"
 
 # --- the inquiry log ---
