@@ -7,7 +7,11 @@
 #   sup_init                      # SUP_DIR, SUP_CONF, SUP_SOCK, SUP_LOG, SUP_PORT
 #   sup_config [yaml lines...]    # extra lines go under `harepd:` (2 spaces)
 #       SUP_PGHOST SUP_PGPORT SUP_PGUSER SUP_PGDB SUP_NEIGHBOURS SUP_WATCHDOG
-#       override the defaults when set
+#       override the defaults when set; SUP_TLS_DIR (ca, server .pem/.key)
+#       turns TLS on
+#   sup_pg_cluster                # PostgreSQL (tests/lib/pg.sh) with a
+#                                 # repmgr.nodes: node_1 127.0.0.1 primary,
+#                                 # node_2 127.0.0.2 standby; config points at it
 #   sup_start [--server-only|--client-only ...]   # sets SUP_PID
 #   sup_ctl status --json         # harepdctl -s $SUP_SOCK ...
 #   sup_status 'd["workers"][0]["pid"]'   # a Python expression over status --json
@@ -65,6 +69,13 @@ sup_config() {
 		echo "    bindAddress: 127.0.0.1"
 		echo "    bindPort: $SUP_PORT"
 		echo "    neighbours: [${SUP_NEIGHBOURS:-127.0.0.1:$((SUP_PORT + 1))}]"
+		if [ -n "${SUP_TLS_DIR:-}" ]; then
+			echo "    tls:"
+			echo "      enabled: true"
+			echo "      ca: $SUP_TLS_DIR/ca.pem"
+			echo "      cert: $SUP_TLS_DIR/server.pem"
+			echo "      key: $SUP_TLS_DIR/server.key"
+		fi
 		echo "    connectionDeadline: 1"
 		echo "  watchDog: ${SUP_WATCHDOG:-2}"
 		echo "  logs:"
@@ -148,4 +159,25 @@ sup_cleanup() {
 sup_no_sanitizer_reports() {
 	ok '! grep -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$SUP_DIR"/stderr*.log' \
 		"no sanitizer report on harepd's stderr"
+}
+
+# A real PostgreSQL whose repmgr.nodes says: this node (node_1,
+# 127.0.0.1) is the primary, node_2 (127.0.0.2) its standby. Needs
+# tests/lib/pg.sh sourced. The config of sup_config then points at it and
+# hbaConfig is PostgreSQL's own pg_hba.conf.
+sup_pg_cluster() {
+	pg_start
+	trap 'sup_cleanup' EXIT		# pg_start set its own; ours stops both
+	pg_psql -c "
+CREATE SCHEMA repmgr;
+CREATE TABLE repmgr.nodes (node_id int PRIMARY KEY, upstream_node_id int,
+    active bool NOT NULL, node_name text NOT NULL, type text NOT NULL,
+    location text DEFAULT 'default', priority int DEFAULT 100,
+    conninfo text NOT NULL);
+INSERT INTO repmgr.nodes VALUES
+    (1, NULL, true, 'node_1', 'primary', 'default', 100, 'host=127.0.0.1 dbname=repmgr'),
+    (2, 1, true, 'node_2', 'standby', 'default', 100, 'host=127.0.0.2 dbname=repmgr');
+" >/dev/null || bail "cannot create repmgr.nodes"
+	SUP_HBA=$PGDATA/pg_hba.conf
+	SUP_PGHOST=$PG_TMP SUP_PGPORT=$PGPORT SUP_PGUSER=postgres SUP_PGDB=postgres
 }

@@ -12,19 +12,9 @@ command -v protoc >/dev/null || skip_all "protoc missing (make deps)"
 /usr/bin/python3 -c "import grpc" 2>/dev/null || skip_all "python3-grpcio missing (make deps)"
 
 sup_init
-pg_start
+sup_pg_cluster
 PEER=
 trap 'kill $PEER 2>/dev/null; sup_cleanup' EXIT
-pg_psql -c "
-CREATE SCHEMA repmgr;
-CREATE TABLE repmgr.nodes (node_id int PRIMARY KEY, upstream_node_id int,
-    active bool NOT NULL, node_name text NOT NULL, type text NOT NULL,
-    location text DEFAULT 'default', priority int DEFAULT 100,
-    conninfo text NOT NULL);
-INSERT INTO repmgr.nodes VALUES
-    (1, NULL, true, 'node_1', 'primary', 'default', 100, 'host=127.0.0.1 dbname=repmgr'),
-    (2, 1, true, 'node_2', 'standby', 'default', 100, 'host=127.0.0.2 dbname=repmgr');
-" || bail "cannot create repmgr.nodes"
 
 protoc --python_out="$SUP_DIR" -I "$TOP/proto" "$TOP/proto/messaging.proto" ||
 	bail "protoc --python_out failed"
@@ -37,8 +27,6 @@ echo "$agree" >"$SUP_DIR/answer.json"
 PEER=$!
 wait_for 10 'grep -q listening "$SUP_DIR/peer.log"' || bail "fake peer did not start"
 
-SUP_HBA=$PGDATA/pg_hba.conf
-SUP_PGHOST=$PG_TMP SUP_PGPORT=$PGPORT SUP_PGUSER=postgres SUP_PGDB=postgres \
 SUP_NEIGHBOURS=127.0.0.1:$PEER_PORT SUP_WATCHDOG=1 \
 	sup_config "policy: seed" "leaseMs: 3000"
 "$HAREPD" -t -f "$SUP_CONF" >"$SUP_DIR/check.out" 2>&1 ||
