@@ -49,6 +49,10 @@ struct hba_state {
 	/* written but not validated and reloaded yet: the bytes before */
 	bool		 reload_pending;
 	struct hba_verdict file_now;		/* what the block says, as far as known */
+
+	/* bytes PostgreSQL refused: not written again until they change */
+	struct hba_buf	 rejected;
+	char		 rejected_why[1024];
 	struct hba_buf	 pending_prev;
 	struct stat	 pending_st;
 };
@@ -58,6 +62,7 @@ struct hba_outcome {
 	bool	 changed;
 	bool	 reloaded;
 	bool	 retry;		/* worth trying again later */
+	bool	 rejected;	/* PostgreSQL refused the bytes checked */
 	struct hba_verdict now;	/* what the file says afterwards */
 	char	 error[1024];
 };
@@ -185,6 +190,9 @@ validate_and_reload(struct hba_state *s, const struct hba_buf *prev,
 	check_hba_file(s);
 	rc = hba_pg_check_rules(s->pg, o->error, sizeof(o->error));
 	if (rc == 1) {
+		o->rejected = true;
+		snprintf(s->rejected_why, sizeof(s->rejected_why), "%s",
+		    o->error);
 		restore(s, prev, st, before, o);
 		pending_clear(s);
 		return;
@@ -200,6 +208,13 @@ validate_and_reload(struct hba_state *s, const struct hba_buf *prev,
 	}
 	pending_clear(s);
 	o->reloaded = true;
+}
+
+static bool
+same_bytes(const struct hba_buf *a, const struct hba_buf *b)
+{
+	return a->data != NULL && b->data != NULL && a->len == b->len &&
+	    memcmp(a->data, b->data, a->len) == 0;
 }
 
 static void
@@ -226,8 +241,11 @@ apply(struct hba_state *s, struct hba_verdict v, struct hba_outcome *o)
 		hba_buf_free(&cur);
 		return;
 	}
-	same = next.len == cur.len && memcmp(next.data, cur.data, cur.len) == 0;
-	if (!same && hba_file_replace(s->path, next.data, next.len, &st,
+	same = same_bytes(&next, &cur);
+	if (!same && same_bytes(&next, &s->rejected)) {
+		snprintf(o->error, sizeof(o->error), "%.960s (the same file "
+		    "again: not written)", s->rejected_why);
+	} else if (!same && hba_file_replace(s->path, next.data, next.len, &st,
 	    o->error, sizeof(o->error)) == -1)
 		o->retry = true;
 	else if (!same || s->reload_pending) {
@@ -240,6 +258,11 @@ apply(struct hba_state *s, struct hba_verdict v, struct hba_outcome *o)
 			validate_and_reload(s, &cur, &st, before, o);
 	}
 	s->file_now = o->now;
+	if (o->rejected) {
+		hba_buf_free(&s->rejected);
+		hba_buf_add(&s->rejected, same ? cur.data : next.data,
+		    same ? cur.len : next.len);
+	}
 	hba_buf_free(&cur);
 	hba_buf_free(&next);
 }
@@ -389,6 +412,7 @@ on_config(struct hba_state *s, const Harepd__ConfigPush *push)
 	if ((s->pg = hba_pg_new(c)) == NULL)
 		fatal("hba_pg_new");
 	s->hba_file_checked = false;
+	hba_buf_free(&s->rejected);
 	log_info("configuration reloaded");
 	if (s->have_want && !s->paused)
 		apply_want(s, "configuration reloaded");

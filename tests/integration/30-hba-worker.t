@@ -63,10 +63,15 @@ is "$(grep -c 'received SIGHUP' "$PG_TMP/server.log")" "$reloads_before" "Postgr
 ok "! grep -q 'pg_hba.conf was not reloaded' '$PG_TMP/server.log'" "PostgreSQL never tried to load the broken file"
 like "$(pgcheck 127.0.0.5 harw)" "^error pg_hba.conf rejects" "harw still denied"
 is "$(temp_files)" 0 "no temp file left"
+ino=$(stat -c %i "$HBA")
+sup verdict 41 1 1 5000
+sup applied 3000
+like "$SUP_REPLY" "^applied seq=41 changed=0 reloaded=0 .*error=PostgreSQL rejects .*the same file again: not written" "the same refused file is not written again"
+is "$(stat -c %i "$HBA")" "$ino" "the file was not touched"
 hba_write_conf 2500 md5
 sup config
 sup applied 3000
-like "$SUP_REPLY" "^applied seq=4 changed=1 reloaded=1 fenced=0 rw=1 ro=1 .* error=$" "config fixed: the verdict that failed is applied"
+like "$SUP_REPLY" "^applied seq=41 changed=1 reloaded=1 fenced=0 rw=1 ro=1 .* error=$" "config fixed: the verdict that failed is applied"
 
 # lease of a verdict: no fresh one in time -> fence
 sup verdict 5 1 1 1000
