@@ -210,7 +210,6 @@ max_replication_slots = 10
 hot_standby = on
 wal_keep_size = 64MB
 fsync = off
-synchronous_commit = off
 full_page_writes = on
 shared_buffers = 16MB
 max_connections = 40
@@ -498,19 +497,43 @@ cl_nodes_view() {	# repmgr.nodes as HOST sees it
 
 # Every 100 ms: the UP servers of pg_rw (HAProxy's view) and the nodes whose
 # pg_hba.conf allows harw. A sample with two of either is a violation.
+# Written to fork little (one socat per sample): a sample takes a few ms.
 cl_monitor_loop() {
-	local up hba n=0 bad=0
+	local n=0 bad=0 line h hba up nup nhba next now re f
+	local -a fields lines
+	re="^host[[:space:]]+harw[[:space:]]+harw[[:space:]]+$(cl_ip hap)/32[[:space:]]+md5"
+	next=${EPOCHREALTIME/./}
 	while [ ! -e "$CL_DIR/monitor.stop" ]; do
-		up=$(cl_hap_up pg_rw)
-		hba=$(cl_hba_writers)
+		up= nup=0
+		while IFS=, read -r -a fields; do
+			[ "${fields[0]}" = pg_rw ] || continue
+			case ${fields[1]} in FRONTEND|BACKEND) continue ;; esac
+			case ${fields[17]} in UP*) up="$up${up:+ }${fields[1]}"; nup=$((nup + 1)) ;; esac
+		done < <(echo "show stat" | socat -t 2 - "UNIX-CONNECT:$CL_DIR/hap/stats.sock" 2>/dev/null)
+		hba= nhba=0
+		for h in $CL_NODES; do
+			f=$CL_DIR/$h/pg_hba.conf
+			[ -r "$f" ] || continue
+			mapfile -t lines <"$f"
+			for line in "${lines[@]}"; do
+				if [[ $line =~ $re ]]; then hba="$hba${hba:+ }$h"; nhba=$((nhba + 1)); break; fi
+			done
+		done
 		n=$((n + 1))
-		if [ "$(wc -w <<<"$up")" -gt 1 ] || [ "$(wc -w <<<"$hba")" -gt 1 ]; then
+		printf -v now '%(%T)T' -1
+		if [ "$nup" -gt 1 ] || [ "$nhba" -gt 1 ]; then
 			bad=$((bad + 1))
-			echo "$(date +%T.%3N) VIOLATION haproxy_up=[$up] hba_allow=[$hba]" >>"$CL_DIR/monitor.violations"
+			echo "$now VIOLATION haproxy_up=[$up] hba_allow=[$hba]" >>"$CL_DIR/monitor.violations"
 		fi
-		echo "$(date +%T.%3N) up=[$up] hba=[$hba]" >>"$CL_DIR/monitor.log"
+		echo "$now up=[$up] hba=[$hba]" >>"$CL_DIR/monitor.log"
 		echo "$n $bad" >"$CL_DIR/monitor.count"
-		sleep 0.1
+		next=$((next + 100000))
+		now=${EPOCHREALTIME/./}
+		if [ "$now" -lt "$next" ]; then
+			sleep "0.$(printf '%06d' $((next - now)))"
+		else
+			next=$now
+		fi
 	done
 }
 cl_monitor_start() {
@@ -592,4 +615,60 @@ cl_down() {
 	if [ -z "${CL_KEEP:-}" ]; then
 		rm -rf "$CL_DIR"
 	fi
+}
+
+# ---------------------------------------------------------------- for .t scripts
+
+# cl_suite_up [data nodes...]: the whole cluster with harepd everywhere,
+# writes routed to the first node; bails out (after cleanup) otherwise.
+cl_suite_up() {
+	local t0 first
+	[ "$(id -u)" = 0 ] || bail "e2e needs root (network namespaces, PostgreSQL as postgres)"
+	[ -x "$HAREPD" ] && [ -x "$HAREPDCTL" ] || bail "$HAREPD or $HAREPDCTL missing: make all"
+	local c
+	for c in haproxy socat repmgr ip runuser "$CL_PGBIN/repmgrd" "$CL_PGBIN/initdb"; do
+		command -v "$c" >/dev/null || bail "$c missing: make deps"
+	done
+	cl_init "$@" || bail "cl_init"
+	first=${CL_NODES%% *}
+	t0=$(cl_now_ms)
+	cl_up || { cl_dump; bail "cluster did not come up (see $CL_DIR/cluster.log)"; }
+	diag "cluster_up_ms=$CL_UP_MS"
+	cl_harepd_start_all || { cl_dump; bail "harepd did not start"; }
+	if ! cl_wait_writer "$first" 30; then
+		cl_dump; bail "writes never reached $first with harepd running"
+	fi
+	diag "harepd_to_first_writer_ms=$(( $(cl_now_ms) - t0 - CL_UP_MS ))"
+}
+
+# cl_wait_writer NODE TIMEOUT: HAProxy's write backend has exactly NODE UP
+# and an INSERT through it lands on NODE.
+cl_wait_writer() {
+	wait_for "$2" "[ \"\$(cl_hap_up pg_rw)\" = '$1' ] && [ \"\$(cl_insert wait)\" = '$1' ]"
+}
+
+# cl_hold SECONDS NODE: for that long, every 0.25 s, the write backend
+# has exactly NODE UP ("" = none). Prints the first deviation.
+cl_hold() {
+	local end=$(( $(cl_now_ms) + $1 * 1000 )) up
+	while [ "$(cl_now_ms)" -lt "$end" ]; do
+		up=$(cl_hap_up pg_rw)
+		if [ "$up" != "$2" ]; then echo "pg_rw UP [$up] at $(date +%T.%3N), want [$2]"; return 1; fi
+		sleep 0.25
+	done
+	return 0
+}
+
+# A field of `harepdctl status --json`, as a Python expression over d.
+cl_status() {	# cl_status HOST EXPR
+	cl_ctl "$1" status --json 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+v = eval(sys.argv[1])
+print(json.dumps(v) if isinstance(v, (bool, type(None), list, dict)) else v)' "$2" 2>/dev/null
+}
+# cl_peer_answered HOST ROLE: in HOST's last verdict, a peer of ROLE
+# (neighbour/witness) answered.
+cl_peer_answered() {
+	[ "$(cl_status "$1" "any(p['answered'] for p in d['verdict']['peers'] if p['role'] == '$2')")" = true ]
 }
