@@ -158,4 +158,5 @@ like "$SUP_REPLY" "^hello " "worker on a file PostgreSQL does not read"
 ok "wait_for 5 \"grep -q 'PostgreSQL reads .* but harepd edits .*other_hba.conf' '$SUP_LOG'\"" "the mismatch with SHOW hba_file is logged"
 sup control shutdown
 sup wait-exit 3000
+ok "! grep -Eq 'Sanitizer|runtime error:' '$SUP_LOG'" "no sanitizer report from the worker or the helper"
 done_testing

@@ -61,4 +61,5 @@ is "$stale" 0 "no temp file left once the next worker started"
 ok "[ $allow_seen -gt 0 ] && [ $deny_seen -gt 0 ]" "verdicts did alternate on disk (allow $allow_seen, deny $deny_seen)"
 diag "$kills kills: $midwrite left a temp file (killed mid-write), allow $allow_seen, deny $deny_seen"
 ok "[ $midwrite -gt 0 ]" "some kills landed in the middle of a write ($midwrite)"
+ok "! grep -Eq 'Sanitizer|runtime error:' '$SUP_LOG'" "no sanitizer report from the worker or the helper"
 done_testing
