@@ -160,16 +160,29 @@ answered(const Harepd__PeerAnswer *p)
 	return p->answered && p->answer != NULL;
 }
 
+/*
+ * An answer from this very node (the seed's sample lists the node among
+ * its own neighbours) always agrees with us; under the majority policy
+ * it must not vote a second time.
+ */
+static bool
+is_self(const Models__IKnow *k, const struct conf *c)
+{
+	return c->policy == POLICY_MAJORITY && k->ip != NULL &&
+	    k->ip[0] != '\0' && addr_equal(k->ip, c->primary_ip);
+}
+
 /* Sets every peer's agrees flag; returns how many agree. */
 static int
 mark_agreement(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
-    size_t n)
+    size_t n, const struct conf *c)
 {
 	size_t i;
 	int agree = 0;
 
 	for (i = 0; i < n; i++) {
 		peers[i]->agrees = answered(peers[i]) &&
+		    !is_self(peers[i]->answer, c) &&
 		    decide_synced(view, peers[i]->answer);
 		agree += peers[i]->agrees;
 	}
@@ -385,7 +398,7 @@ decide(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 		    view->db_error);
 		return;
 	}
-	v->agreeing = 1 + mark_agreement(view, peers, n_peers);
+	v->agreeing = 1 + mark_agreement(view, peers, n_peers, c);
 	if (c->policy == POLICY_SEED)
 		decide_seed(view, peers, n_peers, c, v);
 	else

@@ -36,6 +36,7 @@ struct probe {
 	bool			 paused;
 	bool			 stop;
 	bool			 db_down;	/* last view had db_error */
+	bool			 self_missing;	/* last view lacked our row */
 	uint64_t		 seq;
 	int64_t			 next_tick_us;
 };
@@ -133,6 +134,11 @@ send_view(struct probe *p, Harepd__LocalView *v)
 	else if (!down && p->db_down)
 		log_info("local database reachable again");
 	p->db_down = down;
+	if (!down && v->node_id == 0 && !p->self_missing)
+		log_warnx("node %s is not in repmgr.nodes: no rw or ro until it "
+		    "is registered (nodeName must be repmgr.conf's node_name)",
+		    p->conf->node_name);
+	p->self_missing = !down && v->node_id == 0;
 	env.body_case = HAREPD__ENVELOPE__BODY_LOCAL_VIEW;
 	env.local_view = v;
 	if (worker_send(&env) == -1)
