@@ -5,7 +5,7 @@
  *   hba_file.c    read, atomic replace, stale temp files
  *   hba_reload.c  libpq: pg_hba_file_rules check, pg_reload_conf()
  *   hba_worker.c  the worker's event loop and the verdict lease
- *   hba_print.c   `harepd --print-hba`, the core's black-box interface
+ *   hba_print.c   `harepd --print-hba` and its verdict spec
  */
 #ifndef HAREPD_HBA_H
 #define HAREPD_HBA_H

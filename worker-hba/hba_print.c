@@ -12,6 +12,57 @@
 #define EX_PRINT_USAGE	64	/* sysexits.h EX_USAGE: bad spec */
 #define EX_PRINT_FAIL	1	/* unreadable file, damaged block */
 
+static int
+parse_value(const char *v, size_t n, bool *out)
+{
+	if (n == 5 && memcmp(v, "allow", 5) == 0)
+		*out = true;
+	else if (n == 4 && memcmp(v, "deny", 4) == 0)
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+/*
+ * Without ro=, ro follows rw: rw=allow is "this node is the primary"
+ * (seed rule 2 allows ro too), rw=deny is read as the fence.
+ */
+int
+hba_parse_spec(const char *spec, struct hba_verdict *v, char *err,
+    size_t errlen)
+{
+	bool seen_rw = false, seen_ro = false, *val, *seen;
+	const char *p = spec, *end, *eq;
+
+	for (;;) {
+		end = p + strcspn(p, ",");
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (eq != NULL && eq - p == 2 && memcmp(p, "rw", 2) == 0)
+			val = &v->rw_allow, seen = &seen_rw;
+		else if (eq != NULL && eq - p == 2 && memcmp(p, "ro", 2) == 0)
+			val = &v->ro_allow, seen = &seen_ro;
+		else
+			goto bad;
+		if (*seen || parse_value(eq + 1, (size_t)(end - eq - 1),
+		    val) == -1)
+			goto bad;
+		*seen = true;
+		if (*end == '\0')
+			break;
+		p = end + 1;
+	}
+	if (!seen_rw)
+		goto bad;
+	if (!seen_ro)
+		v->ro_allow = v->rw_allow;
+	return 0;
+bad:
+	snprintf(err, errlen, "bad verdict \"%s\": expected "
+	    "rw=allow|deny[,ro=allow|deny]", spec);
+	return -1;
+}
+
 int
 hba_print_main(const struct conf *c, const char *spec)
 {
