@@ -151,8 +151,8 @@ probe_conf "$conf" n1 127.0.0.1 "\"$N2\", \"$N3\", ${BH[0]}, ${BH[1]}, ${BH[2]},
 t4=$(tick_median "$conf")
 diag "tick duration (median of 5, deadline 1 s): 0 blackholed ${t0} us, 1 blackholed ${t1} us, 4 blackholed ${t4} us"
 ok "[ '$t0' -lt 200000 ]" "no dead peer: a tick takes milliseconds ($t0 us)"
-ok "[ '$t1' -ge 1000000 ] && [ '$t1' -lt 1300000 ]" "1 blackholed peer: one deadline ($t1 us)"
-ok "[ '$t4' -ge 1000000 ] && [ '$t4' -lt 1300000 ]" "4 blackholed peers: still one deadline ($t4 us)"
+ok "[ '$t1' -ge 1000000 ] && [ '$t1' -lt 1500000 ]" "1 blackholed peer: one deadline ($t1 us)"
+ok "[ '$t4' -ge 1000000 ] && [ '$t4' -lt 1500000 ]" "4 blackholed peers: still one deadline ($t4 us)"
 v=$(grep '^verdict ' "$PROBE_TMP/sup.out" | tail -1)
 is "$(probe_field "$v" answered)/$(probe_field "$v" rw)" "1100001/0" \
     "4 blackholed of 8 members: 4 agree, 5 needed, rw denied"
