@@ -577,10 +577,13 @@ cl_up() {
 cl_dump() {
 	local h
 	for h in $(cl_pg_hosts); do
-		echo "== $h harepd stderr (tail)"; tail -15 "$CL_DIR/$h/harepd/stderr.log" 2>/dev/null
-		echo "== $h pg_hba.conf"; grep -v '^#' "$CL_DIR/$h/pg_hba.conf" 2>/dev/null | grep . | head -12
-	done >&2
-	echo "== haproxy" >&2; cl_hap_view >&2
+		echo "== $h: harepdctl status"; cl_ctl "$h" status 2>&1 | head -30
+		echo "== $h: harepd log, last warnings"
+		grep -hv '"level":"info"' "$CL_DIR/$h/harepd/stderr.log" 2>/dev/null | tail -8
+		echo "== $h: repmgr.nodes: $(cl_nodes_view "$h")"
+		echo "== $h: pg_hba.conf"; grep -v '^#' "$CL_DIR/$h/pg_hba.conf" 2>/dev/null | grep . | head -4
+	done | sed 's/^/# /'
+	echo "# == haproxy"; cl_hap_view | sed 's/^/# /'
 }
 
 # Idempotent: stops whatever is still running, removes namespaces and
@@ -612,6 +615,16 @@ cl_down() {
 		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
 		ip netns del "$ns" 2>/dev/null
 	done
+	# after a failed test, keep the logs (not the data directories)
+	if [ "${TAP_FAILED:-0}" -gt 0 ] && [ -z "${CL_KEEP:-}" ]; then
+		local keep=$CL_DIR.logs
+		mkdir -p "$keep"
+		(cd "$CL_DIR" && find . -path '*/data' -prune -o -type f \
+		    \( -name '*.log' -o -name '*.out' -o -name '*.yml' -o -name '*.conf' \
+		    -o -name 'monitor.*' -o -name '*.cfg' \) -print0 |
+		    xargs -0 -r cp --parents -t "$keep" 2>/dev/null)
+		echo "# logs kept in $keep"
+	fi
 	if [ -z "${CL_KEEP:-}" ]; then
 		rm -rf "$CL_DIR"
 	fi
