@@ -11,21 +11,27 @@
 # burst of load from elsewhere on the machine hits both sides alike.
 . "$(dirname "$0")/../tests/lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
-SECS=${BENCH_RPC_SECS:-4}
-ROUNDS=${BENCH_ROUNDS:-3}
+SECS=${BENCH_RPC_SECS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 LEVELS=${BENCH_RPC_LEVELS:-1 8 32}
 LOAD=$HAREPD_BUILD/bench/rpc_load
 MIN=$HAREPD_BUILD/bench/minimal_server
 R=$BENCH_OUT/rpc
 mkdir -p "$R"
 
+# A fresh minimal server for each run, as rpc.bench.sh starts a fresh rpc
+# worker for each: a server that has just taken c=32 is slower at c=1 for
+# a while, on both sides alike.
 MSPID=
 trap '[ -n "$MSPID" ] && kill "$MSPID" 2>/dev/null; wait 2>/dev/null' EXIT
-"$MIN" 127.0.0.1:0 >"$R/minimal.out" 2>&1 &
-MSPID=$!
-wait_for 5 'grep -q "^port " "$R/minimal.out"' || { cat "$R/minimal.out" >&2; exit 1; }
-MPORT=$(awk '/^port /{print $2}' "$R/minimal.out")
-bench_say "minimal server pid $MSPID on 127.0.0.1:$MPORT"
+minimal_start() {
+	rm -f "$R/minimal.out"	# the child truncates it only after the fork
+	"$MIN" 127.0.0.1:0 >"$R/minimal.out" 2>&1 &
+	MSPID=$!
+	wait_for 5 'grep -q "^port " "$R/minimal.out"' || { cat "$R/minimal.out" >&2; exit 1; }
+	MPORT=$(awk '/^port /{print $2}' "$R/minimal.out")
+}
+minimal_stop() { kill "$MSPID"; wait "$MSPID" 2>/dev/null; MSPID=; }
 
 # the data line of an rpc_load table for concurrency $2 in file $1:
 # concurrency requests req/s p50_us p99_us max_us errors srv_us/rq cli_us/rq
@@ -36,8 +42,10 @@ for r in $(seq "$ROUNDS"); do
 		RPC_BENCH_SECS=$SECS RPC_BENCH_LEVELS=$c HAREPD_BUILD=$HAREPD_BUILD \
 		    bash "$TOP/bench/rpc.bench.sh" >"$R/harepd.$c.$r" 2>&1
 		bench_say "round $r c=$c harepd:  $(row "$R/harepd.$c.$r" "$c")"
+		minimal_start
 		"$LOAD" -d "$SECS" -c "$c" -p "$MSPID" "127.0.0.1:$MPORT" \
 		    >"$R/minimal.$c.$r" 2>&1
+		minimal_stop
 		bench_say "round $r c=$c minimal: $(row "$R/minimal.$c.$r" "$c")"
 	done
 done
@@ -55,7 +63,7 @@ errs() {
 
 for c in $LEVELS; do
 	hcmd="RPC_BENCH_SECS=$SECS RPC_BENCH_LEVELS=$c bench/rpc.bench.sh, i.e. harepd --role rpc + rpc_load -d $SECS -c $c -p <worker pid> 127.0.0.1:<port>; median of $ROUNDS runs"
-	mcmd="bench/minimal_server 127.0.0.1:0 + rpc_load -d $SECS -c $c -p <server pid> 127.0.0.1:<port>; median of $ROUNDS runs, alternating with the harepd runs"
+	mcmd="bench/minimal_server 127.0.0.1:0 + rpc_load -d $SECS -c $c -p <server pid> 127.0.0.1:<port>; median of $ROUNDS runs, a fresh server each, alternating with the harepd runs"
 	note=
 	he=$(errs harepd "$c") me=$(errs minimal "$c")
 	[ "$he$me" != 00 ] && note="errors: harepd $he, minimal $me"

@@ -44,6 +44,13 @@ def main():
             if line:
                 figs.append(json.loads(line))
 
+    # in the order of the items; within one, as the parts wrote them
+    def item_key(g):
+        p = str(g.get("part") or "")
+        head = p.split(",")[0]
+        return int(head) if head.isdigit() else 99
+    figs.sort(key=item_key)
+
     commands = []
 
     def cmd_no(c):
