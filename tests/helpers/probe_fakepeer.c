@@ -6,6 +6,8 @@
  *   answer [ip=A] [id=N] [name=S] [witness=W] [masters=a,b] [slaves=c,d]
  *          [obs=REC/TL]          an IKnow; without obs= as a Go peer
  *   garbage                      reply bytes that are not an IKnow
+ *   raw HEX                      reply these bytes
+ *   big N                        an IKnow of about N bytes (a long name)
  *   status CODE [details]        fail the call with that gRPC status
  *
  * or, with --blackhole, a TCP listener that accepts and never says a word
@@ -191,6 +193,34 @@ pack_answer(char *spec)
 	return s;
 }
 
+static grpc_slice
+hex_slice(const char *hex)
+{
+	size_t n = strspn(hex, "0123456789abcdefABCDEF") / 2, i;
+	grpc_slice s = grpc_slice_malloc(n);
+	unsigned int byte;
+
+	for (i = 0; i < n && sscanf(hex + 2 * i, "%2x", &byte) == 1; i++)
+		GRPC_SLICE_START_PTR(s)[i] = (uint8_t)byte;
+	return s;
+}
+
+static grpc_slice
+big_answer(size_t n)
+{
+	Models__IKnow k = MODELS__IKNOW__INIT;
+	grpc_slice s;
+
+	if ((k.nodename = malloc(n + 1)) == NULL)
+		die("malloc");
+	memset(k.nodename, 'x', n);
+	k.nodename[n] = '\0';
+	s = grpc_slice_malloc(models__iknow__get_packed_size(&k));
+	models__iknow__pack(&k, GRPC_SLICE_START_PTR(s));
+	free(k.nodename);
+	return s;
+}
+
 struct reply {
 	grpc_byte_buffer	*msg;		/* NULL: status only */
 	grpc_status_code	 status;
@@ -211,6 +241,14 @@ make_reply(const char *spec_path, struct reply *r)
 		    10) : GRPC_STATUS_INTERNAL;
 		r->details = grpc_slice_from_copied_string(spec ?
 		    rest + strspn(rest, " ") : "no spec file");
+	} else if (strncmp(spec, "raw ", 4) == 0) {
+		s = hex_slice(spec + 4);
+		r->msg = grpc_raw_byte_buffer_create(&s, 1);
+		grpc_slice_unref(s);
+	} else if (strncmp(spec, "big ", 4) == 0) {
+		s = big_answer((size_t)atol(spec + 4));
+		r->msg = grpc_raw_byte_buffer_create(&s, 1);
+		grpc_slice_unref(s);
 	} else if (strncmp(spec, "garbage", 7) == 0) {
 		/* field 1 as a varint of 10 bytes all with continuation bits */
 		s = grpc_slice_from_copied_buffer(

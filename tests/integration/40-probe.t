@@ -64,6 +64,14 @@ v=$(probe_line 4 '^verdict .*answered=011')
 is "$(probe_field "$v" rw)" "1" "garbage from one peer: 3 of 4 still agree"
 ok "probe_since | grep -q '^peer .*target=$N2 .*answered=0 .*error=unreadable answer'" \
     "garbage reported as an unreadable answer"
+probe_spec n2 raw 1a02c328
+probe_mark
+p=$(probe_line 4 "^peer .*target=$N2 .*answered=0")
+like "$p" "error=unreadable answer" "an answer whose strings are not UTF-8 is unreadable"
+probe_spec n2 big 20000
+probe_mark
+p=$(probe_line 4 "^peer .*target=$N2 .*answered=0")
+like "$p" "error=RESOURCE_EXHAUSTED" "an oversized answer is refused by the client"
 probe_spec n2 status 14 harepd: local database unreachable
 probe_mark
 p=$(probe_line 4 "^peer .*target=$N2 .*error=UNAVAILABLE")
@@ -103,6 +111,24 @@ probe_spec n2 answer ip=127.0.0.2 $SAME
 probe_mark
 v=$(probe_line 4 "^verdict .*reason=synced with neighbour $N2")
 is "$(probe_field "$v" rw)" "1" "seed: Go peer (no observation) synced: rw"
+
+# ---- a query that hangs (repmgr.nodes locked) ends at the deadline ----
+probe_mark
+probe_line 4 '^verdict .*rw=1' >/dev/null
+pg_psql -d repmgr -c "begin" -c "lock table repmgr.nodes in access exclusive mode" \
+    -c "select pg_sleep(3)" -c "commit" &
+locker=$!
+probe_mark
+view=$(probe_line 5 '^view .*db_error=.+')
+like "$(probe_field "$view" db_error)" "query timed out after 1000 ms|statement timeout" \
+    "a blocked query ends at connectionDeadline: the view says so"
+v=$(probe_line 4 '^verdict .*reason=local database unreachable')
+is "$(probe_field "$v" rw)" "0" "blocked query: rw denied"
+ok "[ $(probe_field "$v" tick_us) -lt 1500000 ]" \
+    "blocked query: the tick still ends within the deadline ($(probe_field "$v" tick_us) us)"
+wait "$locker"
+probe_mark
+ok "probe_wait 10 '^verdict .*rw=1'" "lock released: rw again"
 
 # ---- the database goes away and comes back ----
 probe_conf "$conf" n1 127.0.0.1 "\"$N2\", \"$N3\"" "$W"
