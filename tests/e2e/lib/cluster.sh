@@ -589,6 +589,7 @@ cl_dump() {
 # Idempotent: stops whatever is still running, removes namespaces and
 # CL_DIR (unless CL_KEEP is set). Safe to call twice or on nothing.
 cl_down() {
+	local t_down=$(cl_now_ms)
 	local h ns p d
 	[ -n "$CL_DIR" ] && [ -d "$CL_DIR" ] || return 0
 	if [ -z "$CL_PFX" ] && [ -f "$CL_DIR/cluster.env" ]; then
@@ -599,6 +600,7 @@ cl_down() {
 	if [ -s "$CL_DIR/monitor.pid" ]; then kill "$(cat "$CL_DIR/monitor.pid")" 2>/dev/null; rm -f "$CL_DIR/monitor.pid"; fi
 	CL_MON_PID=
 	for h in $CL_NODES wt; do cl_harepd_stop "$h" 2>/dev/null; done
+	cl_log "down: harepd stopped after $(( $(cl_now_ms) - t_down )) ms"
 	cl_haproxy_stop
 	for h in $CL_NODES wt; do
 		cl_repmgrd_stop "$h"
@@ -608,6 +610,7 @@ cl_down() {
 			    </dev/null >/dev/null 2>&1)
 		fi
 	done
+	cl_log "down: PostgreSQL stopped after $(( $(cl_now_ms) - t_down )) ms"
 	# whatever we started that is still in our namespaces, by pid
 	for h in $CL_NODES wt hap sw; do
 		ns=$(cl_ns "$h")
@@ -615,6 +618,7 @@ cl_down() {
 		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
 		ip netns del "$ns" 2>/dev/null
 	done
+	cl_log "down: namespaces deleted after $(( $(cl_now_ms) - t_down )) ms"
 	# after a failed test, keep the logs (not the data directories)
 	if [ "${TAP_FAILED:-0}" -gt 0 ] && [ -z "${CL_KEEP:-}" ]; then
 		local keep=$CL_DIR.logs
@@ -684,4 +688,27 @@ print(json.dumps(v) if isinstance(v, (bool, type(None), list, dict)) else v)' "$
 # (neighbour/witness) answered.
 cl_peer_answered() {
 	[ "$(cl_status "$1" "any(p['answered'] for p in d['verdict']['peers'] if p['role'] == '$2')")" = true ]
+}
+
+# cl_wait_stable NODE SECS TIMEOUT: wait until exactly NODE has been UP for
+# writes for SECS in a row (an INSERT lands on it at the end). Meanwhile
+# records the witness's repmgr.nodes as it changes in CL_WT_VIEWS.
+cl_wait_stable() {
+	local end=$(( $(cl_now_ms) + $3 * 1000 )) since= up v last=
+	CL_WT_VIEWS=
+	while [ "$(cl_now_ms)" -lt "$end" ]; do
+		up=$(cl_hap_up pg_rw)
+		v=$(cl_nodes_view wt)
+		if [ "$v" != "$last" ]; then CL_WT_VIEWS="$CL_WT_VIEWS [$(date +%T) $v]"; last=$v; fi
+		if [ "$up" = "$1" ]; then
+			since=${since:-$(cl_now_ms)}
+			if [ $(( $(cl_now_ms) - since )) -ge $(( $2 * 1000 )) ]; then
+				[ "$(cl_insert stable)" = "$1" ] && return 0
+			fi
+		else
+			since=
+		fi
+		sleep 0.25
+	done
+	return 1
 }
