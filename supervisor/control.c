@@ -85,10 +85,22 @@ make_dir(const char *path, char *why, size_t whylen)
 static int
 refuse_live_socket(const struct sockaddr_un *sun, char *why, size_t whylen)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int live;
+	struct stat st;
+	int fd, live;
 
-	if (fd == -1) {
+	if (lstat(sun->sun_path, &st) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(why, whylen, "%s: %s", sun->sun_path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		/* a typo in control.socket must never cost a file */
+		snprintf(why, whylen, "%s exists and is not a socket: refusing "
+		    "to replace it", sun->sun_path);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
 		snprintf(why, whylen, "socket: %s", strerror(errno));
 		return -1;
 	}

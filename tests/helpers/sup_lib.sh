@@ -134,6 +134,15 @@ sup_placeholder() {
 # A worker that stays up and said Hello ("running" in status).
 sup_running() { [ "$(sup_status "w[\"$1\"][\"state\"]" 2>/dev/null)" = running ]; }
 
+# None of the pids (a space or newline separated list) is running.
+sup_none_alive() {
+	local p
+	for p in $1; do
+		sup_alive "$p" && { diag "still alive: $(ps -o pid=,stat=,args= -p "$p")"; return 1; }
+	done
+	return 0
+}
+
 proc_field() { awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"; }
 
 # Running (a zombie waiting for the test shell to reap it does not count).

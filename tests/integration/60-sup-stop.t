@@ -12,13 +12,7 @@ sup_init
 sup_config
 
 all_pids() { echo "$SUP_PID $(pgrep -P "$SUP_PID" | tr '\n' ' ')"; }
-none_alive() {
-	local p
-	for p in $1; do
-		sup_alive "$p" && { diag "still alive: $(ps -o pid=,stat=,args= -p "$p")"; return 1; }
-	done
-	return 0
-}
+none_alive() { sup_none_alive "$@"; }
 stop_order() {
 	grep -o '"msg":"worker [a-z]* (pid [0-9]*) stopped' "$SUP_DIR/stderr.log" |
 	    awk '{ printf "%s ", $2 }'
