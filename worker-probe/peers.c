@@ -237,28 +237,49 @@ call_cleanup(struct call *cl)
 	grpc_slice_unref(cl->details);
 }
 
+static void
+cancel_pending(struct peer_set *ps, struct call *calls)
+{
+	size_t i;
+
+	for (i = 0; i < ps->n; i++)
+		if (calls[i].pending)
+			grpc_call_cancel(calls[i].call, NULL);
+}
+
+static gpr_timespec
+in_ms(int ms)
+{
+	return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+	    gpr_time_from_millis(ms, GPR_TIMESPAN));
+}
+
 /*
  * Waits for every started call. The core ends each at its deadline;
- * should one outlive it by CANCEL_GRACE_MS, it is cancelled, which
- * completes it at once, so this returns soon after the deadline.
+ * should one outlive it by CANCEL_GRACE_MS, or abort() say so, the rest
+ * are cancelled, which completes them at once: this returns soon after
+ * the deadline, or soon after abort() returned true.
  */
 static void
 wait_calls(struct peer_set *ps, struct call *calls, size_t pending,
-    int64_t started_us, int deadline_ms)
+    int64_t started_us, int deadline_ms, bool (*abort)(void *), void *arg)
 {
-	gpr_timespec until = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-	    gpr_time_from_millis(deadline_ms + CANCEL_GRACE_MS, GPR_TIMESPAN));
+	int64_t give_up = started_us + (int64_t)(deadline_ms +
+	    CANCEL_GRACE_MS) * 1000;
+	bool cancelled = false;
 	struct call *cl;
 	grpc_event ev;
-	size_t i;
 
 	while (pending > 0) {
-		ev = grpc_completion_queue_next(ps->cq, until, NULL);
+		ev = grpc_completion_queue_next(ps->cq, cancelled ?
+		    gpr_inf_future(GPR_CLOCK_MONOTONIC) :
+		    in_ms(PEERS_ABORT_CHECK_MS), NULL);
 		if (ev.type == GRPC_QUEUE_TIMEOUT) {
-			for (i = 0; i < ps->n; i++)
-				if (calls[i].pending)
-					grpc_call_cancel(calls[i].call, NULL);
-			until = gpr_inf_future(GPR_CLOCK_MONOTONIC);
+			if (probe_mono_us() >= give_up ||
+			    (abort != NULL && abort(arg))) {
+				cancel_pending(ps, calls);
+				cancelled = true;
+			}
 			continue;
 		}
 		if (ev.type != GRPC_OP_COMPLETE)
@@ -368,7 +389,8 @@ answer_from_call(struct call *cl)
 }
 
 Harepd__PeerAnswer **
-peers_ask(struct peer_set *ps, const Models__WhatYouKnow *q, int deadline_ms)
+peers_ask(struct peer_set *ps, const Models__WhatYouKnow *q, int deadline_ms,
+    bool (*abort)(void *), void *arg)
 {
 	gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
 	    gpr_time_from_millis(deadline_ms, GPR_TIMESPAN));
@@ -389,7 +411,7 @@ peers_ask(struct peer_set *ps, const Models__WhatYouKnow *q, int deadline_ms)
 		pending += calls[i].pending;
 	}
 	grpc_slice_unref(request);
-	wait_calls(ps, calls, pending, started, deadline_ms);
+	wait_calls(ps, calls, pending, started, deadline_ms, abort, arg);
 	for (i = 0; i < ps->n; i++) {
 		out[i] = answer_from_call(&calls[i]);
 		call_cleanup(&calls[i]);

@@ -113,10 +113,13 @@ size_t	 peers_count(const struct peer_set *);
  * Asks every peer at once; returns after every call ended, at most
  * deadline_ms later (plus the core's scheduling). *out gets
  * peers_count() answers, in peers_new's order; free with
- * peers_answers_free.
+ * peers_answers_free. While waiting, abort(arg) is called every
+ * PEERS_ABORT_CHECK_MS (abort may be NULL); when it returns true the
+ * calls still running are cancelled (their answers say CANCELLED).
  */
+#define PEERS_ABORT_CHECK_MS	100
 Harepd__PeerAnswer **peers_ask(struct peer_set *, const Models__WhatYouKnow *,
-	    int deadline_ms);
+	    int deadline_ms, bool (*abort)(void *), void *arg);
 void	 peers_answers_free(Harepd__PeerAnswer **, size_t n);
 
 /*

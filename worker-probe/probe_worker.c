@@ -26,6 +26,7 @@
 #include "worker-probe/probe.h"
 
 #define EVIDENCE_MAX	2048	/* the evidence field of a verdict log line */
+#define DEFERRED_MAX	16	/* messages kept while a tick waits for peers */
 
 struct probe {
 	struct conf		*conf;
@@ -39,6 +40,9 @@ struct probe {
 	bool			 self_missing;	/* last view lacked our row */
 	uint64_t		 seq;
 	int64_t			 next_tick_us;
+	/* read during a tick, handled after it (a reload frees the peers) */
+	ipc_envelope		*deferred[DEFERRED_MAX];
+	size_t			 n_deferred;
 };
 
 int64_t
@@ -215,6 +219,40 @@ send_verdict(Harepd__Verdict *v)
 	log_warn("sending verdict %" PRIu64, v->seq);
 }
 
+static void take_control(struct probe *, const Harepd__Control *);
+
+/*
+ * Called while a tick waits for peers: SHUTDOWN ends the tick at once
+ * (the supervisor kills a worker that takes seconds to stop); anything
+ * else waits until the tick is over.
+ */
+static bool
+tick_abort(void *arg)
+{
+	struct probe *p = arg;
+	ipc_envelope *env;
+	enum ipc_rc rc;
+	char err[256];
+
+	while (!p->stop && p->n_deferred < DEFERRED_MAX &&
+	    (rc = worker_recv(&env, err, sizeof(err))) != IPC_AGAIN) {
+		if (rc == IPC_EOF || rc == IPC_SYSERR) {
+			log_warnx("supervisor channel: %s, stopping",
+			    ipc_rc_str(rc));
+			p->stop = true;
+		} else if (rc != IPC_OK)
+			log_warnx("bad message from the supervisor: %s: %s",
+			    ipc_rc_str(rc), err);
+		else if (env->body_case == HAREPD__ENVELOPE__BODY_CONTROL &&
+		    env->control->command == HAREPD__CONTROL__COMMAND__SHUTDOWN) {
+			take_control(p, env->control);
+			ipc_free(env);
+		} else
+			p->deferred[p->n_deferred++] = env;
+	}
+	return p->stop;
+}
+
 static Harepd__PeerAnswer **
 ask_peers(struct probe *p, const Harepd__LocalView *view)
 {
@@ -226,7 +264,8 @@ ask_peers(struct probe *p, const Harepd__LocalView *view)
 	q.ip = view->ip[0] != '\0' ? view->ip : p->conf->primary_ip;
 	q.nodeid = view->node_id;
 	q.nodename = p->conf->node_name;
-	return peers_ask(p->peers, &q, p->conf->connection_deadline * 1000);
+	return peers_ask(p->peers, &q, p->conf->connection_deadline * 1000,
+	    tick_abort, p);
 }
 
 static void
@@ -242,6 +281,11 @@ verdict_tick(struct probe *p, const Harepd__LocalView *view, int64_t t0)
 	if (view->db_error[0] == '\0') {
 		answers = ask_peers(p, view);
 		n = peers_count(p->peers);
+	}
+	if (p->stop) {
+		/* shutting down: a verdict from cancelled calls means nothing */
+		peers_answers_free(answers, n);
+		return;
 	}
 	decide(view, answers, n, p->conf, &pv);
 	v.seq = ++p->seq;
@@ -349,6 +393,19 @@ dispatch(struct probe *p, ipc_envelope *env)
 }
 
 static void
+run_deferred(struct probe *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_deferred; i++) {
+		if (!p->stop)
+			dispatch(p, p->deferred[i]);
+		ipc_free(p->deferred[i]);
+	}
+	p->n_deferred = 0;
+}
+
+static void
 read_channel(struct probe *p)
 {
 	ipc_envelope *env;
@@ -405,6 +462,7 @@ loop(struct probe *p)
 		if (p->next_tick_us < (now = probe_mono_us()))
 			p->next_tick_us = now;
 		/* messages that came during the tick, without waiting */
+		run_deferred(p);
 		read_channel(p);
 	}
 }
@@ -424,6 +482,7 @@ probe_worker_main(void)
 	    p.push->server_only ? "server only (view, no verdicts)" :
 	    "deciding");
 	loop(&p);
+	run_deferred(&p);	/* frees what a stop left unhandled */
 	peers_free(p.peers);
 	if (p.grpc_up)
 		grpc_shutdown();

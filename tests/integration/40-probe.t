@@ -182,6 +182,19 @@ ok "[ '$t4' -ge 1000000 ] && [ '$t4' -lt 1500000 ]" "4 blackholed peers: still o
 v=$(grep '^verdict ' "$PROBE_TMP/sup.out" | tail -1)
 is "$(probe_field "$v" answered)/$(probe_field "$v" rw)" "1100001/0" \
     "4 blackholed of 8 members: 4 agree, 5 needed, rw denied"
+
+# ---- shutdown while a tick waits for a dead peer (deadline 5 s) ----
+PROBE_DEADLINE=5 probe_conf "$conf" n1 127.0.0.1 "\"$N2\", ${BH[0]}" "$W"
+probe_start "$conf" || bail "probe did not start"
+probe_wait 5 '^view '
+sleep 0.5
+t0=$(date +%s%N)
+probe_stop
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+is "$PROBE_EXIT" "exit status=0 signal=0" "shutdown during a tick: clean exit"
+ok "[ $ms -lt 1000 ]" "shutdown during a tick: the dead peer is not waited for ($ms ms)"
+is "$(grep -c '^verdict ' "$PROBE_TMP/sup.out")" "0" "shutdown during a tick: no verdict from cancelled calls"
+
 for n in n2 n3 w; do probe_peer_stop $n; done
 is "$(probe_sanitizer_reports)" "" "no sanitizer report from the worker or the peers"
 done_testing
