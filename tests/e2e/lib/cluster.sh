@@ -590,7 +590,7 @@ cl_dump() {
 # CL_DIR (unless CL_KEEP is set). Safe to call twice or on nothing.
 cl_down() {
 	local t_down=$(cl_now_ms)
-	local h ns p d
+	local h ns p d pids=
 	[ -n "$CL_DIR" ] && [ -d "$CL_DIR" ] || return 0
 	if [ -z "$CL_PFX" ] && [ -f "$CL_DIR/cluster.env" ]; then
 		. "$CL_DIR/cluster.env"
@@ -602,14 +602,19 @@ cl_down() {
 	for h in $CL_NODES wt; do cl_harepd_stop "$h" 2>/dev/null; done
 	cl_log "down: harepd stopped after $(( $(cl_now_ms) - t_down )) ms"
 	cl_haproxy_stop
+	# repmgrd: SIGTERM to all at once; PostgreSQL: immediate stop, in
+	# parallel; whatever is left is killed with the namespaces below
 	for h in $CL_NODES wt; do
-		cl_repmgrd_stop "$h"
-		d=$CL_DIR/$h/data
-		if [ -f "$d/postmaster.pid" ]; then
-			(cd / && runuser -u postgres -- "$CL_PGBIN/pg_ctl" -D "$d" -m immediate -w -t 20 stop \
-			    </dev/null >/dev/null 2>&1)
-		fi
+		[ -s "$CL_DIR/$h/repmgrd.pid" ] && kill -TERM "$(cat "$CL_DIR/$h/repmgrd.pid")" 2>/dev/null
 	done
+	for h in $CL_NODES wt; do
+		d=$CL_DIR/$h/data
+		[ -f "$d/postmaster.pid" ] || continue
+		(cd / && runuser -u postgres -- "$CL_PGBIN/pg_ctl" -D "$d" -m immediate -w -t 20 stop \
+		    </dev/null >/dev/null 2>&1) &
+		pids="$pids $!"
+	done
+	for p in $pids; do wait "$p"; done
 	cl_log "down: PostgreSQL stopped after $(( $(cl_now_ms) - t_down )) ms"
 	# whatever we started that is still in our namespaces, by pid
 	for h in $CL_NODES wt hap sw; do
