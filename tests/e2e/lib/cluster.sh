@@ -543,14 +543,17 @@ cl_monitor_start() {
 	CL_MON_PID=$!
 	echo "$CL_MON_PID" >"$CL_DIR/monitor.pid"
 }
-# cl_monitor_stop NAME: stops it and reports as one TAP test
-cl_monitor_stop() {
-	local n bad
+# cl_monitor_halt: stop the sampling (waits for the last sample)
+cl_monitor_halt() {
 	[ -n "$CL_MON_PID" ] || return 0
 	touch "$CL_DIR/monitor.stop"
 	wait "$CL_MON_PID" 2>/dev/null
 	CL_MON_PID=
 	rm -f "$CL_DIR/monitor.pid"
+}
+# cl_monitor_report NAME: the monitor's result as one TAP test
+cl_monitor_report() {
+	local n bad
 	read -r n bad <"$CL_DIR/monitor.count" 2>/dev/null || { n=0; bad=0; }
 	if [ "$n" -gt 0 ] && [ "$bad" -eq 0 ]; then
 		tap_result 0 "monitor: never two writers (${1:-scenario}, $n samples)"
@@ -559,6 +562,8 @@ cl_monitor_stop() {
 		head -20 "$CL_DIR/monitor.violations" 2>/dev/null | sed 's/^/# /'
 	fi
 }
+# cl_monitor_stop NAME: stop it and report as one TAP test
+cl_monitor_stop() { cl_monitor_halt; cl_monitor_report "$@"; }
 
 # ---------------------------------------------------------------- up / down
 
