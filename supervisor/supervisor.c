@@ -568,10 +568,6 @@ sup_open(struct sup *s, char *why, size_t whylen)
 		snprintf(why, whylen, "/proc/self/exe: %s", strerror(errno));
 		return -1;
 	}
-	if ((s->signal_fd = setup_signals()) == -1) {
-		snprintf(why, whylen, "signalfd: %s", strerror(errno));
-		return -1;
-	}
 	s->control_path = strdup(s->conf->control_socket ?
 	    s->conf->control_socket : CONF_DEFAULT_SOCKET);
 	if ((s->control_fd = control_listen(s->control_path, why,
@@ -634,6 +630,10 @@ supervisor_main(const char *path, struct conf *loaded, enum harepd_mode mode,
 	/* a script's descriptors (lock files, pipes) are not ours to keep */
 	(void)close_range(STDERR_FILENO + 1, ~0U, 0);
 	sup_init(s, path, mode, verbose);
+	/* from here on SIGTERM waits in the signalfd: even during start it
+	 * stops the workers in order and removes the socket */
+	if ((s->signal_fd = setup_signals()) == -1)
+		fatal("signalfd");
 	log_set_verbose(verbose);
 	log_init("harepd", sup_log_sink, s);
 	(void)sup_log_open(s, loaded);

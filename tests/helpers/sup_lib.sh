@@ -99,8 +99,10 @@ sup_start() {
 	"$HAREPD" -f "$SUP_CONF" "$@" </dev/null >/dev/null \
 	    2> >(sup_stamp >>"$SUP_DIR/stderr.log") &
 	SUP_PID=$!
-	wait_for 10 '[ -S "$SUP_SOCK" ] || ! kill -0 $SUP_PID 2>/dev/null'
-	[ -S "$SUP_SOCK" ] || { cat "$SUP_DIR/stderr.log" >&2; bail "harepd did not start"; }
+	# the socket answering, not merely there: a stale one may be
+	wait_for 10 'sup_ctl status >/dev/null 2>&1 || ! sup_alive $SUP_PID'
+	sup_ctl status >/dev/null 2>&1 ||
+		{ cat "$SUP_DIR/stderr.log" >&2; bail "harepd did not start"; }
 }
 
 sup_ctl() { "$HAREPDCTL" -s "$SUP_SOCK" "$@"; }
