@@ -67,9 +67,9 @@ bench_free_port() {
 	return 1
 }
 
-# median of the numbers on stdin (one a line)
+# median of the numbers on stdin (one a line; anything else is skipped)
 bench_median() {
-	sort -n | awk '{ a[NR] = $1 } END {
+	grep -E '^-?[0-9]+([.][0-9]+)?$' | sort -n | awk '{ a[NR] = $1 } END {
 		if (NR == 0) exit
 		if (NR % 2) print a[(NR + 1) / 2]
 		else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'

@@ -72,23 +72,24 @@ promote_run() {	# promote_run I
 	t0=$(now_ms)
 	cl_promote n2 || { echo "part e2e: repmgr standby promote failed" >&2; return 1; }
 	tp=$(now_ms)
-	# the steps on the way, each the first time it is seen: n2's harepd
-	# verdict allows rw, n2's pg_hba.conf allows harw, HAProxy has n2 UP
-	local tv= th= tu= reasons=
+	# the steps on the way: n2's harepd changes its pg_hba.conf to allow
+	# (exact: status pg_hba.last_changed_at_ms, same clock as t0), HAProxy
+	# shows n2 UP (polled: unknown when the INSERT got there first)
+	local th= tu= reasons= r lc
 	t1=
 	while [ $(( $(now_ms) - t0 )) -lt 120000 ]; do
 		r=$(cl_ctl n2 status --json 2>/dev/null | python3 -c 'import json,sys; v=json.load(sys.stdin)["verdict"] or {}; print(v.get("rw"), v.get("reason"))' 2>/dev/null)
 		case $reasons in *"$r"*) ;; *) reasons+="$(( $(now_ms) - t0 )) ms: $r; " ;; esac
-		[ -z "$tv" ] && [ "${r%% *}" = allow ] && tv=$(( $(now_ms) - t0 ))
-		[ -z "$th" ] && cl_hba_allows n2 harw && th=$(( $(now_ms) - t0 ))
 		[ -z "$tu" ] && [ "$(cl_hap_up pg_rw)" = n2 ] && tu=$(( $(now_ms) - t0 ))
 		if [ "$(cl_insert bench)" = n2 ]; then t1=$(now_ms); break; fi
 		sleep 0.05
 	done
 	[ -n "$t1" ] || { echo "part e2e: writes never reached n2" >&2; return 1; }
-	echo "$((t1 - t0)) $((tp - t0)) ${tv:--} ${th:--} ${tu:--}" >>"$E/promote"
-	bench_say "promote run $1: promote took $((tp - t0)) ms; n2 verdict rw allow at ${tv:-?} ms, pg_hba.conf allows at ${th:-?} ms, HAProxy UP at ${tu:-?} ms, INSERT on n2 at $((t1 - t0)) ms"
-	bench_say "  n2's verdicts meanwhile: $reasons"
+	lc=$(cl_ctl n2 status --json 2>/dev/null | python3 -c 'import json,sys; print((json.load(sys.stdin)["pg_hba"] or {}).get("last_changed_at_ms") or "")' 2>/dev/null)
+	[ -n "$lc" ] && [ "$lc" -ge "$t0" ] && th=$((lc - t0))
+	echo "$((t1 - t0)) $((tp - t0)) ${th:--} ${tu:--}" >>"$E/promote"
+	bench_say "promote run $1: promote took $((tp - t0)) ms; n2's pg_hba.conf allows at ${th:-?} ms, HAProxy UP at ${tu:-?} ms, INSERT on n2 at $((t1 - t0)) ms"
+	bench_say "  n2's verdicts meanwhile (polled): $reasons"
 }
 
 t=$SECONDS
@@ -109,7 +110,7 @@ PROCMD="cl_pg_stop n1 immediate; cl_promote n2 (repmgr standby promote) until cl
 n=$(wc -l <"$E/promote")
 bench_fig item=5 what="promote to writes routed (median of $n)" unit=ms \
     value="$(cut -d' ' -f1 "$E/promote" | bench_median)" cmd="$PROCMD" \
-    note="$( [ "$n" -lt "$RUNS" ] && echo "only $n of $RUNS runs; ")runs: $(cut -d' ' -f1 "$E/promote" | tr '\n' ' ')ms; medians from the promote's start: repmgr standby promote returns $(cut -d' ' -f2 "$E/promote" | bench_median) ms, n2's verdict allows rw $(cut -d' ' -f3 "$E/promote" | bench_median) ms, n2's pg_hba.conf allows $(cut -d' ' -f4 "$E/promote" | bench_median) ms, HAProxy has n2 UP $(cut -d' ' -f5 "$E/promote" | bench_median) ms"
+    note="$( [ "$n" -lt "$RUNS" ] && echo "only $n of $RUNS runs; ")runs: $(cut -d' ' -f1 "$E/promote" | tr '\n' ' ')ms; medians from the promote's start: repmgr standby promote returns $(cut -d' ' -f2 "$E/promote" | bench_median) ms, n2's harepd allows in pg_hba.conf $(cut -d' ' -f3 "$E/promote" | bench_median) ms, HAProxy has n2 UP $(cut -d' ' -f4 "$E/promote" | bench_median) ms (where seen before the INSERT)"
 n=$(wc -l <"$E/isolation")
 bench_fig item=5 what="isolation to fence (median of $n)" unit=ms \
     value="$(bench_median <"$E/isolation")" cmd="$ISOCMD" \
