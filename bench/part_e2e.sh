@@ -29,7 +29,7 @@ not_measured() {
 [ -f "$LIB" ] || not_measured "the e2e harness ($LIB) is not in the tree"
 . "$LIB"
 for f in cl_init cl_up cl_harepd_start_all cl_down cl_link_down cl_link_up \
-    cl_hba_denies cl_hba_allows cl_insert cl_promote cl_pg_stop cl_hap_up; do
+    cl_hba_denies cl_hba_allows cl_insert cl_promote cl_pg_stop cl_hap_up cl_ctl; do
 	declare -F "$f" >/dev/null || not_measured "the e2e harness has no $f"
 done
 command -v haproxy >/dev/null && command -v repmgr >/dev/null ||
@@ -51,7 +51,11 @@ cluster() {	# cluster N: a fresh cluster, harepd everywhere, n1 takes writes
 	steady n1 60
 }
 steady() {	# steady NODE TIMEOUT: NODE allows writes and takes an INSERT
-	wait_for "$2" "cl_hba_allows $1 harw && [ \"\$(cl_hap_up pg_rw)\" = $1 ] && [ \"\$(cl_insert bench)\" = $1 ]"
+	if declare -F cl_wait_writer >/dev/null; then
+		wait_for "$2" "cl_hba_allows $1 harw" && cl_wait_writer "$1" "$2"
+	else
+		wait_for "$2" "cl_hba_allows $1 harw && [ \"\$(cl_hap_up pg_rw)\" = $1 ] && [ \"\$(cl_insert bench)\" = $1 ]"
+	fi
 }
 
 isolation_run() {	# isolation_run I
