@@ -20,7 +20,7 @@ trap 'kill $HOLDER 2>/dev/null; sup_cleanup' EXIT
 wait_for 5 "(exec 3<>/dev/tcp/127.0.0.1/$SUP_PORT) 2>/dev/null" || bail "port holder did not start"
 
 sup_start --server-only
-sleep 4.5
+sleep 6.5	# 100+200+400+800+1600 ms of backoff, and room for slow starts
 restarts=$(sup_status 'w["rpc"]["restarts"]')
 kill -TERM "$SUP_PID"
 wait_for 10 '! sup_alive $SUP_PID'
@@ -42,9 +42,9 @@ for line in open(sys.argv[1]):
         print("exit", ts, j["backoff_ms"])
 PY
 starts=$(grep -c ^start "$SUP_DIR/events")
-diag "rpc started $starts times in 4.5 s (status said $restarts restarts)"
-ok '[ "$starts" -ge 5 ] && [ "$starts" -le 7 ]' \
-	"5 to 7 starts in 4.5 s (100+200+400+800+1600 ms of backoff), not a tight loop"
+diag "rpc started $starts times in 6.5 s (status said $restarts restarts)"
+ok '[ "$starts" -ge 6 ] && [ "$starts" -le 8 ]' \
+	"6 to 8 starts in 6.5 s (the 7th needs 3.1 s + 3.2 s of backoff), not a tight loop"
 is "$(awk '$1 == "exit" { printf "%s ", $3 }' "$SUP_DIR/events" | cut -d' ' -f1-5)" \
 	"100 200 400 800 1600" "announced backoffs double from 100 ms"
 # each gap exit -> next start, against the backoff announced at the exit
@@ -53,8 +53,8 @@ diag "measured gap:announced backoff (ms): $gaps"
 n=0; bad=0
 for g in $gaps; do
 	got=${g%:*}; want=${g#*:}; n=$((n + 1))
-	# never early (a few ms of pipe slack), at most 300 ms late
-	if [ "$got" -lt $((want - 20)) ] || [ "$got" -gt $((want + 300)) ]; then
+	# never early (a few ms of pipe slack), at most 500 ms late (load)
+	if [ "$got" -lt $((want - 20)) ] || [ "$got" -gt $((want + 500)) ]; then
 		bad=$((bad + 1)); diag "gap $got ms for a backoff of $want ms"
 	fi
 done
