@@ -190,6 +190,7 @@ for r in rpc probe hba; do
 	rm -f "$SUP_DIR/stop-watch"
 	after=$(hba_sum)
 	lc1=$(sup_status '(d["pg_hba"] or {}).get("last_changed_at_ms")')
+	restarts=$(sup_status "w[\"$r\"][\"restarts\"]")
 	versions=$(sort -u "$SUP_DIR/watch.$r" | wc -l)
 	backoff=$(grep -E "worker $r \(pid $old\) .*restarting in" "$SUP_DIR/stderr.log" |
 	    sed -n 's/.*restarting in \([0-9]*\) ms.*/\1/p' | tail -1)
@@ -202,7 +203,7 @@ for r in rpc probe hba; do
 	bench_fig item=6 what="restart of the $r worker: kill -9 to new worker's Hello" unit=ms \
 	    value="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1000 }')" \
 	    cmd="kill -9 <$r pid> under $CONFDESC; time of the supervisor's stderr line \"worker $r (pid N) is ready\" as read" \
-	    note="includes the supervisor's restart backoff of ${backoff:-?} ms"
+	    note="includes the supervisor's restart backoff of ${backoff:-?} ms; harepdctl status: restarts $restarts, pid $old -> $(sup_worker_pid "$r")"
 	if [ "$r" = rpc ]; then
 		ok_at=$(cat "$SUP_DIR/rpc-ok")
 		bench_fig item=6 what="restart of the rpc worker: kill -9 to first OK GetClusterInfo" unit=ms \
