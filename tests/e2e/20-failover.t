@@ -16,7 +16,7 @@ is "$(cl_insert before)" "n1" "before: writes on n1"
 cl_pg_stop n1 immediate
 t_crash=$(cl_now_ms)
 ok 'wait_for 5 "[ -z \"\$(cl_hap_up pg_rw)\" ]"' "n1 crashed: no server UP for writes"
-diag "crash_to_no_writer_ms=$(( $(cl_now_ms) - t_crash ))"
+cl_time crash_to_no_writer_ms $(( $(cl_now_ms) - t_crash ))
 ok '! cl_insert crashed >/dev/null' "n1 crashed: an INSERT through HAProxy fails"
 ok 'wait_for 5 "cl_hba_denies n1 harw"' "n1 crashed: its harepd writes reject for harw"
 
@@ -33,9 +33,9 @@ while [ "$(( $(cl_now_ms) - t0 ))" -lt 60000 ]; do
 done
 t_routed=$(cl_now_ms)
 is "$got" "n2" "after promote: an INSERT through HAProxy lands on n2"
-diag "promote_cmd_ms=$(( t_promoted - t0 ))"
-diag "promote_to_routed_ms=$(( t_routed - t0 ))"
-diag "crash_to_routed_ms=$(( t_routed - t_crash ))"
+cl_time promote_cmd_ms $(( t_promoted - t0 ))
+cl_time promote_to_routed_ms $(( t_routed - t0 ))
+cl_time crash_to_routed_ms $(( t_routed - t_crash ))
 is "$(cl_hap_up pg_rw)" "n2" "after promote: only n2 UP for writes"
 diag "n2 verdict: $(cl_status n2 'd["verdict"]["reason"]')"
 

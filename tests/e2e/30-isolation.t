@@ -25,7 +25,7 @@ while [ "$(( $(cl_now_ms) - t0 ))" -lt 15000 ]; do
 done
 ok '[ -n "$fenced" ]' "isolated n1 fences itself (pg_hba.conf rejects harw)"
 fence_ms=$(( ${fenced:-$(cl_now_ms)} - t0 ))
-diag "isolation_to_fence_ms=$fence_ms (bound ${bound_ms})"
+cl_time isolation_to_fence_ms "$fence_ms"
 ok '[ "$fence_ms" -le "$bound_ms" ]' "fenced within watchDog + connectionDeadline + 1 s (${fence_ms} ms <= ${bound_ms} ms)"
 n1_deny_applied() {
 	[ "$(cl_status n1 'd["pg_hba"]["rw"]')" = deny ] &&
@@ -52,8 +52,8 @@ while [ "$(( $(cl_now_ms) - t1 ))" -lt 60000 ]; do
 done
 t_routed=$(cl_now_ms)
 is "$got" "n2" "after promote: an INSERT through HAProxy lands on n2"
-diag "promote_cmd_ms=$(( t_promoted - t1 ))"
-diag "promote_to_routed_ms=$(( t_routed - t1 ))"
+cl_time promote_cmd_ms $(( t_promoted - t1 ))
+cl_time promote_to_routed_ms $(( t_routed - t1 ))
 
 # ---- heal: two running primaries, each with its own story. repmgr
 # does not resolve this (failover=manual): the witness's repmgrd may even
@@ -86,7 +86,7 @@ diag "writes after heal (every 0.2 s, - = refused): $(tr ' ' '\n' <<<"$inserts" 
 t2=$(cl_now_ms)
 cl_pg_stop n1 fast
 ok 'wait_for 40 "cl_wait_writer n2 1"' "n1 stopped: writes on n2"
-diag "old_primary_stop_to_routed_ms=$(( $(cl_now_ms) - t2 ))"
+cl_time old_primary_stop_to_routed_ms $(( $(cl_now_ms) - t2 ))
 ok 'cl_repmgr n1 node rejoin -d "host=$(cl_ip n2) port=$CL_PORT user=repmgr dbname=repmgr" --force-rewind >>"$CL_DIR/n1/repmgr.out" 2>&1' \
     "repmgr node rejoin --force-rewind on n1"
 # n2 may lose its majority for a while after the rejoin: the witness's copy
@@ -94,7 +94,7 @@ ok 'cl_repmgr n1 node rejoin -d "host=$(cl_ip n2) port=$CL_PORT user=repmgr dbna
 # have stayed on n2 for 4 s in a row.
 t3=$(cl_now_ms)
 ok 'cl_wait_stable n2 4 40' "n1 rejoined as a standby: writes on n2, stable for 4 s"
-diag "rejoin_to_stable_writer_ms=$(( $(cl_now_ms) - t3 ))"
+cl_time rejoin_to_stable_writer_ms $(( $(cl_now_ms) - t3 ))
 diag "witness repmgr.nodes meanwhile: $CL_WT_VIEWS"
 ok 'wait_for 20 "[ \"\$(cl_hap_up pg_ro)\" = \"n1 n2\" ]"' "n1 rejoined: UP for reads"
 

@@ -66,7 +66,7 @@ ok 'cl_repmgr n3 node rejoin -d "host=$(cl_ip n2) port=$CL_PORT user=repmgr dbna
     "repmgr node rejoin --force-rewind on n3 (now following n2)"
 is "$(cl_in_recovery n3)" "t" "n3 is a standby of n2"
 ok 'wait_for 40 "cl_wait_writer n2 1"' "n3 following n2: writes on n2"
-diag "n3_rejoin_to_routed_ms=$(( $(cl_now_ms) - t1 ))"
+cl_time n3_rejoin_to_routed_ms $(( $(cl_now_ms) - t1 ))
 diag "promote_to_routed_ms=$(( $(cl_now_ms) - t0 )) (includes the stale-standby phases above)"
 dev=$(cl_hold 3 n2)
 is "$dev" "" "writes stay on n2"

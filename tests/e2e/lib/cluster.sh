@@ -660,12 +660,12 @@ cl_suite_up() {
 	first=${CL_NODES%% *}
 	t0=$(cl_now_ms)
 	cl_up || { cl_dump; bail "cluster did not come up (see $CL_DIR/cluster.log)"; }
-	diag "cluster_up_ms=$CL_UP_MS"
+	cl_time cluster_up_ms "$CL_UP_MS"
 	cl_harepd_start_all || { cl_dump; bail "harepd did not start"; }
 	if ! cl_wait_writer "$first" 30; then
 		cl_dump; bail "writes never reached $first with harepd running"
 	fi
-	diag "harepd_to_first_writer_ms=$(( $(cl_now_ms) - t0 - CL_UP_MS ))"
+	cl_time harepd_to_first_writer_ms $(( $(cl_now_ms) - t0 - CL_UP_MS ))
 }
 
 # cl_wait_writer NODE TIMEOUT: HAProxy's write backend has exactly NODE UP
@@ -721,4 +721,13 @@ cl_wait_stable() {
 		sleep 0.25
 	done
 	return 1
+}
+
+# cl_time KEY VALUE: a measurement, as a TAP diagnostic (prove -v shows
+# it) and appended to $HAREPD_BUILD/e2e-timings.txt (make e2e hides
+# diagnostics of passing scripts).
+cl_time() {
+	diag "$1=$2"
+	printf '%s %s %s=%s\n' "$(date +%FT%T)" "$(basename "$0" .t)" "$1" "$2" \
+	    >>"$HAREPD_BUILD/e2e-timings.txt" 2>/dev/null
 }
