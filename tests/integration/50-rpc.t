@@ -124,6 +124,11 @@ ok "wait_for 3 'rpc_logs | grep -q \"bindPort or TLS changed\"'" \
 like "$(rpc_logs | grep 'configuration reloaded')" "up to 16000 ms old" \
     "the view's age limit follows the new watchDog at once"
 like "$(rpc_call)" "^code=OK" "and the server still answers on the old port"
+echo "harepd: { gRPC: { bindPort: not-a-port" >"$RPC_TMP/conf.yml"
+rpc_send config
+ok "wait_for 3 'rpc_logs | grep -q \"does not load: keeping the running one\"'" \
+    "a reloaded configuration that does not load is refused, and logged"
+like "$(rpc_call)" "^code=OK" "the worker goes on with the running one"
 
 # --- no file of its own ---
 files=$(for fd in /proc/$RPC_PID/fd/*; do
