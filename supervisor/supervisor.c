@@ -125,6 +125,29 @@ forward(struct worker *to, const ipc_envelope *env)
 		    ipc_body_name(env->body_case), to->role->name);
 }
 
+/* One line for `systemctl status`: what pg_hba.conf says, or why not. */
+static void
+notify_status(struct sup *s)
+{
+	const Harepd__HbaApplied *h = s->last_hba ? s->last_hba->hba_applied :
+	    NULL;
+	char line[160];
+
+	if (s->notify.fd == -1)
+		return;
+	if (s->paused)
+		snprintf(line, sizeof(line), "STATUS=client paused (stop-client): "
+		    "pg_hba.conf left as it is");
+	else if (h != NULL)
+		snprintf(line, sizeof(line), "STATUS=pg_hba.conf: rw %s, ro %s%s",
+		    h->rw_allow ? "allow" : "deny", h->ro_allow ? "allow" : "deny",
+		    h->fenced ? " (fenced: no fresh verdict)" : "");
+	else
+		snprintf(line, sizeof(line), "STATUS=%s",
+		    s->ready_sent ? "all workers ready" : "starting workers");
+	(void)sdnotify_send(&s->notify, line);
+}
+
 static void
 check_ready(struct sup *s)
 {
@@ -136,8 +159,9 @@ check_ready(struct sup *s)
 		return;
 	s->ready_sent = true;
 	log_info("all workers ready (mode %s)", mode_name(s->mode));
-	if (sdnotify_send(&s->notify, "READY=1\nSTATUS=all workers ready") == -1)
+	if (sdnotify_send(&s->notify, "READY=1") == -1)
 		log_warn("sd_notify READY=1");
+	notify_status(s);
 }
 
 static void
@@ -222,6 +246,7 @@ dispatch(struct sup *s, struct worker *w, ipc_envelope *env)
 		if (env->hba_applied->changed)
 			s->hba_changed_ms = env->hba_applied->applied_at_ms;
 		keep(&s->last_hba, env);
+		notify_status(s);
 		return;
 	case HAREPD__ENVELOPE__BODY_HELLO:
 		on_hello(s, w, env->hello);
@@ -356,6 +381,7 @@ sup_set_paused(struct sup *s, bool on)
 			log_warn("cannot tell %s to %s", w->role->name,
 			    on ? "pause" : "resume");
 	}
+	notify_status(s);
 }
 
 /* ---- SIGTERM: probe, then hba, then rpc ---- */

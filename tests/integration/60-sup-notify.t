@@ -44,6 +44,9 @@ else
 		"no READY=1 while a worker never said Hello ($ready_workers of 3 ready)"
 	is "$(sup_status 'd["daemon"]["ready"]')" false "status: not ready either"
 fi
+sup_ctl stop-client >/dev/null
+ok 'wait_for 2 "grep -q \" STATUS=client paused\" \"$SUP_DIR/notes\""' \
+	"STATUS= tells systemctl status that the client is paused"
 kill -TERM "$SUP_PID"
 wait_for 10 '! sup_alive $SUP_PID'
 ok 'wait_for 2 "grep -q \" STOPPING=1$\" \"$SUP_DIR/notes\""' "STOPPING=1 on SIGTERM"
