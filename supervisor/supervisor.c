@@ -653,8 +653,13 @@ supervisor_main(const char *path, struct conf *loaded, enum harepd_mode mode,
 	struct sup *s = &sup;
 	char why[1024] = "";
 
-	/* a script's descriptors (lock files, pipes) are not ours to keep */
+	/* a script's descriptors (lock files, pipes) are not ours to keep;
+	 * a closed 0-2 would make the next open() our "stderr" */
 	(void)close_range(STDERR_FILENO + 1, ~0U, 0);
+	for (int fd = 0; fd <= STDERR_FILENO; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", O_RDWR) == -1)	/* takes fd */
+			return 1;
 	sup_init(s, path, mode, verbose);
 	/* from here on SIGTERM waits in the signalfd: even during start it
 	 * stops the workers in order and removes the socket */
