@@ -441,13 +441,21 @@ server_credentials(const struct rpc_server_opts *o, char *err, size_t errlen)
 static grpc_server *
 create_server(void)
 {
-	grpc_arg args[1];
-	grpc_channel_args ch_args = { .num_args = 1, .args = args };
+	grpc_arg args[2];
+	grpc_channel_args ch_args = { .num_args = 2, .args = args };
 
 	/* the core answers RESOURCE_EXHAUSTED itself above this size */
 	args[0].type = GRPC_ARG_INTEGER;
 	args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
 	args[0].value.integer = RPC_MAX_REQUEST;
+	/*
+	 * The core sets SO_REUSEPORT by default: any process of the same
+	 * user (nobody!) could then bind our port too and take a share of
+	 * the peers' questions, as could a second worker. One owner only.
+	 */
+	args[1].type = GRPC_ARG_INTEGER;
+	args[1].key = GRPC_ARG_ALLOW_REUSEPORT;
+	args[1].value.integer = 0;
 	return grpc_server_create(&ch_args, NULL);
 }
 
