@@ -201,7 +201,7 @@ struct worker {
 	struct ipc_chan	 chan;
 	int64_t		 started_mono;
 	int64_t		 restart_at;	/* W_BACKOFF: monotonic ms */
-	int64_t		 kill_at;	/* W_STOPPING: monotonic ms, 0 = killed */
+	int64_t		 kill_at;	/* SIGKILL due (stopping, or channel closed), 0: none */
 	unsigned	 restarts;
 	struct backoff	 backoff;
 	char		 last_exit[128];
