@@ -82,7 +82,13 @@ cl_init() {
 		echo "CL_NET=$CL_NET"
 	} >"$CL_DIR/cluster.env"
 	: >"$CL_DIR/cluster.log"
-	[ -n "${CL_NO_TRAP:-}" ] || trap cl_down EXIT
+	if [ -z "${CL_NO_TRAP:-}" ]; then
+		# a signal ends the script through exit, so the EXIT trap cleans up
+		trap cl_down EXIT
+		trap 'exit 129' HUP
+		trap 'exit 130' INT
+		trap 'exit 143' TERM
+	fi
 }
 
 # Run in a host's namespace.
