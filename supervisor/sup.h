@@ -34,6 +34,10 @@
 #define BACKOFF_HEALTHY_MS	60000
 /* How long a worker has to exit after Control SHUTDOWN before SIGKILL. */
 #define STOP_WAIT_MS		3000
+/* A worker that has not said Hello by then is hung: killed, restarted. */
+#define HELLO_TIMEOUT_MS	30000
+/* A probe silent this long at least (see sup_probe_silence_ms) is hung. */
+#define PROBE_SILENCE_MIN_MS	10000
 
 /* ---- proc.c: the role table ---- */
 
@@ -202,6 +206,7 @@ struct worker {
 	int64_t		 started_mono;
 	int64_t		 restart_at;	/* W_BACKOFF: monotonic ms */
 	int64_t		 kill_at;	/* SIGKILL due (stopping, or channel closed), 0: none */
+	int64_t		 last_progress;	/* Hello, or the probe's last LocalView */
 	unsigned	 restarts;
 	struct backoff	 backoff;
 	char		 last_exit[128];
@@ -268,5 +273,8 @@ void	 sup_fill_status(struct sup *, struct status *);
 int	 sup_reload(struct sup *, char *why, size_t whylen);
 void	 sup_begin_stop(struct sup *, const char *why);
 void	 sup_set_paused(struct sup *, bool);
+/* Restarts due, kills due, hung workers, WATCHDOG=1; now is mono_ms(). */
+void	 sup_run_timers(struct sup *, int64_t now);
+int64_t	 sup_probe_silence_ms(const struct conf *);
 
 #endif

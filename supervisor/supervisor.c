@@ -177,6 +177,7 @@ on_hello(struct sup *s, struct worker *w, const Harepd__Hello *h)
 		return;
 	}
 	w->state = W_READY;
+	w->last_progress = mono_ms();
 	log_info("worker %s (pid %d) is ready", w->role->name, (int)w->pid);
 	/* a fresh rpc worker answers from the newest view at once */
 	if (w->role->id == ROLE_RPC && s->last_view != NULL)
@@ -196,6 +197,7 @@ on_view(struct sup *s, ipc_envelope *env)
 {
 	struct worker *rpc = &s->workers[ROLE_RPC];
 
+	s->workers[ROLE_PROBE].last_progress = mono_ms();
 	keep(&s->last_view, env);
 	if (rpc->state == W_READY)
 		forward(rpc, env);
@@ -499,8 +501,43 @@ handle_signals(struct sup *s)
 	proc_reap(s);	/* SIGCHLDs coalesce: reap whatever is there */
 }
 
+/*
+ * The probe sends a LocalView every watchDog seconds, whatever happens
+ * (an unreachable database is a view with db_error), and a tick takes at
+ * most a few connectionDeadlines. Silence far beyond that is a hung
+ * probe: hba fences on its lease meanwhile, and a restart is the cure.
+ */
+int64_t
+sup_probe_silence_ms(const struct conf *c)
+{
+	int64_t ms = (10 * (int64_t)c->watchdog +
+	    3 * (int64_t)c->connection_deadline) * 1000;
+
+	return ms < PROBE_SILENCE_MIN_MS ? PROBE_SILENCE_MIN_MS : ms;
+}
+
+/* A worker that never says Hello, or a probe gone silent, is hung. */
 static void
-run_timers(struct sup *s, int64_t now)
+check_alive(struct sup *s, struct worker *w, int64_t now)
+{
+	char why[96];
+
+	if (w->pid <= 0 || w->kill_at != 0 || s->stopping)
+		return;
+	if (w->state == W_STARTING && now - w->started_mono > HELLO_TIMEOUT_MS) {
+		snprintf(why, sizeof(why), "no Hello within %d s",
+		    HELLO_TIMEOUT_MS / 1000);
+		proc_kill(w, why);
+	} else if (w->state == W_READY && w->role->id == ROLE_PROBE &&
+	    now - w->last_progress > sup_probe_silence_ms(s->conf)) {
+		snprintf(why, sizeof(why), "no LocalView for %lld s: hung",
+		    (long long)(now - w->last_progress) / 1000);
+		proc_kill(w, why);
+	}
+}
+
+void
+sup_run_timers(struct sup *s, int64_t now)
 {
 	for (size_t i = 0; i < ROLE_COUNT; i++) {
 		struct worker *w = &s->workers[i];
@@ -515,6 +552,7 @@ run_timers(struct sup *s, int64_t now)
 			    "did not stop in time" : "lingers after closing "
 			    "its channel");
 		}
+		check_alive(s, w, now);
 	}
 	if (s->notify.watchdog_us > 0 && now >= s->next_watchdog) {
 		(void)sdnotify_send(&s->notify, "WATCHDOG=1");
@@ -571,7 +609,7 @@ loop_once(struct sup *s)
 		handle_signals(s);
 	if (pfd[1].revents & POLLIN)
 		control_accept(s);
-	run_timers(s, mono_ms());
+	sup_run_timers(s, mono_ms());
 }
 
 /* ---- start and end ---- */

@@ -24,6 +24,7 @@
 
 struct fixture {
 	struct sup	s;
+	struct conf	conf;
 	struct ipc_chan	peer[ROLE_COUNT];	/* the workers' ends */
 };
 
@@ -48,6 +49,9 @@ setup_mode(void **state, enum harepd_mode mode)
 
 	assert_non_null(f);
 	proc_init(&f->s);
+	f->conf.watchdog = 1;
+	f->conf.connection_deadline = 1;
+	f->s.conf = &f->conf;
 	f->s.mode = mode;
 	f->s.notify.fd = -1;
 	f->s.stop_client_fd = -1;
@@ -416,6 +420,56 @@ test_verdict_in_server_only(void **state)
 	assert_null(f->s.last_verdict);
 }
 
+static void
+test_probe_silence_formula(void **state)
+{
+	struct conf c = { .watchdog = 15, .connection_deadline = 5 };
+
+	assert_int_equal(sup_probe_silence_ms(&c), 165000);
+	c.watchdog = 1;
+	c.connection_deadline = 1;
+	assert_int_equal(sup_probe_silence_ms(&c), 13000);
+	c.watchdog = 0;
+	c.connection_deadline = 0;
+	assert_int_equal(sup_probe_silence_ms(&c), PROBE_SILENCE_MIN_MS);
+}
+
+static void
+test_hello_timeout(void **state)
+{
+	struct fixture *f = *state;
+	int64_t now = mono_ms();
+
+	f->s.workers[ROLE_RPC].started_mono = now - HELLO_TIMEOUT_MS - 1;
+	f->s.workers[ROLE_HBA].started_mono = now - HELLO_TIMEOUT_MS + 1000;
+	sup_run_timers(&f->s, now);
+	assert_killed(f, ROLE_RPC);
+	assert_alive(f, ROLE_HBA);
+	assert_alive(f, ROLE_PROBE);
+}
+
+static void
+test_probe_silence(void **state)
+{
+	struct fixture *f = *state;
+	struct worker *probe = &f->s.workers[ROLE_PROBE];
+	Harepd__LocalView v = HAREPD__LOCAL_VIEW__INIT;
+	ipc_envelope env = body(HAREPD__ENVELOPE__BODY_LOCAL_VIEW, &v);
+	int64_t silence = sup_probe_silence_ms(&f->conf), now;
+
+	probe->state = W_READY;
+	f->s.workers[ROLE_HBA].state = W_READY;
+	f->s.workers[ROLE_HBA].last_progress = mono_ms() - 10 * silence;
+	worker_says(f, ROLE_PROBE, &env);	/* a view: progress */
+	now = mono_ms();
+	sup_run_timers(&f->s, now + silence - 100);
+	assert_alive(f, ROLE_PROBE);
+	/* only the probe has a heartbeat: a quiet hba is not hung */
+	assert_alive(f, ROLE_HBA);
+	sup_run_timers(&f->s, now + silence + 100);
+	assert_killed(f, ROLE_PROBE);
+}
+
 int
 main(void)
 {
@@ -436,6 +490,11 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_verdict_in_server_only,
 		    setup_server_only, teardown),
+		cmocka_unit_test(test_probe_silence_formula),
+		cmocka_unit_test_setup_teardown(test_hello_timeout, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_probe_silence, setup,
+		    teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
