@@ -63,15 +63,20 @@ cl_link_up n1
 t_heal=$(cl_now_ms)
 is "$(cl_in_recovery n1)" "f" "healed: n1 is still a primary (not in recovery)"
 like "$(cl_nodes_view n1)" "n1:primary:active" "healed: n1's repmgr.nodes names n1 the active primary"
-ok 'wait_for 10 "cl_peer_answered n1 neighbour"' "healed: n1's harepd hears from n2 again"
-n1_up=0 inserts=
-while [ "$(( $(cl_now_ms) - t_heal ))" -lt 12000 ]; do
+# from the heal on: n1 must never pass the write check, whether or not it
+# hears from n2 yet (without n2's answer n1 + a stale witness would agree)
+n1_up=0 inserts= heard=
+while [ "$(( $(cl_now_ms) - t_heal ))" -lt 15000 ] ||
+    { [ -z "$heard" ] && [ "$(( $(cl_now_ms) - t_heal ))" -lt 40000 ]; }; do
 	case " $(cl_hap_up pg_rw) " in *" n1 "*) n1_up=$((n1_up + 1)) ;; esac
 	cl_hba_allows n1 harw && n1_up=$((n1_up + 1))
 	inserts="$inserts $(cl_insert healed || echo -)"
+	[ -z "$heard" ] && cl_peer_answered n1 neighbour && heard=$(cl_now_ms)
 	sleep 0.2
 done
-is "$n1_up" "0" "healed: for 12 s n1 never passes the write check"
+ok '[ -n "$heard" ]' "healed: n1's harepd hears from n2 again"
+[ -n "$heard" ] && cl_time heal_to_n1_hears_n2_ms $(( heard - t_heal ))
+is "$n1_up" "0" "healed: for $(( ($(cl_now_ms) - t_heal) / 1000 )) s n1 never passes the write check"
 unlike() { if printf '%s' "$1" | grep -Eq -- "$2"; then tap_result 1 "$3"; diag "got: '$1'"; else tap_result 0 "$3"; fi; }
 unlike "$inserts" "n1" "healed: no INSERT through HAProxy lands on n1"
 is "$(cl_status n1 'd["verdict"]["rw"]')" "deny" "healed: n1's harepd still denies rw"
