@@ -10,7 +10,9 @@
 # measured against in the same run (the minimal server, the deadline), and
 # the ratio value/ref is computed by the report. A value that could not be
 # measured is written value= with note="not measured: why".
-BENCH_OUT=${BENCH_OUT:-$(mktemp -d /tmp/harepd-bench.XXXXXX)}
+# A part run on its own (not from bench/run) writes to one fixed place.
+BENCH_OUT=${BENCH_OUT:-${TMPDIR:-/tmp}/harepd-bench-standalone}
+mkdir -p "$BENCH_OUT"
 export BENCH_OUT
 
 bench_fig() {
