@@ -67,6 +67,12 @@ for c in $LEVELS; do
 	note=
 	he=$(errs harepd "$c") me=$(errs minimal "$c")
 	[ "$he$me" != 00 ] && note="errors: harepd $he, minimal $me"
+	nh=$(for f in "$R/harepd.$c".*; do row "$f" "$c"; done | wc -l)
+	nm=$(for f in "$R/minimal.$c".*; do row "$f" "$c"; done | wc -l)
+	if [ "$nh" -lt "$ROUNDS" ] || [ "$nm" -lt "$ROUNDS" ]; then
+		note="${note:+$note; }only $nh harepd and $nm minimal runs of $ROUNDS gave a figure"
+		[ "$nh" -eq 0 ] && note="not measured: bench/rpc.bench.sh gave no figure: $(tail -1 "$R/harepd.$c.1")"
+	fi
 	bench_fig item=1 what="GetClusterInfo c=$c: requests/s" unit=req/s \
 	    value="$(med harepd "$c" 3)" cmd="$hcmd" \
 	    ref="$(med minimal "$c" 3)" ref_what="minimal server" ref_cmd="$mcmd" note="$note"
