@@ -36,6 +36,7 @@ CL_GRPC_PORT=10000
 CL_WATCHDOG=${CL_WATCHDOG:-1}
 CL_DEADLINE=${CL_DEADLINE:-1}
 CL_ALLOWRO=${CL_ALLOWRO:-true}
+CL_POLICY=${CL_POLICY:-}	# harepd.policy; empty: harepd's default
 CL_APP_PASSWORD=app-secret
 CL_DIR=${CL_DIR:-}
 CL_PFX=${CL_PFX:-}
@@ -387,9 +388,11 @@ cl_read() {
 
 cl_harepd_config() {	# cl_harepd_config HOST  -> $CL_DIR/HOST/harepd.yml
 	local h=$1 d=$CL_DIR/$1 n nb= wline
+	# the other data nodes, last first: in 40-stale-standby n1 asks the
+	# stale n3 before n2 (what trips the seed's first-answer rule)
 	for n in $CL_NODES; do
 		[ "$n" = "$h" ] && continue
-		nb="$nb${nb:+, }\"$(cl_ip "$n"):$CL_GRPC_PORT\""
+		nb="\"$(cl_ip "$n"):$CL_GRPC_PORT\"${nb:+, }$nb"
 	done
 	# the witness only serves (--server-only); it lists the data nodes
 	wline="    witness: \"$(cl_ip wt):$CL_GRPC_PORT\""
@@ -426,6 +429,7 @@ EOF
 		cat <<EOF
     connectionDeadline: $CL_DEADLINE
   watchDog: $CL_WATCHDOG
+${CL_POLICY:+  policy: $CL_POLICY}
   logs:
     filePath: "$d/harepd/harepd.log"
   control:
