@@ -18,11 +18,12 @@
 # namespace, from $HAREPD_BUILD.
 #
 #   . tests/lib/tap.sh; . tests/e2e/lib/cluster.sh
-#   cl_init [data nodes...]    # default "n1 n2"; sets CL_DIR, traps cl_down
-#   cl_up                      # network, PostgreSQL+repmgr, repmgrd, HAProxy
-#   cl_harepd_start_all        # harepd everywhere, waits for one writer
-#   ...scenario...             # see the helpers below
-#   cl_down                    # idempotent; also run by the EXIT trap
+#   cl_suite_up [data nodes...]  # all of the below, until writes reach n1
+#     cl_init [data nodes...]    # default "n1 n2"; sets CL_DIR, traps cl_down
+#     cl_up                      # network, PostgreSQL+repmgr, repmgrd, HAProxy
+#     cl_harepd_start_all        # harepd everywhere (witness --server-only)
+#   ...scenario...               # see the helpers below and docs/E2E.md
+#   cl_down                      # idempotent; also run by the EXIT trap
 #
 # All state (pids, logs, configs) is under CL_DIR, so cl_down works from a
 # fresh shell given CL_DIR and CL_PFX (the demo's "down").
