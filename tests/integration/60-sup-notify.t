@@ -29,7 +29,12 @@ wait_for 5 '[ -S "$NSOCK" ]' || bail "no notify listener"
 NOTIFY_SOCKET=$NSOCK WATCHDOG_USEC=400000 sup_start
 sleep 2.2
 n=$(grep -c ' WATCHDOG=1$' "$SUP_DIR/notes")
-ok '[ "$n" -ge 8 ] && [ "$n" -le 13 ]' "WATCHDOG=1 every ~200 ms for WATCHDOG_USEC=400000 ($n in 2.2 s)"
+# the median gap between pings, robust to a loaded machine's hiccups
+median=$(awk '$3 == "WATCHDOG=1" { if (t != "") print $1 - t; t = $1 }' "$SUP_DIR/notes" |
+	sort -n | awk '{ a[NR] = $1 } END { print (NR ? a[int((NR + 1) / 2)] : -1) }')
+ok '[ "$n" -ge 5 ]' "WATCHDOG=1 keeps coming ($n in 2.2 s)"
+ok '[ "$median" -ge 150 ] && [ "$median" -le 260 ]' \
+	"every half WATCHDOG_USEC=400000: median gap $median ms"
 senders=$(awk '{ print $2 }' "$SUP_DIR/notes" | sort -u | tr '\n' ' ')
 is "$senders" "$SUP_PID " "every notification comes from the supervisor's pid"
 
