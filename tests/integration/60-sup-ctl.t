@@ -40,6 +40,22 @@ s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
 s.sendall(b"rm -rf /\n"); s.shutdown(socket.SHUT_WR)
 print(s.recv(4096).decode().strip())' "$SUP_SOCK")
 like "$reply" '^error unknown: unknown command' "server rejects an unknown request"
+raw() {	# raw DELAY BYTES: connect, wait, send, read the reply
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+time.sleep(float(sys.argv[2]))
+try:
+    s.sendall(sys.argv[3].encode())
+    s.shutdown(socket.SHUT_WR)
+except OSError:
+    pass		# the supervisor gave up on us already
+print(s.recv(4096).decode().strip())' "$SUP_SOCK" "$@" 2>&1
+}
+like "$(raw 1.5 '')" '^error bad-request' "a client silent for a second is dropped"
+like "$(raw 0 "$(printf 'x%.0s' $(seq 300))")" '^error bad-request' "a request line over 255 bytes is refused"
+like "$(raw 0 'status')" '^error bad-request' "a request without its newline is refused"
+like "$(raw 0 $'status\n')" '^ok' "and with it, answered (the daemon is still responsive)"
 
 # permissions
 as() { runuser -u "$1" -- "$HAREPDCTL" -s "$SUP_SOCK" "${@:2}"; }
