@@ -2,7 +2,9 @@
 # The rpc worker under load: started by the fake supervisor on 127.0.0.1
 # with a fresh view, hammered by bench/rpc_load (gRPC C core client) at
 # concurrency 1, 8 and 32 for RPC_BENCH_SECS seconds each (default 5).
-# Server and client share this machine's cores.
+# Server and client share this machine's cores. RPC_BENCH_LEAN=1 runs
+# rpc_load -l (no retries, minimal client stack: more CPU left to the
+# server; not how a harepd node calls).
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 B=${HAREPD_BUILD:-$TOP/build}
@@ -55,7 +57,9 @@ pid=$(sed -n 's/^hello pid=\([0-9]*\).*/\1/p' "$T/sup.out")
 [ -n "$pid" ] || { cat "$T/sup.out" >&2; echo "rpc bench: worker did not start" >&2; exit 1; }
 
 echo "rpc worker pid $pid on 127.0.0.1:$port, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-"$B/bench/rpc_load" -d "$SECS" -c "$LEVELS" -p "$pid" "127.0.0.1:$port"
+lean=()
+[ -n "${RPC_BENCH_LEAN:-}" ] && { lean=(-l); echo "lean client (rpc_load -l)"; }
+"$B/bench/rpc_load" "${lean[@]}" -d "$SECS" -c "$LEVELS" -p "$pid" "127.0.0.1:$port"
 rc=$?
 echo "control shutdown" >&$CMD
 for i in $(seq 50); do grep -q '^exit ' "$T/sup.out" && break; sleep 0.1; done
