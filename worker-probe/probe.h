@@ -133,5 +133,6 @@ Models__IKnow *peers_decode_answer(const uint8_t *buf, size_t len, char *why,
 
 int64_t	 probe_mono_us(void);
 int64_t	 probe_real_ms(void);
+int64_t	 probe_boot_ms(void);	/* CLOCK_BOOTTIME */
 
 #endif

@@ -54,6 +54,16 @@ probe_mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* The lease clock: counts suspend too, and nobody steps it. */
+int64_t
+probe_boot_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int64_t
 probe_real_ms(void)
 {
@@ -297,6 +307,7 @@ verdict_tick(struct probe *p, const Harepd__LocalView *view, int64_t t0)
 	v.n_evidence = n;
 	v.lease_ms = (uint32_t)p->conf->lease_ms;
 	v.decided_at_ms = probe_real_ms();
+	v.decided_boot_ms = probe_boot_ms();
 	v.tick_us = probe_mono_us() - t0;
 	/* send_verdict may detach the answers: keep them to free */
 	if ((kept = calloc(n + 1, sizeof(*kept))) == NULL)

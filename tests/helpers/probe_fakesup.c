@@ -15,7 +15,7 @@
  *   view id=N name=S ip=S primaries=a,b standbys=c witness=S recovery=0|1
  *        timeline=N db_error=REST
  *   verdict seq=N rw=0|1 ro=0|1 policy=S lease_ms=N tick_us=N
- *        answered=0101 agrees=0101 reason=REST
+ *        decided_boot_ms=N answered=0101 agrees=0101 reason=REST
  *   peer seq=N target=S role=S answered=0|1 agrees=0|1 latency_us=N
  *        master=a,b timeline=N error=REST
  *   log {json}
@@ -152,9 +152,10 @@ print_verdict(const Harepd__Verdict *v)
 	size_t i;
 
 	printf("verdict seq=%llu rw=%d ro=%d policy=%s lease_ms=%u "
-	    "tick_us=%lld answered=", (unsigned long long)v->seq,
-	    (int)v->rw_allow, (int)v->ro_allow, v->policy, v->lease_ms,
-	    (long long)v->tick_us);
+	    "tick_us=%lld decided_boot_ms=%lld answered=",
+	    (unsigned long long)v->seq, (int)v->rw_allow, (int)v->ro_allow,
+	    v->policy, v->lease_ms, (long long)v->tick_us,
+	    (long long)v->decided_boot_ms);
 	for (i = 0; i < v->n_evidence; i++)
 		putchar(v->evidence[i]->answered ? '1' : '0');
 	printf(" agrees=");

@@ -41,6 +41,10 @@ is "$(probe_field "$v" rw)/$(probe_field "$v" ro)" "1/0" \
 is "$(probe_field "$v" agrees)" "111" "every peer agrees"
 is "$(probe_field "$v" policy)" "majority" "default policy is majority"
 is "$(probe_field "$v" lease_ms)" "3000" "lease is 3 x watchDog"
+boot_now=$(awk '{ printf "%d", $1 * 1000 }' /proc/uptime)	# CLOCK_BOOTTIME
+boot_v=$(probe_field "$v" decided_boot_ms)
+ok "[ \"\${boot_v:-0}\" -gt $((boot_now - 10000)) ] && [ \"\${boot_v:-0}\" -le $((boot_now + 1000)) ]" \
+    "decided_boot_ms is CLOCK_BOOTTIME when decided ($boot_v, now $boot_now)"
 like "$(probe_field "$v" reason)" "^4 of 4 members agree" "reason says who agreed"
 ok "grep -q '^asked ip=127.0.0.1 nodeId=1 nodeName=n1$' '$PROBE_TMP/n2.out'" \
     "WhatYouKnow carries our ip, nodeId, nodeName"
