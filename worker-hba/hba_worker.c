@@ -48,6 +48,13 @@ struct hba_state {
 
 	/* written but not validated and reloaded yet: the bytes before */
 	bool		 reload_pending;
+	/*
+	 * Nothing reloaded since this worker started: a predecessor killed
+	 * between rename() and pg_reload_conf() leaves bytes on disk that
+	 * PostgreSQL has not loaded, and nothing in the file says so. The
+	 * first apply checks and reloads even when the bytes are unchanged.
+	 */
+	bool		 reload_unknown;
 	struct hba_verdict file_now;		/* what the block says, as far as known */
 
 	/* bytes PostgreSQL refused: not written again until they change */
@@ -207,6 +214,7 @@ validate_and_reload(struct hba_state *s, const struct hba_buf *prev,
 		return;
 	}
 	pending_clear(s);
+	s->reload_unknown = false;
 	o->reloaded = true;
 }
 
@@ -248,7 +256,7 @@ apply(struct hba_state *s, struct hba_verdict v, struct hba_outcome *o)
 	} else if (!same && hba_file_replace(s->path, next.data, next.len, &st,
 	    o->error, sizeof(o->error)) == -1)
 		o->retry = true;
-	else if (!same || s->reload_pending) {
+	else if (!same || s->reload_pending || s->reload_unknown) {
 		o->changed = !same;
 		o->now = v;
 		if (s->reload_pending)
@@ -545,6 +553,7 @@ hba_worker_main(void)
 	worker_init("hba");
 	s.conf = worker_wait_config(WORKER_CONFIG_TIMEOUT_MS, NULL);
 	setup(&s);
+	s.reload_unknown = true;
 	s.lease_end = mono_ms() + s.conf->lease_ms;
 	if (worker_send_hello("hba") == -1)
 		fatal("sending Hello");
