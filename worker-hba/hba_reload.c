@@ -4,19 +4,31 @@
  * because a new connection costs 40-50 ms here and a query 0.1 ms
  * (FACTS.md); dropped and re-opened when a query fails.
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
 #include "ipc/log.h"
 #include "worker-hba/hba.h"
 
-/* A stuck server must not stall the worker past a lease. */
+/*
+ * A stuck server must not stall the worker past a lease. statement_timeout
+ * is the server's own limit; a backend that is stopped, swapping or behind
+ * a dead link never applies it, so every query also has a client-side
+ * deadline a little longer, after which the connection is dropped.
+ */
 #define HBA_PG_CONNECT_TIMEOUT	"3"
 #define HBA_PG_OPTIONS		"-c statement_timeout=3000"
+#ifndef HBA_PG_QUERY_DEADLINE_MS
+#define HBA_PG_QUERY_DEADLINE_MS 3500
+#endif
 
 struct hba_pg {
 	PGconn	*conn;
@@ -24,6 +36,7 @@ struct hba_pg {
 	char	*db;
 	char	*host;
 	char	 port[16];
+	int	 deadline_ms;	/* client-side limit on one query */
 };
 
 static char *
@@ -44,6 +57,7 @@ hba_pg_new(const struct conf *c)
 	pg->host = dup_or_null(c->repmgr_host);
 	if (c->repmgr_port > 0)
 		snprintf(pg->port, sizeof(pg->port), "%d", c->repmgr_port);
+	pg->deadline_ms = HBA_PG_QUERY_DEADLINE_MS;
 	return pg;
 }
 
@@ -116,7 +130,82 @@ hba_pg_connect(struct hba_pg *pg, char *err, size_t errlen)
 			drop_conn(pg);
 		return -1;
 	}
+	/* queries are sent and read with a deadline: never block in libpq */
+	if (PQsetnonblocking(pg->conn, 1) == -1) {
+		pq_err(err, errlen, "cannot make the PostgreSQL connection "
+		    "non-blocking", PQerrorMessage(pg->conn));
+		drop_conn(pg);
+		return -1;
+	}
 	return 0;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Poll the connection's socket: 1 ready, 0 deadline passed, -1 error. */
+static int
+wait_socket(PGconn *conn, short events, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = PQsocket(conn), .events = events };
+	int64_t left;
+	int rc;
+
+	if (pfd.fd < 0)
+		return -1;
+	for (;;) {
+		if ((left = deadline - mono_ms()) <= 0)
+			return 0;
+		if ((rc = poll(&pfd, 1, (int)left)) >= 0)
+			return rc;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+/*
+ * PQexec without blocking past the deadline: send, flush and read with
+ * poll(). The last result, NULL on failure (*timedout says whether the
+ * deadline was the reason).
+ */
+static PGresult *
+exec_deadline(PGconn *conn, const char *sql, int deadline_ms, bool *timedout)
+{
+	int64_t deadline = mono_ms() + deadline_ms;
+	PGresult *r, *last = NULL;
+	int rc, w = -1;
+
+	*timedout = false;
+	if (!PQsendQuery(conn, sql))
+		return NULL;
+	while ((rc = PQflush(conn)) == 1) {
+		if ((w = wait_socket(conn, POLLOUT | POLLIN, deadline)) <= 0)
+			goto fail;
+		if (!PQconsumeInput(conn))	/* the server may be talking */
+			return NULL;
+	}
+	if (rc == -1)
+		return NULL;
+	while (PQisBusy(conn)) {
+		if ((w = wait_socket(conn, POLLIN, deadline)) <= 0)
+			goto fail;
+		if (!PQconsumeInput(conn))
+			break;
+	}
+	while ((r = PQgetResult(conn)) != NULL) {
+		PQclear(last);
+		last = r;
+	}
+	return last;
+fail:
+	*timedout = w == 0;
+	return NULL;
 }
 
 /* Run sql once, expecting rows; NULL with err. */
@@ -125,11 +214,23 @@ query_once(struct hba_pg *pg, const char *sql, bool *broken, char *err,
     size_t errlen)
 {
 	PGresult *res;
+	bool timedout;
 
 	*broken = false;
 	if (hba_pg_connect(pg, err, errlen) == -1)
 		return NULL;
-	res = PQexec(pg->conn, sql);
+	res = exec_deadline(pg->conn, sql, pg->deadline_ms, &timedout);
+	if (res == NULL && timedout) {
+		/*
+		 * The session may be mid-query: start clean next time. Not
+		 * retried at once: a stalled server would only stall us again
+		 * (the caller retries later).
+		 */
+		snprintf(err, errlen, "%s: no answer from PostgreSQL within "
+		    "%d ms; connection dropped", sql, pg->deadline_ms);
+		drop_conn(pg);
+		return NULL;
+	}
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		pq_err(err, errlen, sql, res ? PQresultErrorMessage(res) :
 		    PQerrorMessage(pg->conn));

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# A PostgreSQL backend that stops answering (SIGSTOP: statement_timeout
+# never fires) must not block the hba worker: each query has a client-side
+# deadline (3.5 s), after which the connection is dropped, the verdict is
+# answered with the error, and the next verdict works on a new connection.
+. "$(dirname "$0")/../lib/tap.sh"
+. "$TOP/tests/helpers/hba_lib.sh"
+[ "$(id -u)" -eq 0 ] || skip_all "needs root to run PostgreSQL as postgres"
+
+hba_pg_setup 60000 md5
+BPID=
+trap '[ -n "$BPID" ] && kill -CONT "$BPID" 2>/dev/null; pg_stop_all' EXIT
+sup_start
+sup start; like "$SUP_REPLY" "^hello" "worker up"
+sup verdict 1 1 1 60000; sup applied 3000
+like "$SUP_REPLY" "reloaded=1" "allow reloaded"
+like "$(pgcheck 127.0.0.5 harw)" "^auth" "allow: harw UP"
+
+BPID=$(pg_psql -c "select pid from pg_stat_activity where application_name = 'harepd-hba'")
+like "$BPID" '^[0-9]+$' "the worker's backend: $BPID"
+kill -STOP "$BPID"
+
+sup verdict 2 0 0 60000; sup applied 10000
+like "$SUP_REPLY" "^applied seq=2 " "deny verdict answered although the backend is stopped"
+like "$SUP_REPLY" "reloaded=0 .*no answer from PostgreSQL within 3500 ms" "reported as a timeout, not reloaded"
+us=$(sup_field us)
+ok "[ '${us:-99999999}' -lt 6000000 ]" "answered within the deadline (${us:-?} us)"
+ok "grep -q '^host *harw harw 127.0.0.5/32 *reject' '$HBA'" "the deny is on disk (a fence must not wait)"
+
+sup verdict 3 0 0 60000; sup applied 10000
+like "$SUP_REPLY" "^applied seq=3 .*reloaded=1" "next verdict: new connection, reloaded"
+like "$(pgcheck 127.0.0.5 harw)" "^error" "deny: harw DOWN"
+kill -CONT "$BPID"; BPID=
+ok "! grep -Eq 'Sanitizer|runtime error:' '$SUP_LOG'" "no sanitizer report"
+done_testing
