@@ -18,6 +18,10 @@ LOAD=$HAREPD_BUILD/bench/rpc_load
 MIN=$HAREPD_BUILD/bench/minimal_server
 R=$BENCH_OUT/rpc
 mkdir -p "$R"
+# RPC_BENCH_LEAN=1 (rpc.bench.sh: rpc_load -l, a leaner client) applies to
+# both sides, so that they are loaded by the same client
+LEAN=()
+[ -n "${RPC_BENCH_LEAN:-}" ] && LEAN=(-l)
 
 # A fresh minimal server for each run, as rpc.bench.sh starts a fresh rpc
 # worker for each: a server that has just taken c=32 is slower at c=1 for
@@ -43,7 +47,7 @@ for r in $(seq "$ROUNDS"); do
 		    bash "$TOP/bench/rpc.bench.sh" >"$R/harepd.$c.$r" 2>&1
 		bench_say "round $r c=$c harepd:  $(row "$R/harepd.$c.$r" "$c")"
 		minimal_start
-		"$LOAD" -d "$SECS" -c "$c" -p "$MSPID" "127.0.0.1:$MPORT" \
+		"$LOAD" "${LEAN[@]}" -d "$SECS" -c "$c" -p "$MSPID" "127.0.0.1:$MPORT" \
 		    >"$R/minimal.$c.$r" 2>&1
 		minimal_stop
 		bench_say "round $r c=$c minimal: $(row "$R/minimal.$c.$r" "$c")"
@@ -62,8 +66,8 @@ errs() {
 }
 
 for c in $LEVELS; do
-	hcmd="RPC_BENCH_SECS=$SECS RPC_BENCH_LEVELS=$c bench/rpc.bench.sh, i.e. harepd --role rpc + rpc_load -d $SECS -c $c -p <worker pid> 127.0.0.1:<port>; median of $ROUNDS runs"
-	mcmd="bench/minimal_server 127.0.0.1:0 + rpc_load -d $SECS -c $c -p <server pid> 127.0.0.1:<port>; median of $ROUNDS runs, a fresh server each, alternating with the harepd runs"
+	hcmd="${LEAN:+RPC_BENCH_LEAN=1 }RPC_BENCH_SECS=$SECS RPC_BENCH_LEVELS=$c bench/rpc.bench.sh, i.e. harepd --role rpc + rpc_load ${LEAN:+-l }-d $SECS -c $c -p <worker pid> 127.0.0.1:<port>; median of $ROUNDS runs"
+	mcmd="bench/minimal_server 127.0.0.1:0 + rpc_load ${LEAN:+-l }-d $SECS -c $c -p <server pid> 127.0.0.1:<port>; median of $ROUNDS runs, a fresh server each, alternating with the harepd runs"
 	note=
 	he=$(errs harepd "$c") me=$(errs minimal "$c")
 	[ "$he$me" != 00 ] && note="errors: harepd $he, minimal $me"
