@@ -7,6 +7,9 @@
  * Two policies:
  *   seed      the Go harepd's logic.go, ARCHITECTURE §5 steps 1-4.
  *   majority  (default) never allows rw on two nodes at once.
+ *
+ * The clock and the state the majority policy's hold-down carries from
+ * tick to tick are inputs (now_ms, struct decide_state), not read here.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -384,9 +387,60 @@ decide_majority(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 		majority_standby(view, c, v);
 }
 
+/* ---- hold-down (majority) ---- */
+
+int64_t
+decide_holddown_ms(const struct conf *c)
+{
+	return (int64_t)c->lease_ms + (int64_t)c->connection_deadline * 1000 +
+	    PEERS_CANCEL_GRACE_MS;
+}
+
+/*
+ * Majority snapshots of two nodes are taken at different times: the new
+ * primary can reach a majority while the old one still holds an allow
+ * decided from answers given a moment earlier. That allow ends at the
+ * old primary's next tick, or at the latest when its hba fences one
+ * lease after the verdict, which was decided at most one peer wait
+ * after the member that changed sides answered it. So a node that did
+ * not have rw gets it only once the whole rw condition (decide_majority
+ * allowing rw) has held at every tick for decide_holddown_ms; a node
+ * that had rw keeps it while the condition holds. Any tick where the
+ * condition fails starts the wait again. ro is not held down: reads
+ * cannot make a second writer.
+ */
+static void
+hold_down(struct probe_verdict *v, const struct conf *c, int64_t now,
+    struct decide_state *st)
+{
+	char reason[PROBE_REASON_MAX];
+	int64_t need = decide_holddown_ms(c), held;
+
+	if (!v->rw_allow) {
+		st->holding = false;
+		st->rw_allowed_last = false;
+		return;
+	}
+	if (!st->holding) {
+		st->holding = true;
+		st->majority_since_ms = now;
+	}
+	held = now - st->majority_since_ms;
+	if (held < 0)
+		held = 0;
+	if (st->rw_allowed_last || held >= need) {
+		st->rw_allowed_last = true;
+		return;
+	}
+	snprintf(reason, sizeof(reason), "%s", v->reason);
+	say(v, false, v->ro_allow, "hold-down: majority held for %lld of "
+	    "%lld ms before rw; %s", (long long)held, (long long)need, reason);
+}
+
 void
 decide(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
-    size_t n_peers, const struct conf *c, struct probe_verdict *v)
+    size_t n_peers, const struct conf *c, int64_t now_ms,
+    struct decide_state *st, struct probe_verdict *v)
 {
 	memset(v, 0, sizeof(*v));
 	v->members = 1 + (int)c->n_neighbours + (c->witness != NULL);
@@ -396,11 +450,16 @@ decide(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 			peers[i]->agrees = false;
 		say(v, false, false, "local database unreachable: %s",
 		    view->db_error);
+		hold_down(v, c, now_ms, st);
 		return;
 	}
 	v->agreeing = 1 + mark_agreement(view, peers, n_peers, c);
-	if (c->policy == POLICY_SEED)
+	if (c->policy == POLICY_SEED) {
 		decide_seed(view, peers, n_peers, c, v);
-	else
+		/* a later switch to majority starts from rw not allowed */
+		memset(st, 0, sizeof(*st));
+	} else {
 		decide_majority(view, peers, n_peers, c, v);
+		hold_down(v, c, now_ms, st);
+	}
 }

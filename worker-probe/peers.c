@@ -22,9 +22,6 @@
 #include "ipc/log.h"
 #include "worker-probe/probe.h"
 
-/* The core's own limit on waiting after the deadline it enforces. */
-#define CANCEL_GRACE_MS	250
-
 struct peer {
 	char		*target;	/* host:port, as dialled */
 	const char	*role;		/* PROBE_ROLE_* */
@@ -256,16 +253,16 @@ in_ms(int ms)
 
 /*
  * Waits for every started call. The core ends each at its deadline;
- * should one outlive it by CANCEL_GRACE_MS, or abort() say so, the rest
- * are cancelled, which completes them at once: this returns soon after
- * the deadline, or soon after abort() returned true.
+ * should one outlive it by PEERS_CANCEL_GRACE_MS, or abort() say so,
+ * the rest are cancelled, which completes them at once: this returns
+ * soon after the deadline, or soon after abort() returned true.
  */
 static void
 wait_calls(struct peer_set *ps, struct call *calls, size_t pending,
     int64_t started_us, int deadline_ms, bool (*abort)(void *), void *arg)
 {
 	int64_t give_up = started_us + (int64_t)(deadline_ms +
-	    CANCEL_GRACE_MS) * 1000;
+	    PEERS_CANCEL_GRACE_MS) * 1000;
 	bool cancelled = false;
 	struct call *cl;
 	grpc_event ev;

@@ -40,14 +40,37 @@ struct probe_verdict {
 };
 
 /*
+ * What the majority policy carries from one tick to the next (the
+ * hold-down, docs/POLICY.md). All zero is a fresh start: rw was not
+ * allowed and the condition has not been seen to hold, so a restarted
+ * probe waits a full hold-down before it allows rw.
+ */
+struct decide_state {
+	bool	 rw_allowed_last;	/* the previous verdict allowed rw */
+	bool	 holding;		/* the rw condition held at the last tick */
+	int64_t	 majority_since_ms;	/* since when, on decide's now_ms clock */
+};
+
+/*
  * The decision. peers holds one answer per configured peer, neighbours
  * in config order then the witness (role PROBE_ROLE_*); an answer with
  * answered == false is a peer that did not answer (or answered
- * something unreadable). decide sets each peer's `agrees` flag (the
+ * something unreadable). now_ms is a clock that never steps
+ * (CLOCK_BOOTTIME in the worker); *st is the previous tick's state,
+ * updated for the next. decide sets each peer's `agrees` flag (the
  * evidence) and nothing else in its inputs; it does no I/O.
  */
 void	 decide(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
-	    size_t n_peers, const struct conf *conf, struct probe_verdict *out);
+	    size_t n_peers, const struct conf *conf, int64_t now_ms,
+	    struct decide_state *st, struct probe_verdict *out);
+/*
+ * How long the majority condition must hold before a node whose last
+ * verdict denied rw may allow it: leaseMs + connectionDeadline +
+ * PEERS_CANCEL_GRACE_MS (an old writer decides at most one peer wait
+ * after a member stopped agreeing with it, and its hba fences one lease
+ * after that decision).
+ */
+int64_t	 decide_holddown_ms(const struct conf *conf);
 const char *decide_policy_name(enum conf_policy);
 
 /*
@@ -118,6 +141,8 @@ size_t	 peers_count(const struct peer_set *);
  * calls still running are cancelled (their answers say CANCELLED).
  */
 #define PEERS_ABORT_CHECK_MS	100
+/* How long a call may outlive its deadline before it is cancelled. */
+#define PEERS_CANCEL_GRACE_MS	250
 Harepd__PeerAnswer **peers_ask(struct peer_set *, const Models__WhatYouKnow *,
 	    int deadline_ms, bool (*abort)(void *), void *arg);
 void	 peers_answers_free(Harepd__PeerAnswer **, size_t n);

@@ -39,6 +39,7 @@ struct probe {
 	bool			 db_down;	/* last view had db_error */
 	bool			 self_missing;	/* last view lacked our row */
 	uint64_t		 seq;
+	struct decide_state	 ds;		/* majority hold-down, tick to tick */
 	int64_t			 next_tick_us;
 	/* read during a tick, handled after it (a reload frees the peers) */
 	ipc_envelope		*deferred[DEFERRED_MAX];
@@ -286,6 +287,7 @@ verdict_tick(struct probe *p, const Harepd__LocalView *view, int64_t t0)
 	Models__IKnow **kept;
 	struct probe_verdict pv;
 	size_t i, n = 0;
+	int64_t now;
 
 	/* a dead database denies everything: do not wait for peers first */
 	if (view->db_error[0] == '\0') {
@@ -297,7 +299,8 @@ verdict_tick(struct probe *p, const Harepd__LocalView *view, int64_t t0)
 		peers_answers_free(answers, n);
 		return;
 	}
-	decide(view, answers, n, p->conf, &pv);
+	now = probe_boot_ms();
+	decide(view, answers, n, p->conf, now, &p->ds, &pv);
 	v.seq = ++p->seq;
 	v.rw_allow = pv.rw_allow;
 	v.ro_allow = pv.ro_allow;
@@ -307,7 +310,7 @@ verdict_tick(struct probe *p, const Harepd__LocalView *view, int64_t t0)
 	v.n_evidence = n;
 	v.lease_ms = (uint32_t)p->conf->lease_ms;
 	v.decided_at_ms = probe_real_ms();
-	v.decided_boot_ms = probe_boot_ms();
+	v.decided_boot_ms = now;
 	v.tick_us = probe_mono_us() - t0;
 	/* send_verdict may detach the answers: keep them to free */
 	if ((kept = calloc(n + 1, sizeof(*kept))) == NULL)
@@ -375,6 +378,8 @@ take_control(struct probe *p, const Harepd__Control *ctl)
 		if (!p->paused)
 			log_info("paused (stop-client): views only, no verdicts");
 		p->paused = true;
+		/* unobserved while paused: the hold-down starts again */
+		p->ds.holding = false;
 		break;
 	case HAREPD__CONTROL__COMMAND__RESUME:
 		if (p->paused)

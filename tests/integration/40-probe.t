@@ -35,9 +35,18 @@ ok "grep -q '^hello .*role=probe' '$PROBE_TMP/sup.out'" "worker says hello"
 view=$(probe_line 5 '^view ')
 is "$view" "view id=1 name=n1 ip=127.0.0.1 primaries=127.0.0.1 standbys=127.0.0.2,127.0.0.3 witness=127.0.0.4 recovery=0 timeline=1 db_error=" \
     "view from repmgr.nodes: own id and IP, active nodes only, timeline"
-v=$(probe_line 5 '^verdict ')
+# a fresh probe holds rw down for leaseMs + connectionDeadline + 250 ms
+v0=$(probe_line 5 '^verdict ')
+is "$(probe_field "$v0" rw)/$(probe_field "$v0" ro)" "0/0" \
+    "all agree, but a fresh probe denies rw first"
+like "$(probe_field "$v0" reason)" "^hold-down: majority held for 0 of 4250 ms before rw; 4 of 4 members agree" \
+    "hold-down: default lease 3000 + deadline 1000 + 250 ms"
+v=$(probe_line 8 '^verdict .*rw=1')
 is "$(probe_field "$v" rw)/$(probe_field "$v" ro)" "1/0" \
-    "all agree: rw allowed, ro not (allowRO off)"
+    "all agree for the hold-down: rw allowed, ro not (allowRO off)"
+held=$(( $(probe_field "$v" decided_boot_ms) - $(probe_field "$v0" decided_boot_ms) ))
+ok "[ $held -ge 4250 ] && [ $held -lt 6500 ]" \
+    "rw allowed once the majority held for the hold-down ($held ms)"
 is "$(probe_field "$v" agrees)" "111" "every peer agrees"
 is "$(probe_field "$v" policy)" "majority" "default policy is majority"
 is "$(probe_field "$v" lease_ms)" "3000" "lease is 3 x watchDog"
@@ -65,6 +74,9 @@ like "$(probe_field "$v" reason)" "neighbour $N2 saw timeline 2, ours is 1" \
 probe_spec n2 garbage
 probe_mark
 v=$(probe_line 4 '^verdict .*answered=011')
+like "$(probe_field "$v" rw) $(probe_field "$v" reason)" "^0 hold-down: majority held for 0 of 4250 ms before rw; 3 of 4" \
+    "the majority holds again after a denial: the hold-down starts over"
+v=$(probe_line 8 '^verdict .*rw=1 .*answered=011')
 is "$(probe_field "$v" rw)" "1" "garbage from one peer: 3 of 4 still agree"
 ok "probe_since | grep -q '^peer .*target=$N2 .*answered=0 .*error=unreadable answer'" \
     "garbage reported as an unreadable answer"
@@ -90,7 +102,7 @@ probe_spec n3 answer ip=127.0.0.3 $SAME obs=1/1
 
 # ---- pause / resume ----
 probe_mark
-probe_line 4 '^verdict .*rw=1' >/dev/null
+probe_line 8 '^verdict .*rw=1' >/dev/null
 probe_send pause
 sleep 0.5
 probe_mark
@@ -99,7 +111,8 @@ ok "[ \$(probe_since | grep -c '^view ') -ge 2 ]" "paused: views go on"
 is "$(probe_since | grep -c '^verdict ')" "0" "paused: no verdicts"
 probe_send resume
 probe_mark
-ok "probe_wait 2 '^verdict .*rw=1'" "resumed: verdicts again at once"
+ok "probe_wait 2 '^verdict .*rw=1'" \
+    "resumed: verdicts again at once, rw kept (it was allowed before the pause)"
 
 # ---- reload: policy seed, from the same file ----
 probe_conf "$conf" n1 127.0.0.1 "\"$N2\", \"$N3\"" "$W" "policy: seed"

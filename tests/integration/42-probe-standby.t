@@ -47,7 +47,7 @@ conf=$PROBE_TMP/conf.yml
 # the probe of n2 reads the standby's copy of repmgr.nodes
 PGHOST=$SB_TMP PGPORT=$SB_PORT probe_conf "$conf" n2 127.0.0.2 \
     "\"$(probe_target n1 127.0.0.1)\"" "$(probe_target w 127.0.0.4)" \
-    "allowRO: true"
+    "allowRO: true" "leaseMs: 1500"
 probe_start "$conf" || bail "probe did not say hello"
 view=$(probe_line 5 '^view ')
 is "$view" "view id=2 name=n2 ip=127.0.0.2 primaries=127.0.0.1 standbys=127.0.0.2 witness=127.0.0.4 recovery=1 timeline=1 db_error=" \
@@ -78,6 +78,9 @@ like "$(probe_field "$v" reason)" "only 1 of 3 members agree" \
 NEW="masters=127.0.0.2 slaves= witness=127.0.0.4"
 probe_spec w answer ip=127.0.0.4 $NEW obs=0/1
 probe_mark
+v=$(probe_line 5 '^verdict .*reason=hold-down')
+like "$(probe_field "$v" rw) $(probe_field "$v" reason)" "^0 hold-down: majority held for 0 of 2750 ms before rw; 2 of 3" \
+    "the witness followed: rw held down for leaseMs 1500 + deadline 1000 + 250 ms"
 v=$(probe_line 5 '^verdict .*rw=1')
 like "$(probe_field "$v" reason)" "2 of 3 members agree; primaryIP 127.0.0.2 is the only active primary, not in recovery, timeline 2" \
     "once the witness followed: rw on the new primary"

@@ -10,6 +10,11 @@
  *
  * Addresses: .1 is n1, .2 n2, .3 n3, .4 the witness (10.0.0.x). The
  * configured neighbours are the n rows in order, the witness the w row.
+ *
+ * The rows run as a tick of a node whose previous verdict allowed rw
+ * and whose rw condition has held since long ago, so they test the
+ * condition itself; the majority policy's hold-down (a node that did
+ * not have rw waits) has its own sequences of ticks after the table.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -389,6 +394,8 @@ run_case(void **state)
 	struct probe_verdict v;
 	Harepd__LocalView view;
 	struct arena a = { .n = 0 };
+	struct decide_state st = { .rw_allowed_last = true, .holding = true,
+	    .majority_since_ms = 0 };
 	char agrees[MAXP + 1];
 	size_t n;
 
@@ -403,7 +410,9 @@ run_case(void **state)
 	c.policy = tc->policy;
 	c.allow_ro = tc->allow_ro;
 	c.primary_ip = (char *)tc->self;
-	decide(&view, peers, n, &c, &v);
+	c.lease_ms = 3000;
+	c.connection_deadline = 1;
+	decide(&view, peers, n, &c, 1000000, &st, &v);
 	for (size_t i = 0; i < n; i++)
 		agrees[i] = peers[i]->agrees ? '1' : '0';
 	agrees[n] = '\0';
@@ -413,21 +422,170 @@ run_case(void **state)
 	if (strstr(v.reason, tc->reason) == NULL)
 		fail_msg("reason \"%s\" lacks \"%s\"", v.reason, tc->reason);
 	assert_string_equal(agrees, tc->agrees);
+	/* the state says what the next tick starts from */
+	if (tc->policy == SEED)
+		assert_false(st.rw_allowed_last || st.holding);
+	else {
+		assert_int_equal(st.rw_allowed_last, v.rw_allow);
+		assert_int_equal(st.holding, v.rw_allow);
+	}
 	arena_free(&a);
+}
+
+/* ---- the hold-down: sequences of ticks of one node ---- */
+
+/* n1, primary, every member agrees: the rw condition holds. */
+#define HOLDS	{ N2_OK, N3_OK, W_OK }
+/* n1 cut off from the data nodes, the witness still agrees. */
+#define FAILS	{ N2_DOWN, N3_DOWN, W_OK }
+
+struct tick {
+	int64_t		 now_ms;	/* 0 ends the sequence */
+	const char	*peers[MAXP];
+	bool		 rw, ro;
+	const char	*reason;
+	const char	*view;		/* NULL: VIEW_N1 */
+};
+
+struct hcase {
+	const char	*name;
+	enum conf_policy policy;
+	struct decide_state start;
+	struct tick	 ticks[8];
+};
+
+/* leaseMs 3000 + connectionDeadline 1 s + 250 ms grace */
+#define HOLD	4250
+
+static const struct hcase hcases[] = {
+	{ "hold-down: condition just met denies rw, held for the hold-down "
+	  "allows", MAJ, { 0 }, {
+		{ 1000, HOLDS, false, true,
+		  "hold-down: majority held for 0 of 4250 ms before rw; "
+		  "4 of 4 members agree", NULL },
+		{ 2000, HOLDS, false, true, "held for 1000 of 4250 ms", NULL },
+		{ 5249, HOLDS, false, true, "held for 4249 of 4250 ms", NULL },
+		{ 5250, HOLDS, true, true, "4 of 4 members agree", NULL },
+		{ 6250, HOLDS, true, true, "4 of 4 members agree", NULL },
+		{ 0 } } },
+	{ "hold-down: a restarted probe (fresh state) waits even in steady "
+	  "state", MAJ, { 0 }, {
+		{ 100000, HOLDS, false, true, "held for 0 of 4250", NULL },
+		{ 100000 + HOLD, HOLDS, true, true, "4 of 4", NULL },
+		{ 0 } } },
+	{ "hold-down: a tick where the condition fails starts the wait "
+	  "again", MAJ, { 0 }, {
+		{ 1000, HOLDS, false, true, "held for 0 of 4250", NULL },
+		{ 4000, HOLDS, false, true, "held for 3000 of 4250", NULL },
+		{ 5000, FAILS, false, false, "only 2 of 4", NULL },
+		{ 6000, HOLDS, false, true, "held for 0 of 4250", NULL },
+		{ 6000 + HOLD - 1, HOLDS, false, true, "held for 4249 of",
+		  NULL },
+		{ 6000 + HOLD, HOLDS, true, true, "4 of 4", NULL },
+		{ 0 } } },
+	{ "hold-down: already allowed and the condition holds: stays "
+	  "allowed without waiting", MAJ,
+	  { .rw_allowed_last = true, .holding = true,
+	    .majority_since_ms = 9000 }, {
+		{ 10000, HOLDS, true, true, "4 of 4", NULL },
+		{ 11000, HOLDS, true, true, "4 of 4", NULL },
+		{ 0 } } },
+	{ "hold-down: allowed, the condition fails once, then the node "
+	  "waits again", MAJ,
+	  { .rw_allowed_last = true, .holding = true,
+	    .majority_since_ms = 0 }, {
+		{ 10000, HOLDS, true, true, "4 of 4", NULL },
+		{ 11000, FAILS, false, false, "only 2 of 4", NULL },
+		{ 12000, HOLDS, false, true, "held for 0 of 4250", NULL },
+		{ 0 } } },
+	{ "hold-down: a higher timeline resets it like any failed rule", MAJ,
+	  { .rw_allowed_last = false, .holding = true,
+	    .majority_since_ms = 0 }, {
+		{ 1000, HOLDS, false, true, "held for 1000 of 4250", NULL },
+		{ 2000, { N2_NEW, N3_OK, W_OK }, false, false,
+		  "saw timeline 3", NULL },
+		{ 3000, HOLDS, false, true, "held for 0 of 4250", NULL },
+		{ 0 } } },
+	{ "hold-down: the local database down resets it", MAJ,
+	  { .rw_allowed_last = true, .holding = true }, {
+		{ 1000, HOLDS, true, true, "4 of 4", NULL },
+		{ 2000, HOLDS, false, false, "local database unreachable",
+		  "DOWN timeout" },
+		{ 3000, HOLDS, false, true, "held for 0 of 4250", NULL },
+		{ 0 } } },
+	{ "hold-down: ro of a standby is not held down", MAJ, { 0 }, {
+		{ 1000, { N1_OK, N3_OK, W_OK }, false, true,
+		  "healthy standby", VIEW_SB },
+		{ 0 } } },
+	{ "hold-down: seed policy is not affected", SEED, { 0 }, {
+		{ 1000, HOLDS, true, true, "synced with neighbour", NULL },
+		{ 1001, HOLDS, true, true, "synced with neighbour", NULL },
+		{ 0 } } },
+};
+
+static void
+run_hold(void **state)
+{
+	const struct hcase *hc = *state;
+	struct conf_target witness = { .host = "w", .port = 1, .text = "w" };
+	struct decide_state st = hc->start;
+	const struct tick *t;
+	Harepd__PeerAnswer *peers[MAXP];
+	Harepd__LocalView view;
+	struct probe_verdict v;
+	struct conf c = { 0 };
+	struct arena a;
+	size_t n;
+
+	c.policy = hc->policy;
+	c.allow_ro = true;
+	c.lease_ms = 3000;
+	c.connection_deadline = 1;
+	assert_int_equal(decide_holddown_ms(&c), HOLD);
+	for (t = hc->ticks; t->now_ms != 0; t++) {
+		a.n = 0;
+		c.n_neighbours = 0;
+		c.witness = NULL;
+		c.primary_ip = t->view != NULL && strcmp(t->view, VIEW_SB) ==
+		    0 ? "10.0.0.2" : "10.0.0.1";
+		parse_view(&a, t->view ? t->view : VIEW_N1, &view);
+		for (n = 0; n < MAXP && t->peers[n] != NULL; n++) {
+			peers[n] = parse_peer(&a, t->peers[n]);
+			if (strcmp(peers[n]->role, PROBE_ROLE_WITNESS) == 0)
+				c.witness = &witness;
+			else
+				c.n_neighbours++;
+		}
+		decide(&view, peers, n, &c, t->now_ms, &st, &v);
+		print_message("# %lld ms: rw %d ro %d: %s\n",
+		    (long long)t->now_ms, v.rw_allow, v.ro_allow, v.reason);
+		assert_int_equal(v.rw_allow, t->rw);
+		assert_int_equal(v.ro_allow, t->ro);
+		if (strstr(v.reason, t->reason) == NULL)
+			fail_msg("at %lld ms: reason \"%s\" lacks \"%s\"",
+			    (long long)t->now_ms, v.reason, t->reason);
+		arena_free(&a);
+	}
 }
 
 int
 main(void)
 {
-	enum { N = sizeof(cases) / sizeof(cases[0]) };
-	struct CMUnitTest tests[N];
+	enum { N = sizeof(cases) / sizeof(cases[0]),
+	    H = sizeof(hcases) / sizeof(hcases[0]) };
+	struct CMUnitTest tests[N + H];
 	size_t i;
 
+	memset(tests, 0, sizeof(tests));
 	for (i = 0; i < N; i++) {
-		memset(&tests[i], 0, sizeof(tests[i]));
 		tests[i].name = cases[i].name;
 		tests[i].test_func = run_case;
 		tests[i].initial_state = (void *)&cases[i];
 	}
-	return _cmocka_run_group_tests("decide", tests, N, NULL, NULL);
+	for (i = 0; i < H; i++) {
+		tests[N + i].name = hcases[i].name;
+		tests[N + i].test_func = run_hold;
+		tests[N + i].initial_state = (void *)&hcases[i];
+	}
+	return _cmocka_run_group_tests("decide", tests, N + H, NULL, NULL);
 }
