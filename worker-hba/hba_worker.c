@@ -37,7 +37,7 @@ struct hba_state {
 
 	bool		 paused;		/* stop-client */
 	bool		 fenced;		/* lease ran out, fence applied */
-	long long	 lease_end;		/* monotonic ms */
+	long long	 lease_end;		/* boot_ms() */
 
 	/* what the file should say, for retries and config reloads */
 	bool		 have_want;
@@ -74,12 +74,18 @@ struct hba_outcome {
 	char	 error[1024];
 };
 
+/*
+ * The lease clock: CLOCK_BOOTTIME, the probe's decided_boot_ms clock. It
+ * is never stepped (no operator or NTP moves it) and, unlike
+ * CLOCK_MONOTONIC, it keeps counting while the machine is suspended, so
+ * a lease never outlives the time it covers.
+ */
 static long long
-mono_ms(void)
+boot_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -313,7 +319,7 @@ apply_want(struct hba_state *s, const char *reason)
 	apply(s, s->want, &o);
 	log_outcome(s->want_seq, s->want_fence, reason, &o);
 	send_applied(s->want_seq, s->want_fence, &o);
-	s->retry_at = o.retry ? mono_ms() + HBA_RETRY_MS : 0;
+	s->retry_at = o.retry ? boot_ms() + HBA_RETRY_MS : 0;
 }
 
 static void
@@ -330,21 +336,41 @@ fence(struct hba_state *s)
 }
 
 /*
- * How long this verdict is still good: its lease counted from when the
- * probe decided (it may have waited in a queue), or from now when the
- * clocks disagree.
+ * How old a verdict is, in ms: counted from when the probe decided (it
+ * may have waited in a queue or behind a stalled worker). decided_boot_ms
+ * (CLOCK_BOOTTIME, shared with the probe on this host) first; from a probe
+ * that does not set it, decided_at_ms (CLOCK_REALTIME). Only when neither
+ * is usable is the verdict taken as just decided. An old verdict is never
+ * taken as fresh: that would fail open.
  */
+long long
+hba_verdict_age(long long decided_boot_ms, long long decided_at_ms,
+    long long now_boot_ms, long long now_real_ms)
+{
+	long long age;
+
+	if (decided_boot_ms > 0) {
+		/* a boot clock ahead of ours is a bogus stamp, not a step */
+		age = now_boot_ms - decided_boot_ms;
+		return age < 0 ? 0 : age;
+	}
+	if (decided_at_ms > 0) {
+		age = now_real_ms - decided_at_ms;
+		/* from the future: the wall clock stepped back, unusable */
+		return age < 0 ? 0 : age;
+	}
+	return 0;
+}
+
+/* How long this verdict is still good: <= 0, expired. */
 static long long
 verdict_left(const struct hba_state *s, const Harepd__Verdict *vd)
 {
 	long long lease = vd->lease_ms ? (long long)vd->lease_ms :
 	    (long long)s->conf->lease_ms;
-	long long age = vd->decided_at_ms > 0 ?
-	    real_ms() - vd->decided_at_ms : 0;
 
-	if (age < 0 || age > 10LL * lease)
-		age = 0;	/* clock step: trust the lease alone */
-	return lease - age;
+	return lease - hba_verdict_age(vd->decided_boot_ms,
+	    vd->decided_at_ms, boot_ms(), real_ms());
 }
 
 static void
@@ -362,7 +388,7 @@ on_verdict(struct hba_state *s, const Harepd__Verdict *vd)
 		    "ignored", (unsigned long long)vd->seq);
 		return;
 	}
-	s->lease_end = mono_ms() + left;
+	s->lease_end = boot_ms() + left;
 	s->fenced = false;
 	s->have_want = true;
 	s->want = (struct hba_verdict){ vd->rw_allow,
@@ -389,7 +415,7 @@ on_control(struct hba_state *s, const Harepd__Control *ctl)
 		    "for a verdict", s->conf->lease_ms);
 		s->paused = false;
 		s->fenced = false;
-		s->lease_end = mono_ms() + s->conf->lease_ms;
+		s->lease_end = boot_ms() + s->conf->lease_ms;
 		break;
 	default:
 		log_warnx("unknown control command %d", ctl->command);
@@ -482,7 +508,7 @@ next_timeout(const struct hba_state *s, long long now)
 static void
 run_timers(struct hba_state *s)
 {
-	long long now = mono_ms();
+	long long now = boot_ms();
 
 	if (s->paused)
 		return;
@@ -499,7 +525,7 @@ event_loop(struct hba_state *s)
 
 	for (;;) {
 		pfd.events = POLLIN | (worker_pending() ? POLLOUT : 0);
-		if (poll(&pfd, 1, next_timeout(s, mono_ms())) == -1) {
+		if (poll(&pfd, 1, next_timeout(s, boot_ms())) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
@@ -554,7 +580,7 @@ hba_worker_main(void)
 	s.conf = worker_wait_config(WORKER_CONFIG_TIMEOUT_MS, NULL);
 	setup(&s);
 	s.reload_unknown = true;
-	s.lease_end = mono_ms() + s.conf->lease_ms;
+	s.lease_end = boot_ms() + s.conf->lease_ms;
 	if (worker_send_hello("hba") == -1)
 		fatal("sending Hello");
 	log_info("ready: %s; waiting one lease (%d ms) for a first verdict",

@@ -6,7 +6,10 @@
  *   hba_super CONF HAREPD          (HBA_SUPER_USER=postgres: worker's uid)
  *
  *   start                      -> hello PID | error WHY
- *   verdict SEQ RW RO LEASE_MS -> sent            (RW, RO: 0 or 1)
+ *   verdict SEQ RW RO LEASE_MS [REAL_AGE BOOT_AGE] -> sent  (RW, RO: 0 or 1)
+ *                              decided_at_ms / decided_boot_ms are now
+ *                              minus the ages (ms, default 0); an age of
+ *                              -1 leaves that field 0 (unset)
  *   applied TIMEOUT_MS         -> applied seq=N changed=0|1 reloaded=0|1
  *                                 fenced=0|1 rw=0|1 ro=0|1 us=N error=TEXT
  *                                 | timeout | eof
@@ -58,6 +61,15 @@ real_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long
+boot_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -241,9 +253,14 @@ cmd_verdict(const char *args)
 	unsigned long long seq;
 	int rw, ro;
 	unsigned lease;
+	long long real_age = 0, boot_age = 0;
+	int n;
 
-	if (sscanf(args, "%llu %d %d %u", &seq, &rw, &ro, &lease) != 4) {
-		reply("error usage: verdict SEQ RW RO LEASE_MS");
+	n = sscanf(args, "%llu %d %d %u %lld %lld", &seq, &rw, &ro, &lease,
+	    &real_age, &boot_age);
+	if (n != 4 && n != 6) {
+		reply("error usage: verdict SEQ RW RO LEASE_MS "
+		    "[REAL_AGE_MS BOOT_AGE_MS]");
 		return;
 	}
 	v.seq = seq;
@@ -252,7 +269,8 @@ cmd_verdict(const char *args)
 	v.lease_ms = lease;
 	v.reason = "hba_super";
 	v.policy = "test";
-	v.decided_at_ms = real_ms();
+	v.decided_at_ms = real_age == -1 ? 0 : real_ms() - real_age;
+	v.decided_boot_ms = boot_age == -1 ? 0 : boot_ms() - boot_age;
 	env.body_case = HAREPD__ENVELOPE__BODY_VERDICT;
 	env.verdict = &v;
 	last_verdict_us = now_us();
