@@ -166,27 +166,107 @@ answered(const Harepd__PeerAnswer *p)
 /*
  * An answer from this very node (the seed's sample lists the node among
  * its own neighbours) always agrees with us; under the majority policy
- * it must not vote a second time.
+ * it must not vote a second time. It carries our primaryIP, or our
+ * node_id when it answered as another address.
  */
 static bool
-is_self(const Models__IKnow *k, const struct conf *c)
+is_self(const Harepd__LocalView *view, const Models__IKnow *k,
+    const struct conf *c)
 {
-	return c->policy == POLICY_MAJORITY && k->ip != NULL &&
-	    k->ip[0] != '\0' && addr_equal(k->ip, c->primary_ip);
+	return c->policy == POLICY_MAJORITY && ((k->ip != NULL &&
+	    k->ip[0] != '\0' && addr_equal(k->ip, c->primary_ip)) ||
+	    (view->node_id != 0 && k->nodeid == view->node_id));
 }
 
-/* Sets every peer's agrees flag; returns how many agree. */
+/*
+ * An address as a voter's identity: canonical, and an IPv4-mapped IPv6
+ * address as the IPv4 one ([::ffff:10.0.0.2] is 10.0.0.2).
+ */
+static void
+voter_addr(const char *in, char *out, size_t outlen)
+{
+	static const char mapped[] = "::ffff:";
+	unsigned char bin[sizeof(struct in_addr)];
+
+	probe_addr_canon(in, out, outlen);
+	if (strncmp(out, mapped, sizeof(mapped) - 1) == 0 &&
+	    inet_pton(AF_INET, out + sizeof(mapped) - 1, bin) == 1)
+		memmove(out, out + sizeof(mapped) - 1,
+		    strlen(out + sizeof(mapped) - 1) + 1);
+}
+
+/* The host of a "host:port" or "[v6]:port" target. */
+static void
+target_host(const char *target, char *out, size_t outlen)
+{
+	const char *end;
+	char host[ADDR_MAX];
+	size_t len;
+
+	if (target == NULL)
+		target = "";
+	if (target[0] == '[' && (end = strchr(target, ']')) != NULL)
+		target++;
+	else if ((end = strrchr(target, ':')) == NULL ||
+	    strchr(target, ':') != end)
+		end = target + strlen(target);	/* no port, or bare IPv6 */
+	len = (size_t)(end - target);
+	if (len >= sizeof(host))
+		len = sizeof(host) - 1;
+	memcpy(host, target, len);
+	host[len] = '\0';
+	voter_addr(host, out, outlen);
+}
+
+/*
+ * Who answered: the address the answer says it is (IKnow.ip), else the
+ * host we dialled. The configuration dedups peers by their text only, so
+ * one node can be configured twice (10.0.0.2:10000 and
+ * [::ffff:10.0.0.2]:10000, or a name and its address); its answers then
+ * carry the same nodeId and ip.
+ */
+static void
+voter_host(const Harepd__PeerAnswer *p, char *out, size_t outlen)
+{
+	if (p->answer->ip != NULL && p->answer->ip[0] != '\0')
+		voter_addr(p->answer->ip, out, outlen);
+	else
+		target_host(p->target, out, outlen);
+}
+
+static bool
+same_voter(const Harepd__PeerAnswer *a, const Harepd__PeerAnswer *b)
+{
+	char ha[ADDR_MAX], hb[ADDR_MAX];
+
+	if (a->answer->nodeid != 0 && a->answer->nodeid == b->answer->nodeid)
+		return true;
+	voter_host(a, ha, sizeof(ha));
+	voter_host(b, hb, sizeof(hb));
+	return ha[0] != '\0' && strcmp(ha, hb) == 0;
+}
+
+/*
+ * Sets every peer's agrees flag; returns how many agree. Under the
+ * majority policy each node votes once: a second agreeing answer from a
+ * node that already voted (same nodeId, or same address) does not agree
+ * again, while the member count stays the configured one.
+ */
 static int
 mark_agreement(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
     size_t n, const struct conf *c)
 {
-	size_t i;
+	size_t i, j;
 	int agree = 0;
 
 	for (i = 0; i < n; i++) {
 		peers[i]->agrees = answered(peers[i]) &&
-		    !is_self(peers[i]->answer, c) &&
+		    !is_self(view, peers[i]->answer, c) &&
 		    decide_synced(view, peers[i]->answer);
+		for (j = 0; peers[i]->agrees && c->policy == POLICY_MAJORITY &&
+		    j < i; j++)
+			if (peers[j]->agrees && same_voter(peers[i], peers[j]))
+				peers[i]->agrees = false;
 		agree += peers[i]->agrees;
 	}
 	return agree;

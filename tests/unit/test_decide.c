@@ -2,11 +2,12 @@
  * decide(): both policies on a table of cluster situations. Each row is
  * written the way an operator would draw it:
  *
- *   view   "P=<primaries> S=<standbys> W=<witness> rec=0|1 tl=N", or
- *          "DOWN <error>" for an unreachable local database
+ *   view   "P=<primaries> S=<standbys> W=<witness> rec=0|1 tl=N [id=N]",
+ *          or "DOWN <error>" for an unreachable local database
  *   peers  "<n|w> <target> -" did not answer (timeout, refused, garbage),
- *          "<n|w> <target> M=<masters> S=<slaves> [ip=A] [obs=REC/TL]"
- *          an IKnow; without obs= it is a Go peer (no observation)
+ *          "<n|w> <target> M=<masters> S=<slaves> [ip=A] [id=N]
+ *          [obs=REC/TL]" an IKnow; without obs= it is a Go peer (no
+ *          observation)
  *
  * Addresses: .1 is n1, .2 n2, .3 n3, .4 the witness (10.0.0.x). The
  * configured neighbours are the n rows in order, the witness the w row.
@@ -125,6 +126,43 @@ static const struct dcase cases[] = {
 	  { "n 10.0.0.1:10000 M=10.0.0.1 S=10.0.0.2 ip=10.0.0.1 obs=0/2",
 	    "n 10.0.0.2:10000 -", "w 10.0.0.4:1 -" },
 	  false, false, "only 1 of 4", "000" },
+	{ "majority: this node under another address (its nodeId) votes "
+	  "once", MAJ, false, "10.0.0.1",
+	  "P=10.0.0.1 S=10.0.0.2 W=10.0.0.4 rec=0 tl=2 id=1",
+	  { "n db1.example:10000 M=10.0.0.1 S=10.0.0.2 ip=db1.example id=1 "
+	    "obs=0/2", "n 10.0.0.2:10000 -", "w 10.0.0.4:1 -" },
+	  false, false, "only 1 of 4", "000" },
+	/* ---- majority: one node configured twice votes once ---- */
+	{ "majority: one peer as IPv4 and IPv4-mapped IPv6 votes once", MAJ,
+	  false, "10.0.0.1", VIEW_N1,
+	  { N2_OK, "n [::ffff:10.0.0.2]:10000 " SAME " ip=10.0.0.2 obs=1/2",
+	    N3_DOWN, W_DOWN },
+	  false, false, "only 2 of 5 members agree", "1000" },
+	{ "majority: one peer as a host name and its IP (same nodeId) votes "
+	  "once", MAJ, false, "10.0.0.1", VIEW_N1,
+	  { "n 10.0.0.2:10000 " SAME " ip=10.0.0.2 id=2 obs=1/2",
+	    "n db2.example:10000 " SAME " ip=db2.example id=2 obs=1/2",
+	    W_DOWN },
+	  false, false, "only 2 of 4 members agree", "100" },
+	{ "majority: Go peer (no ip, no nodeId) dialled twice votes once",
+	  MAJ, false, "10.0.0.1", VIEW_N1,
+	  { "n 10.0.0.2:10000 " SAME, "n [::FFFF:10.0.0.2]:10001 " SAME,
+	    N3_DOWN, W_DOWN },
+	  false, false, "only 2 of 5 members agree", "1000" },
+	{ "majority: a duplicate that disagrees first, then agrees, counts "
+	  "once", MAJ, false, "10.0.0.1", VIEW_N1,
+	  { "n [::ffff:10.0.0.2]:10000 M=10.0.0.2 S=10.0.0.3 ip=10.0.0.2 "
+	    "id=2 obs=1/2", "n 10.0.0.2:10000 " SAME " ip=10.0.0.2 id=2 "
+	    "obs=1/2", N3_OK, W_DOWN },
+	  true, false, "3 of 5 members agree", "0110" },
+	{ "majority: distinct peers without nodeIds still vote one each",
+	  MAJ, false, "10.0.0.1", VIEW_N1,
+	  { N2_OK, N3_OK, W_OK },
+	  true, false, "4 of 4 members agree", "111" },
+	{ "seed: one peer configured twice is not deduplicated (as Go)",
+	  SEED, false, "10.0.0.1", VIEW_N1,
+	  { N2_OK, "n [::ffff:10.0.0.2]:10000 " SAME " ip=10.0.0.2 obs=1/2" },
+	  true, false, "synced with neighbour 10.0.0.2:10000", "11" },
 	{ "seed: this node listed as its own neighbour is synced (as Go)",
 	  SEED, false, "10.0.0.1", VIEW_N1, { N1_OK, W_DOWN },
 	  true, false, "synced with neighbour 10.0.0.1:10000", "10" },
@@ -333,6 +371,8 @@ parse_view(struct arena *a, const char *spec, Harepd__LocalView *v)
 			v->in_recovery = atoi(tok + 4);
 		else if (strncmp(tok, "tl=", 3) == 0)
 			v->timeline = (uint32_t)atoi(tok + 3);
+		else if (strncmp(tok, "id=", 3) == 0)
+			v->node_id = atoi(tok + 3);
 		else
 			fail_msg("bad view token %s", tok);
 	}
@@ -349,6 +389,8 @@ parse_answer_token(struct arena *a, char *tok, Models__IKnow *k)
 		k->slaves = split_list(a, tok + 2, &k->n_slaves);
 	else if (strncmp(tok, "ip=", 3) == 0)
 		k->ip = tok + 3;
+	else if (strncmp(tok, "id=", 3) == 0)
+		k->nodeid = atoi(tok + 3);
 	else if (strncmp(tok, "obs=", 4) == 0) {
 		o = keep(a, malloc(sizeof(*o)));
 		models__observation__init(o);
