@@ -109,6 +109,7 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
+	log_set_verbose(verbose);
 	if (role != NULL)
 		return run_role(role);
 
