@@ -183,6 +183,8 @@ peers_free(struct peer_set *ps)
 	free(ps);
 }
 
+bool peers_test_inject_shutdown;
+
 /* ---- one call ---- */
 
 static void
@@ -279,8 +281,21 @@ wait_calls(struct peer_set *ps, struct call *calls, size_t pending,
 			}
 			continue;
 		}
+		if (peers_test_inject_shutdown) {
+			peers_test_inject_shutdown = false;
+			ev.type = GRPC_QUEUE_SHUTDOWN;
+		}
+		/*
+		 * The queue is never shut down while calls run: anything but
+		 * a completion is a broken core. Leaving would free the calls
+		 * their tags point to while they are in flight, and the next
+		 * tick would write into freed memory; there is no way to drain
+		 * a queue that no longer delivers, so stop (the supervisor
+		 * restarts the worker).
+		 */
 		if (ev.type != GRPC_OP_COMPLETE)
-			break;
+			fatalx("gRPC completion queue: event type %d with %zu "
+			    "calls in flight", (int)ev.type, pending);
 		cl = ev.tag;
 		cl->pending = false;
 		cl->latency_us = probe_mono_us() - started_us;

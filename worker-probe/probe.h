@@ -146,6 +146,11 @@ size_t	 peers_count(const struct peer_set *);
 Harepd__PeerAnswer **peers_ask(struct peer_set *, const Models__WhatYouKnow *,
 	    int deadline_ms, bool (*abort)(void *), void *arg);
 void	 peers_answers_free(Harepd__PeerAnswer **, size_t n);
+/*
+ * Tests only: the next peers_ask sees its completion queue shut down
+ * (with calls in flight) instead of its first event, and must stop.
+ */
+extern bool peers_test_inject_shutdown;
 
 /*
  * Pure: the reply bytes of a call -> an IKnow, or NULL and why

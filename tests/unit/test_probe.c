@@ -4,13 +4,20 @@
  * peers' answers (garbage, oversized, not UTF-8), and the libpq
  * parameters the probe connects with.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <cmocka.h>
+
+#include <grpc/grpc.h>
 
 #include "worker-probe/probe.h"
 
@@ -205,6 +212,55 @@ test_synced(void **state)
 	assert_false(decide_synced(&v, &k));
 }
 
+/*
+ * A completion queue that stops delivering while calls are in flight:
+ * peers_ask must not return (its calls' tags would point into freed
+ * memory at the next tick) but stop the worker. Run in a child: it
+ * exits, and gRPC is initialised only there (FACTS.md: fork).
+ */
+static void
+test_wait_broken_queue(void **state)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct conf_target t = { .host = "127.0.0.1" };
+	Models__WhatYouKnow q = MODELS__WHAT_YOU_KNOW__INIT;
+	socklen_t len = sizeof(sin);
+	struct conf c = { 0 };
+	char text[64];
+	int fd, status;
+	pid_t pid;
+
+	/* a peer that accepts TCP and never answers: the call stays pending */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((fd = socket(AF_INET, SOCK_STREAM, 0)) != -1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	t.port = ntohs(sin.sin_port);
+	snprintf(text, sizeof(text), "127.0.0.1:%d", t.port);
+	t.text = text;
+	c.neighbours = &t;
+	c.n_neighbours = 1;
+	c.watchdog = 1;
+	c.connection_deadline = 1;
+	if ((pid = fork()) == 0) {
+		struct peer_set *ps;
+		Harepd__PeerAnswer **a;
+
+		grpc_init();
+		ps = peers_new(&c, NULL);
+		peers_test_inject_shutdown = true;
+		a = peers_ask(ps, &q, 2000, NULL, NULL);
+		peers_answers_free(a, peers_count(ps));
+		_exit(0);	/* returned: the calls were left in flight */
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(fd);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);	/* fatalx */
+}
+
 int
 main(void)
 {
@@ -216,6 +272,7 @@ main(void)
 		cmocka_unit_test(test_decode_garbage),
 		cmocka_unit_test(test_conn_params),
 		cmocka_unit_test(test_synced),
+		cmocka_unit_test(test_wait_broken_queue),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
