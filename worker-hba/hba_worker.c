@@ -193,11 +193,56 @@ restore(struct hba_state *s, const struct hba_buf *prev,
 	o->now = before;
 }
 
-/* The new bytes are in place: validate them, then reload. */
+/*
+ * Would putting prev back allow a check user that verdict v denies?
+ * known: what prev says when its block is not in the current config's
+ * terms (a config reload changed the methods or servers). A file with no
+ * block at all counts as allowing: its Go-harepd lines may.
+ */
+static bool
+restore_widens(const struct hba_state *s, const struct hba_buf *prev,
+    struct hba_verdict known, struct hba_verdict v)
+{
+	struct hba_verdict pv;
+	size_t bl, el;
+	char err[256];
+
+	if (hba_current_verdict(prev->data, prev->len, s->conf, &pv) != 1)
+		pv = hba_find_block(prev->data, prev->len, &bl, &el, err,
+		    sizeof(err)) == 1 ? known :
+		    (struct hba_verdict){ true, true };
+	return (pv.rw_allow && !v.rw_allow) ||
+	    (s->conf->allow_ro && pv.ro_allow && !v.ro_allow);
+}
+
+/*
+ * PostgreSQL finds errors in a file that denies more than the previous
+ * one: PostgreSQL cannot load it, but harepd must not put an allow back on
+ * disk itself either. The deny stays (a PostgreSQL that restarts reads
+ * it, or refuses to start), and the check and reload are retried until
+ * the file is fixed.
+ */
+static void
+keep_deny(struct hba_state *s, struct hba_outcome *o)
+{
+	size_t n = strlen(o->error);
+
+	snprintf(o->error + n, sizeof(o->error) - n, "; the deny stays on "
+	    "disk (harepd never restores an allow over a deny), not "
+	    "reloaded until the file is fixed");
+	s->reload_unknown = true;
+	o->retry = true;
+}
+
+/*
+ * The new bytes are in place: validate them, then reload. prev: what to
+ * put back if PostgreSQL finds errors, NULL when harepd wrote nothing.
+ */
 static void
 validate_and_reload(struct hba_state *s, const struct hba_buf *prev,
     const struct stat *st, struct hba_verdict before, struct hba_outcome *o)
 {
+	size_t n;
 	int rc;
 
 	check_hba_file(s);
@@ -206,7 +251,17 @@ validate_and_reload(struct hba_state *s, const struct hba_buf *prev,
 		o->rejected = true;
 		snprintf(s->rejected_why, sizeof(s->rejected_why), "%s",
 		    o->error);
-		restore(s, prev, st, before, o);
+		if (prev == NULL) {
+			/* unchanged bytes, reload owed since start */
+			n = strlen(o->error);
+			snprintf(o->error + n, sizeof(o->error) - n, "; not "
+			    "reloaded until the file is fixed");
+			s->reload_unknown = true;
+			o->retry = true;
+		} else if (restore_widens(s, prev, before, o->now))
+			keep_deny(s, o);
+		else
+			restore(s, prev, st, before, o);
 		pending_clear(s);
 		return;
 	}
@@ -215,7 +270,10 @@ validate_and_reload(struct hba_state *s, const struct hba_buf *prev,
 	 * must not wait for the database, and retry the reload later.
 	 */
 	if (rc == -1 || hba_pg_reload(s->pg, o->error, sizeof(o->error))) {
-		pending_set(s, prev, st);
+		if (prev != NULL)
+			pending_set(s, prev, st);
+		else
+			s->reload_unknown = true;
 		o->retry = true;
 		return;
 	}
@@ -256,7 +314,9 @@ apply(struct hba_state *s, struct hba_verdict v, struct hba_outcome *o)
 		return;
 	}
 	same = same_bytes(&next, &cur);
-	if (!same && same_bytes(&next, &s->rejected)) {
+	/* refused bytes are written again only if they deny more than now */
+	if (!same && same_bytes(&next, &s->rejected) &&
+	    !restore_widens(s, &cur, before, v)) {
 		snprintf(o->error, sizeof(o->error), "%.960s (the same file "
 		    "again: not written)", s->rejected_why);
 	} else if (!same && hba_file_replace(s->path, next.data, next.len, &st,
@@ -269,7 +329,8 @@ apply(struct hba_state *s, struct hba_verdict v, struct hba_outcome *o)
 			validate_and_reload(s, &s->pending_prev,
 			    &s->pending_st, before, o);
 		else
-			validate_and_reload(s, &cur, &st, before, o);
+			validate_and_reload(s, same ? NULL : &cur, &st,
+			    before, o);
 	}
 	s->file_now = o->now;
 	if (o->rejected) {
