@@ -317,8 +317,13 @@ is_go_line(const struct hba_lines *l, size_t i, const struct conf *c,
 		return false;
 	if (tl[1] != tl[2] || memcmp(t[1], t[2], tl[1]) != 0)
 		return false;
+	/*
+	 * The read-only user only with allowRO: without it harepd writes no
+	 * line for that user, so such a line is the operator's (removing it
+	 * would delete a rule harepd never puts back).
+	 */
 	if (!tok_eq(t[1], tl[1], c->user_read_write) &&
-	    !tok_eq(t[1], tl[1], c->user_read_only))
+	    !(c->allow_ro && tok_eq(t[1], tl[1], c->user_read_only)))
 		return false;
 	return t[4][0] != '#' && token_is_server(t[3], tl[3], srv, nsrv);
 }
