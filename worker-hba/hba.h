@@ -81,6 +81,13 @@ int	 hba_file_read(const char *path, struct hba_buf *, struct stat *,
  */
 int	 hba_file_replace(const char *path, const char *data, size_t len,
 	    const struct stat *st, char *err, size_t errlen);
+/*
+ * The same, only if path is still the file read as st (inode, size,
+ * mtime) just before the rename: -2 with err when it changed (an
+ * operator's edit since the read), the temp file removed, path untouched.
+ */
+int	 hba_file_replace_if_same(const char *path, const char *data,
+	    size_t len, const struct stat *st, char *err, size_t errlen);
 /* Temp files of ours left beside path by a killed worker: how many removed. */
 int	 hba_file_clean_stale(const char *path);
 /* The temp file name pattern: ".<base>.harepd-tmp.<pid>.<n>" */

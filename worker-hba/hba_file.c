@@ -163,9 +163,21 @@ fsync_dir(const char *dir)
 	return rc;
 }
 
-int
-hba_file_replace(const char *path, const char *data, size_t len,
-    const struct stat *st, char *err, size_t errlen)
+/* Is path still the file that was read as st (same inode, size, mtime)? */
+static bool
+unchanged(const char *path, const struct stat *st)
+{
+	struct stat now;
+
+	return stat(path, &now) == 0 && now.st_dev == st->st_dev &&
+	    now.st_ino == st->st_ino && now.st_size == st->st_size &&
+	    now.st_mtim.tv_sec == st->st_mtim.tv_sec &&
+	    now.st_mtim.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+static int
+replace(const char *path, const char *data, size_t len,
+    const struct stat *st, bool check, char *err, size_t errlen)
 {
 	char dir[PATH_MAX], base[NAME_MAX + 1], tmp[PATH_MAX + NAME_MAX + 64];
 	int fd;
@@ -186,6 +198,19 @@ hba_file_replace(const char *path, const char *data, size_t len,
 		goto fail;
 	}
 	fd = -1;
+	/*
+	 * Someone (an operator's editor) wrote the file after it was read:
+	 * renaming now would throw their edit away. Leave it; the caller
+	 * reads again. (What lands between this stat and the rename is still
+	 * lost: without a lock both sides share, the window is only made
+	 * short.)
+	 */
+	if (check && !unchanged(path, st)) {
+		snprintf(err, errlen, "%s changed while harepd was writing it",
+		    path);
+		unlink(tmp);
+		return -2;
+	}
 	if (rename(tmp, path) == -1) {
 		set_errno_err(err, errlen, "cannot rename the temp file to",
 		    path);
@@ -204,6 +229,20 @@ fail:
 		close(fd);
 	unlink(tmp);
 	return -1;
+}
+
+int
+hba_file_replace(const char *path, const char *data, size_t len,
+    const struct stat *st, char *err, size_t errlen)
+{
+	return replace(path, data, len, st, false, err, errlen);
+}
+
+int
+hba_file_replace_if_same(const char *path, const char *data, size_t len,
+    const struct stat *st, char *err, size_t errlen)
+{
+	return replace(path, data, len, st, true, err, errlen);
 }
 
 int

@@ -289,19 +289,21 @@ same_bytes(const struct hba_buf *a, const struct hba_buf *b)
 	    memcmp(a->data, b->data, a->len) == 0;
 }
 
-static void
-apply(struct hba_state *s, struct hba_verdict v, struct hba_outcome *o)
+/* One read-rewrite-write-reload; true when the file changed under us. */
+static bool
+apply_once(struct hba_state *s, struct hba_verdict v, struct hba_outcome *o)
 {
 	struct hba_buf cur, next;
 	struct hba_verdict before;
 	struct stat st;
-	bool same;
+	bool same, raced = false;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
 	if (hba_file_read(s->path, &cur, &st, o->error,
 	    sizeof(o->error)) == -1) {
 		o->retry = true;
-		return;
+		return false;
 	}
 	/* a config reload may have changed the methods: then trust memory */
 	if (hba_current_verdict(cur.data, cur.len, s->conf, &o->now) != 1)
@@ -311,7 +313,7 @@ apply(struct hba_state *s, struct hba_verdict v, struct hba_outcome *o)
 	    sizeof(o->error)) == -1) {
 		o->retry = true;
 		hba_buf_free(&cur);
-		return;
+		return false;
 	}
 	same = same_bytes(&next, &cur);
 	/* refused bytes are written again only if they deny more than now */
@@ -319,10 +321,12 @@ apply(struct hba_state *s, struct hba_verdict v, struct hba_outcome *o)
 	    !restore_widens(s, &cur, before, v)) {
 		snprintf(o->error, sizeof(o->error), "%.960s (the same file "
 		    "again: not written)", s->rejected_why);
-	} else if (!same && hba_file_replace(s->path, next.data, next.len, &st,
-	    o->error, sizeof(o->error)) == -1)
+	} else if (!same && (rc = hba_file_replace_if_same(s->path, next.data,
+	    next.len, &st, o->error, sizeof(o->error))) < 0) {
 		o->retry = true;
-	else if (!same || s->reload_pending || s->reload_unknown) {
+		if (rc == -2)
+			raced = true;
+	} else if (!same || s->reload_pending || s->reload_unknown) {
 		o->changed = !same;
 		o->now = v;
 		if (s->reload_pending)
@@ -340,6 +344,22 @@ apply(struct hba_state *s, struct hba_verdict v, struct hba_outcome *o)
 	}
 	hba_buf_free(&cur);
 	hba_buf_free(&next);
+	return raced;
+}
+
+/*
+ * The file changed between our read and our rename (an operator saving
+ * an edit): read it again and rewrite from their bytes, a few times;
+ * then give up until the retry timer.
+ */
+#define HBA_RACE_TRIES	3
+
+static void
+apply(struct hba_state *s, struct hba_verdict v, struct hba_outcome *o)
+{
+	for (int i = 0; i < HBA_RACE_TRIES; i++)
+		if (!apply_once(s, v, o))
+			return;
 }
 
 static void

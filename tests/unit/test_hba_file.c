@@ -165,6 +165,55 @@ test_replace_error(void **state)
 	assert_non_null(strstr(err, "cannot create a temp file in"));
 }
 
+/*
+ * An operator's edit between harepd's read and its rename is not lost:
+ * hba_file_replace_if_same sees the file changed, removes its temp file
+ * and returns -2, leaving the operator's bytes in place.
+ */
+static void
+test_replace_if_same(void **state)
+{
+	struct fixture *f = *state;
+	struct hba_buf b;
+	struct stat st;
+	char err[256];
+
+	assert_int_equal(hba_file_read(f->path, &b, &st, err, sizeof(err)), 0);
+	hba_buf_free(&b);
+	/* the operator saves in place: same inode, other size and mtime */
+	put(f->dir, "pg_hba.conf", "local all all peer\nhost all all "
+	    "10.1.0.0/16 md5\n", 0640);
+	assert_int_equal(hba_file_replace_if_same(f->path, "ours\n", 5, &st,
+	    err, sizeof(err)), -2);
+	assert_non_null(strstr(err, "changed"));
+	assert_int_equal(hba_file_read(f->path, &b, &st, err, sizeof(err)), 0);
+	assert_string_equal(b.data, "local all all peer\nhost all all "
+	    "10.1.0.0/16 md5\n");
+	hba_buf_free(&b);
+	assert_int_equal(count_entries(f->dir), 1);	/* no temp left */
+
+	/* an editor that renames its own file over it: another inode */
+	put(f->dir, "new", "local all all trust\n", 0640);
+	{
+		char from[256];
+
+		snprintf(from, sizeof(from), "%s/new", f->dir);
+		assert_int_equal(rename(from, f->path), 0);
+	}
+	assert_int_equal(hba_file_replace_if_same(f->path, "ours\n", 5, &st,
+	    err, sizeof(err)), -2);
+	assert_int_equal(count_entries(f->dir), 1);
+
+	/* unchanged since the read: replaced */
+	assert_int_equal(hba_file_read(f->path, &b, &st, err, sizeof(err)), 0);
+	hba_buf_free(&b);
+	assert_int_equal(hba_file_replace_if_same(f->path, "ours\n", 5, &st,
+	    err, sizeof(err)), 0);
+	assert_int_equal(hba_file_read(f->path, &b, &st, err, sizeof(err)), 0);
+	assert_string_equal(b.data, "ours\n");
+	hba_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -172,6 +221,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_replace_keeps_mode, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_replace_keeps_owner, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_replace_if_same, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_clean_stale, setup,
 		    teardown),
