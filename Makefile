@@ -37,7 +37,7 @@ PB_H	:= $(PROTOS:%.proto=$(BUILD)/%.pb-c.h)
 
 # Every .c under these directories goes into libharepd.a; the two programs
 # and every test link against it.
-LIBDIRS	:= ipc conf supervisor worker-rpc worker-probe worker-hba
+LIBDIRS	:= util ipc conf supervisor worker-rpc worker-probe worker-hba
 MAINS	:= supervisor/main.c ctl/harepdctl.c
 LIB_SRC	:= $(filter-out $(MAINS),$(wildcard $(addsuffix /*.c,$(LIBDIRS))))
 LIB_OBJ	:= $(LIB_SRC:%.c=$(BUILD)/%.o) $(PB_C:.c=.o)

@@ -13,36 +13,6 @@
 
 #include "conf/conf_int.h"
 
-void *
-xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size ? size : 1);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
-
-void *
-xreallocarray(void *p, size_t n, size_t size)
-{
-	if (size != 0 && n > SIZE_MAX / size)
-		abort();
-	if ((p = realloc(p, n * size > 0 ? n * size : 1)) == NULL)
-		abort();
-	return p;
-}
-
-char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
-
 /* The reader (bad UTF-8, control bytes) gives an offset: make it a line. */
 static void
 offset_to_mark(const char *yaml, size_t len, size_t offset, int *line, int *col)

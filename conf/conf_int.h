@@ -10,6 +10,7 @@
 #include <yaml.h>
 
 #include "conf/conf.h"
+#include "util/xmalloc.h"
 
 #define CONF_MAX_BYTES	(1024 * 1024)	/* a config is a page, not a dump */
 #define CONF_PATH_MAX	256		/* longest key path we print */
@@ -93,8 +94,5 @@ void	 conf_finish(struct conf *, struct conf_diag *);
 int	 conf_check_tls_files(const struct conf *, struct conf_diag *);
 
 /* conf.c */
-char	*xstrdup(const char *);
-void	*xcalloc(size_t, size_t);
-void	*xreallocarray(void *, size_t, size_t);
 
 #endif

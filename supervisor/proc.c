@@ -89,25 +89,6 @@ wstate_name(enum wstate s)
 	return "unknown";
 }
 
-void
-backoff_init(struct backoff *b)
-{
-	b->next_ms = BACKOFF_MIN_MS;
-}
-
-int
-backoff_next(struct backoff *b, int64_t uptime_ms)
-{
-	int delay;
-
-	/* a worker that stayed up a minute was healthy: forget old crashes */
-	if (uptime_ms >= BACKOFF_HEALTHY_MS || b->next_ms < BACKOFF_MIN_MS)
-		b->next_ms = BACKOFF_MIN_MS;
-	delay = b->next_ms;
-	b->next_ms = delay >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : delay * 2;
-	return delay;
-}
-
 int64_t
 mono_ms(void)
 {
@@ -136,7 +117,8 @@ proc_init(struct sup *s)
 		w->role = &roles[i];
 		w->state = W_OFF;
 		ipc_chan_init(&w->chan, -1);
-		backoff_init(&w->backoff);
+		backoff_init(&w->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS,
+		    BACKOFF_HEALTHY_MS);
 	}
 }
 

@@ -26,6 +26,7 @@
 #include "conf/conf.h"
 #include "ipc/ipc.h"
 #include "ipc/log.h"
+#include "util/backoff.h"
 #include "supervisor/harepd.h"
 
 /* Restart policy: 100 ms doubling to 30 s, back to 100 ms after a minute up. */
@@ -64,13 +65,6 @@ bool	 role_may_send(const struct role *, Harepd__Envelope__BodyCase);
 const char *role_user(const struct role *, const struct conf *);
 const char *mode_name(enum harepd_mode);
 
-struct backoff {
-	int	next_ms;
-};
-
-void	 backoff_init(struct backoff *);
-/* Delay before the next start of a worker that was up for uptime_ms. */
-int	 backoff_next(struct backoff *, int64_t uptime_ms);
 
 /* ---- privdrop.c ---- */
 

@@ -100,7 +100,7 @@ test_backoff_doubles_to_cap(void **state)
 	    12800, 25600, 30000, 30000, 30000 };
 	struct backoff b;
 
-	backoff_init(&b);
+	backoff_init(&b, BACKOFF_MIN_MS, BACKOFF_MAX_MS, BACKOFF_HEALTHY_MS);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		assert_int_equal(backoff_next(&b, 5), want[i]);
 }
@@ -110,7 +110,7 @@ test_backoff_resets_after_health(void **state)
 {
 	struct backoff b;
 
-	backoff_init(&b);
+	backoff_init(&b, BACKOFF_MIN_MS, BACKOFF_MAX_MS, BACKOFF_HEALTHY_MS);
 	for (int i = 0; i < 6; i++)
 		(void)backoff_next(&b, 10);
 	/* up just under a minute: still crashing as far as we know */
