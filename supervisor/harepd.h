@@ -18,15 +18,5 @@ enum harepd_mode {
 int	supervisor_main(const char *conf_path, struct conf *, enum harepd_mode,
 	    int verbose);
 
-/* Worker mains: the IPC socket is on IPC_FD; the config arrives over it. */
-int	rpc_worker_main(void);		/* worker-rpc/ */
-int	probe_worker_main(void);	/* worker-probe/ */
-int	hba_worker_main(void);		/* worker-hba/ */
-
-/*
- * `harepd -f CONF --print-hba rw=allow|deny[,ro=allow|deny]`: print the
- * pg_hba.conf harepd would write, touching nothing. worker-hba/.
- */
-int	hba_print_main(const struct conf *, const char *verdict_spec);
 
 #endif

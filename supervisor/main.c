@@ -10,6 +10,9 @@
 #include "conf/conf.h"
 #include "ipc/log.h"
 #include "supervisor/harepd.h"
+#include "worker-hba/hba.h"
+#include "worker-probe/probe.h"
+#include "worker-rpc/rpc.h"
 
 static void
 usage(void)

@@ -118,4 +118,12 @@ int	 hba_pg_check_rules(struct hba_pg *, char *err, size_t errlen);
 /* SELECT pg_reload_conf(): 0 or -1 with err. */
 int	 hba_pg_reload(struct hba_pg *, char *err, size_t errlen);
 
+/* The hba worker: IPC socket on IPC_FD, config pushed over it. */
+int	 hba_worker_main(void);
+/*
+ * `harepd -f CONF --print-hba rw=allow|deny[,ro=allow|deny]`: print the
+ * pg_hba.conf harepd would write, touching nothing.
+ */
+int	 hba_print_main(const struct conf *, const char *verdict_spec);
+
 #endif

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "supervisor/harepd.h"
 #include "worker-hba/hba.h"
 
 #define EX_PRINT_USAGE	64	/* sysexits.h EX_USAGE: bad spec */

@@ -23,7 +23,6 @@
 
 #include "ipc/log.h"
 #include "ipc/worker.h"
-#include "supervisor/harepd.h"
 #include "worker-hba/hba.h"
 
 /* Re-try a write or reload that failed for a reason that may pass. */

@@ -165,4 +165,7 @@ int64_t	 probe_mono_us(void);
 int64_t	 probe_real_ms(void);
 int64_t	 probe_boot_ms(void);	/* CLOCK_BOOTTIME */
 
+/* The probe worker: IPC socket on IPC_FD, config pushed over it. */
+int	 probe_worker_main(void);
+
 #endif

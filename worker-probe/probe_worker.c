@@ -22,7 +22,6 @@
 
 #include "ipc/log.h"
 #include "ipc/worker.h"
-#include "supervisor/harepd.h"
 #include "worker-probe/probe.h"
 
 #define EVIDENCE_MAX	2048	/* the evidence field of a verdict log line */

@@ -140,4 +140,7 @@ void	 rpc_server_stop(struct rpc_server *);
 /* "host:port", "[v6]:port": the address form the gRPC core parses. */
 int	 rpc_listen_address(char *buf, size_t len, const char *host, int port);
 
+/* The rpc worker: IPC socket on IPC_FD, config pushed over it. */
+int	 rpc_worker_main(void);
+
 #endif

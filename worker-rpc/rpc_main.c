@@ -17,7 +17,6 @@
 
 #include "ipc/log.h"
 #include "ipc/worker.h"
-#include "supervisor/harepd.h"
 #include "worker-rpc/rpc.h"
 
 #define TICK_MS		500
