@@ -38,7 +38,7 @@ PB_H	:= $(PROTOS:%.proto=$(BUILD)/%.pb-c.h)
 # Every .c under these directories goes into libharepd.a; the two programs
 # and every test link against it.
 LIBDIRS	:= util ipc conf supervisor worker-rpc worker-probe worker-hba
-MAINS	:= supervisor/main.c ctl/harepdctl.c
+MAINS	:= harepd.c ctl/harepdctl.c
 LIB_SRC	:= $(filter-out $(MAINS),$(wildcard $(addsuffix /*.c,$(LIBDIRS))))
 LIB_OBJ	:= $(LIB_SRC:%.c=$(BUILD)/%.o) $(PB_C:.c=.o)
 LIB	:= $(BUILD)/libharepd.a
@@ -75,7 +75,7 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/harepd: $(BUILD)/supervisor/main.o $(LIB)
+$(BUILD)/harepd: $(BUILD)/harepd.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
