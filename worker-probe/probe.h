@@ -41,14 +41,23 @@ struct probe_verdict {
 
 /*
  * What the majority policy carries from one tick to the next (the
- * hold-down, docs/POLICY.md). All zero is a fresh start: rw was not
- * allowed and the condition has not been seen to hold, so a restarted
- * probe waits a full hold-down before it allows rw.
+ * hold-down and the handover, docs/POLICY.md). All zero is a fresh
+ * start: rw was not allowed, the condition has not been seen to hold and
+ * nothing is known of what this node's rpc worker serves.
  */
 struct decide_state {
 	bool	 rw_allowed_last;	/* the previous verdict allowed rw */
+	int64_t	 rw_allowed_at_ms;	/* when that allow was decided */
 	bool	 holding;		/* the rw condition held at the last tick */
 	int64_t	 majority_since_ms;	/* since when, on decide's now_ms clock */
+	/* set by the caller before each tick */
+	int	 served_gate;		/* MODELS__GATE__STATE__*: what this
+					   node's rpc worker served when the
+					   tick's asks began */
+	int64_t	 view_stable_ms;	/* this node's lists unchanged this long */
+	/* set by decide() */
+	int	 declared_gate;		/* what the rpc worker is to serve */
+	bool	 retick;		/* ask again once declared_gate is served */
 };
 
 /*
@@ -71,6 +80,31 @@ void	 decide(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
  * after that decision).
  */
 int64_t	 decide_holddown_ms(const struct conf *conf);
+/*
+ * The same with the largest leaseMs and connectionDeadline that this node
+ * or any answering peer reports (IKnow.gate): during a rolling change of
+ * timing the longest lease in the cluster is the one to wait out.
+ */
+int64_t	 handover_holddown_ms(const struct conf *conf,
+	    Harepd__PeerAnswer **peers, size_t n_peers);
+/*
+ * The handover (docs/POLICY.md): decide() has found that the rules allow
+ * rw; may this node take it now? Denies rw in v (reason says why) unless
+ * every data peer is known not to hold an allow; sets st->declared_gate.
+ */
+void	 handover_take(const Harepd__LocalView *view,
+	    Harepd__PeerAnswer **peers, size_t n_peers, const struct conf *conf,
+	    int64_t now_ms, struct decide_state *st, struct probe_verdict *v);
+/*
+ * The witness follows the facts: index of the data peer whose answer the
+ * witness should serve instead of its own repmgr.nodes copy (the only
+ * node out of recovery on the highest timeline seen, naming itself as the
+ * only primary), -1 when there is none. *max_tl_seen is the highest
+ * timeline ever seen from a data peer, carried from tick to tick: an old
+ * primary on a lower timeline is never followed.
+ */
+int	 witness_follow(const Harepd__LocalView *view,
+	    Harepd__PeerAnswer **peers, size_t n_peers, uint32_t *max_tl_seen);
 const char *decide_policy_name(enum conf_policy);
 
 /*

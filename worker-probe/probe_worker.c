@@ -288,6 +288,12 @@ verdict_tick(struct probe *p, const Harepd__LocalView *view, int64_t t0)
 	size_t i, n = 0;
 	int64_t now;
 
+	/*
+	 * The lease counts from before the asks: an allow decided from an
+	 * answer must end one lease after that answer at the latest, however
+	 * long the wait for the other peers took.
+	 */
+	now = probe_boot_ms();
 	/* a dead database denies everything: do not wait for peers first */
 	if (view->db_error[0] == '\0') {
 		answers = ask_peers(p, view);
@@ -298,7 +304,9 @@ verdict_tick(struct probe *p, const Harepd__LocalView *view, int64_t t0)
 		peers_answers_free(answers, n);
 		return;
 	}
-	now = probe_boot_ms();
+	/* until the rpc worker serves the gate, peers cannot see it: they
+	 * cover this node with their hold-down, so it counts as served */
+	p->ds.served_gate = p->ds.declared_gate;
 	decide(view, answers, n, p->conf, now, &p->ds, &pv);
 	v.seq = ++p->seq;
 	v.rw_allow = pv.rw_allow;
@@ -383,6 +391,9 @@ take_control(struct probe *p, const Harepd__Control *ctl)
 	case HAREPD__CONTROL__COMMAND__RESUME:
 		if (p->paused)
 			log_info("resumed (start-client): deciding again");
+		/* the hba worker gives the allow it kept a new lease from now */
+		if (p->paused && p->ds.rw_allowed_last)
+			p->ds.rw_allowed_at_ms = probe_boot_ms();
 		p->paused = false;
 		p->next_tick_us = probe_mono_us();
 		break;
