@@ -26,7 +26,7 @@ struct ipc_out {
 
 /* The envelope's body fields, numbered as in proto/ipc.proto. */
 #define IPC_FIRST_BODY	1
-#define IPC_LAST_BODY	7
+#define IPC_LAST_BODY	9
 
 int
 ipc_socketpair(int sv[2])
@@ -556,6 +556,8 @@ ipc_body_name(Harepd__Envelope__BodyCase c)
 	case HAREPD__ENVELOPE__BODY_HBA_APPLIED: return "hba_applied";
 	case HAREPD__ENVELOPE__BODY_LOG: return "log";
 	case HAREPD__ENVELOPE__BODY_CONTROL: return "control";
+	case HAREPD__ENVELOPE__BODY_GATE_DECLARED: return "gate_declared";
+	case HAREPD__ENVELOPE__BODY_GATE_SERVED: return "gate_served";
 	default: return "unknown";
 	}
 }

@@ -179,9 +179,25 @@ on_hello(struct sup *s, struct worker *w, const Harepd__Hello *h)
 	w->state = W_READY;
 	w->last_progress = mono_ms();
 	log_info("worker %s (pid %d) is ready", w->role->name, (int)w->pid);
-	/* a fresh rpc worker answers from the newest view at once */
-	if (w->role->id == ROLE_RPC && s->last_view != NULL)
-		forward(w, s->last_view);
+	/* a fresh rpc worker answers from the newest view and gate at once */
+	if (w->role->id == ROLE_RPC) {
+		if (s->last_view != NULL)
+			forward(w, s->last_view);
+		if (s->last_hba != NULL)
+			forward(w, s->last_hba);
+		if (s->last_gate != NULL)
+			forward(w, s->last_gate);
+	}
+	/*
+	 * A restarted hba worker gets the verdict in force with the time it
+	 * was decided: it fences when that lease ends, not one lease after
+	 * its own start (docs/POLICY.md, "Why this is safe").
+	 */
+	if (w->role->id == ROLE_HBA && s->last_verdict != NULL && !s->paused)
+		forward(w, s->last_verdict);
+	/* a restarted probe learns what peers are told about this node */
+	if (w->role->id == ROLE_PROBE && s->last_served != NULL)
+		forward(w, s->last_served);
 	check_ready(s);
 }
 
@@ -224,6 +240,44 @@ on_verdict(struct sup *s, struct worker *w, ipc_envelope *env)
 		forward(hba, env);
 }
 
+/*
+ * The probe's gate goes to the rpc worker, which tells peers. Without an
+ * rpc worker (--client-only) nobody can ask this node: peers cover it
+ * with their hold-down, so the gate counts as served at once.
+ */
+static void
+on_gate_declared(struct sup *s, ipc_envelope *env)
+{
+	struct worker *rpc = &s->workers[ROLE_RPC];
+	Harepd__GateServed served = HAREPD__GATE_SERVED__INIT;
+	ipc_envelope reply = HAREPD__ENVELOPE__INIT;
+
+	keep(&s->last_gate, env);
+	if (role_runs_in(rpc->role, s->mode)) {
+		if (rpc->state == W_READY)
+			forward(rpc, env);
+		return;
+	}
+	served.seq = env->gate_declared->seq;
+	served.state = env->gate_declared->state;
+	reply.body_case = HAREPD__ENVELOPE__BODY_GATE_SERVED;
+	reply.gate_served = &served;
+	forward(&s->workers[ROLE_PROBE], &reply);
+}
+
+static void
+on_hba_applied(struct sup *s, ipc_envelope *env)
+{
+	struct worker *rpc = &s->workers[ROLE_RPC];
+
+	if (env->hba_applied->changed)
+		s->hba_changed_ms = env->hba_applied->applied_at_ms;
+	keep(&s->last_hba, env);
+	notify_status(s);
+	if (rpc->state == W_READY)
+		forward(rpc, env);
+}
+
 /* Takes ownership of env. */
 static void
 dispatch(struct sup *s, struct worker *w, ipc_envelope *env)
@@ -245,10 +299,14 @@ dispatch(struct sup *s, struct worker *w, ipc_envelope *env)
 		on_verdict(s, w, env);
 		return;
 	case HAREPD__ENVELOPE__BODY_HBA_APPLIED:
-		if (env->hba_applied->changed)
-			s->hba_changed_ms = env->hba_applied->applied_at_ms;
-		keep(&s->last_hba, env);
-		notify_status(s);
+		on_hba_applied(s, env);
+		return;
+	case HAREPD__ENVELOPE__BODY_GATE_DECLARED:
+		on_gate_declared(s, env);
+		return;
+	case HAREPD__ENVELOPE__BODY_GATE_SERVED:
+		forward(&s->workers[ROLE_PROBE], env);
+		keep(&s->last_served, env);
 		return;
 	case HAREPD__ENVELOPE__BODY_HELLO:
 		on_hello(s, w, env->hello);
@@ -659,6 +717,8 @@ sup_close(struct sup *s)
 	ipc_free(s->last_view);
 	ipc_free(s->last_verdict);
 	ipc_free(s->last_hba);
+	ipc_free(s->last_gate);
+	ipc_free(s->last_served);
 	sup_push_free(&s->push);
 	if (s->conf != NULL)
 		conf_free(s->conf);

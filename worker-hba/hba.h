@@ -117,6 +117,12 @@ int	 hba_pg_hba_file(struct hba_pg *, char *path, size_t pathlen,
 int	 hba_pg_check_rules(struct hba_pg *, char *err, size_t errlen);
 /* SELECT pg_reload_conf(): 0 or -1 with err. */
 int	 hba_pg_reload(struct hba_pg *, char *err, size_t errlen);
+/*
+ * 1 when no postmaster runs (its pid file gone, or naming a dead
+ * process): the file on disk is what PostgreSQL loads when it starts.
+ * 0 when it runs or nobody knows (data_directory not readable).
+ */
+int	 hba_pg_postmaster_down(struct hba_pg *);
 
 /* The hba worker: IPC socket on IPC_FD, config pushed over it. */
 int	 hba_worker_main(void);

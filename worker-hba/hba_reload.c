@@ -14,8 +14,12 @@
 #include <time.h>
 
 #include <libpq-fe.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include "ipc/log.h"
+#include "util/clock.h"
+#include "util/pq_deadline.h"
 #include "worker-hba/hba.h"
 
 /*
@@ -37,6 +41,7 @@ struct hba_pg {
 	char	*host;
 	char	 port[16];
 	int	 deadline_ms;	/* client-side limit on one query */
+	char	 data_dir[4096];	/* "" until known */
 };
 
 static char *
@@ -98,6 +103,8 @@ drop_conn(struct hba_pg *pg)
 	pg->conn = NULL;
 }
 
+static void learn_data_dir(struct hba_pg *);
+
 int
 hba_pg_connect(struct hba_pg *pg, char *err, size_t errlen)
 {
@@ -137,6 +144,8 @@ hba_pg_connect(struct hba_pg *pg, char *err, size_t errlen)
 		drop_conn(pg);
 		return -1;
 	}
+	if (pg->data_dir[0] == '\0')
+		learn_data_dir(pg);
 	return 0;
 }
 
@@ -317,4 +326,43 @@ hba_pg_reload(struct hba_pg *pg, char *err, size_t errlen)
 	if (!ok)
 		snprintf(err, errlen, "pg_reload_conf() returned false");
 	return ok ? 0 : -1;
+}
+
+/*
+ * Where the postmaster keeps its pid file, asked once per connection
+ * (needs superuser or pg_read_all_settings, like pg_hba_file_rules;
+ * without it the answer stays unknown).
+ */
+static void
+learn_data_dir(struct hba_pg *pg)
+{
+	PGresult *r;
+	bool timedout;
+
+	r = pq_exec_deadline(pg->conn, "SELECT current_setting('data_directory')",
+	    0, NULL, clock_mono_ms() + pg->deadline_ms, &timedout);
+	if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK &&
+	    PQntuples(r) == 1)
+		snprintf(pg->data_dir, sizeof(pg->data_dir), "%s",
+		    PQgetvalue(r, 0, 0));
+	PQclear(r);
+}
+
+int
+hba_pg_postmaster_down(struct hba_pg *pg)
+{
+	char path[4200], line[32];
+	FILE *f;
+	long pid;
+
+	if (pg->data_dir[0] == '\0')
+		return 0;
+	snprintf(path, sizeof(path), "%s/postmaster.pid", pg->data_dir);
+	if ((f = fopen(path, "re")) == NULL)
+		return errno == ENOENT;
+	pid = fgets(line, sizeof(line), f) != NULL ? strtol(line, NULL, 10) :
+	    0;
+	fclose(f);
+	/* a postmaster killed with -9 leaves its pid file behind */
+	return pid > 0 && kill((pid_t)pid, 0) == -1 && errno == ESRCH;
 }

@@ -42,6 +42,7 @@ struct hba_state {
 	bool		 have_want;
 	struct hba_verdict want;
 	uint64_t	 want_seq;
+	long long	 want_decided_boot_ms;	/* of the verdict wanted */
 	bool		 want_fence;
 	long long	 retry_at;		/* 0: nothing to retry */
 
@@ -69,6 +70,7 @@ struct hba_outcome {
 	bool	 reloaded;
 	bool	 retry;		/* worth trying again later */
 	bool	 rejected;	/* PostgreSQL refused the bytes checked */
+	bool	 pg_down;	/* not reloaded: no postmaster runs */
 	struct hba_verdict now;	/* what the file says afterwards */
 	char	 error[1024];
 };
@@ -104,7 +106,8 @@ word(bool allow)
 }
 
 static void
-send_applied(uint64_t seq, bool fenced, const struct hba_outcome *o)
+send_applied(uint64_t seq, bool fenced, long long decided_boot_ms,
+    const struct hba_outcome *o)
 {
 	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
 	Harepd__HbaApplied ha = HAREPD__HBA_APPLIED__INIT;
@@ -120,6 +123,8 @@ send_applied(uint64_t seq, bool fenced, const struct hba_outcome *o)
 	ha.rw_allow = o->now.rw_allow;
 	ha.ro_allow = o->now.ro_allow;
 	ha.applied_at_ms = real_ms();
+	ha.decided_boot_ms = decided_boot_ms;
+	ha.pg_down = o->pg_down;
 	env.body_case = HAREPD__ENVELOPE__BODY_HBA_APPLIED;
 	env.hba_applied = &ha;
 	if (worker_send(&env) == -1)
@@ -269,6 +274,7 @@ validate_and_reload(struct hba_state *s, const struct hba_buf *prev,
 	 * must not wait for the database, and retry the reload later.
 	 */
 	if (rc == -1 || hba_pg_reload(s->pg, o->error, sizeof(o->error))) {
+		o->pg_down = hba_pg_postmaster_down(s->pg) == 1;
 		if (prev != NULL)
 			pending_set(s, prev, st);
 		else
@@ -398,7 +404,7 @@ apply_want(struct hba_state *s, const char *reason)
 
 	apply(s, s->want, &o);
 	log_outcome(s->want_seq, s->want_fence, reason, &o);
-	send_applied(s->want_seq, s->want_fence, &o);
+	send_applied(s->want_seq, s->want_fence, s->want_decided_boot_ms, &o);
 	s->retry_at = o.retry ? boot_ms() + HBA_RETRY_MS : 0;
 }
 
@@ -411,6 +417,7 @@ fence(struct hba_state *s)
 	s->have_want = true;
 	s->want = (struct hba_verdict){ false, false };
 	s->want_seq = 0;
+	s->want_decided_boot_ms = boot_ms();
 	s->want_fence = true;
 	apply_want(s, "lease expired");
 }
@@ -466,6 +473,15 @@ on_verdict(struct hba_state *s, const Harepd__Verdict *vd)
 	if ((left = verdict_left(s, vd)) <= 0) {
 		log_warnx("verdict %llu arrived after its lease ran out; "
 		    "ignored", (unsigned long long)vd->seq);
+		/*
+		 * The first verdict of a restarted worker (the supervisor
+		 * hands it the last one) has run out: so has whatever allow
+		 * is on disk. Fence now, not one lease after this worker
+		 * started. A running worker keeps the lease of its last
+		 * fresh verdict.
+		 */
+		if (!s->have_want)
+			s->lease_end = boot_ms();
 		return;
 	}
 	s->lease_end = boot_ms() + left;
@@ -474,6 +490,7 @@ on_verdict(struct hba_state *s, const Harepd__Verdict *vd)
 	s->want = (struct hba_verdict){ vd->rw_allow,
 	    s->conf->allow_ro && vd->ro_allow };
 	s->want_seq = vd->seq;
+	s->want_decided_boot_ms = vd->decided_boot_ms;
 	s->want_fence = false;
 	apply_want(s, vd->reason);
 }

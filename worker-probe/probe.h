@@ -105,6 +105,15 @@ void	 handover_take(const Harepd__LocalView *view,
  */
 int	 witness_follow(const Harepd__LocalView *view,
 	    Harepd__PeerAnswer **peers, size_t n_peers, uint32_t *max_tl_seen);
+/* Serve k's primary and standby lists in v; true when they differed. */
+bool	 witness_adopt(Harepd__LocalView *v, const Models__IKnow *k);
+/*
+ * The primary and standby lists as one comparable string (canonical,
+ * sorted): the probe notes since when it has been the same.
+ */
+#define VIEW_SIGNATURE_MAX	2048
+#define ADDR_CANON_MAX		256
+void	 view_lists_signature(const Harepd__LocalView *, char *, size_t);
 const char *decide_policy_name(enum conf_policy);
 
 /*

@@ -40,6 +40,14 @@ struct probe {
 	uint64_t		 seq;
 	struct decide_state	 ds;		/* majority hold-down, tick to tick */
 	int64_t			 next_tick_us;
+	/* the gate (docs/POLICY.md, "Handover"), as the rpc worker serves it */
+	int			 served_state;	/* MODELS__GATE__STATE__* */
+	int			 served_min;	/* the least served since the mark */
+	bool			 retick_on_serve; /* tick once INTENT is served */
+	uint32_t		 max_tl_seen;	/* witness: highest timeline seen */
+	char			 lists_sig[VIEW_SIGNATURE_MAX];
+	int64_t			 lists_since_ms; /* CLOCK_BOOTTIME; 0: none yet */
+	bool			 following;	/* witness serves a data node's lists */
 	/* read during a tick, handled after it (a reload frees the peers) */
 	ipc_envelope		*deferred[DEFERRED_MAX];
 	size_t			 n_deferred;
@@ -231,6 +239,48 @@ send_verdict(Harepd__Verdict *v)
 
 static void take_control(struct probe *, const Harepd__Control *);
 
+/* DENIED and UNKNOWN < INTENT < ALLOWED: how much the gate claims. */
+static int
+gate_rank(int state)
+{
+	switch (state) {
+	case MODELS__GATE__STATE__INTENT: return 1;
+	case MODELS__GATE__STATE__ALLOWED: return 2;
+	default: return 0;
+	}
+}
+
+static void
+take_gate_served(struct probe *p, const Harepd__GateServed *g)
+{
+	p->served_state = g->state;
+	if (gate_rank(g->state) < gate_rank(p->served_min))
+		p->served_min = g->state;
+	if (p->retick_on_serve && gate_rank(g->state) >= 1) {
+		/* INTENT is visible to peers now: ask them again at once */
+		p->retick_on_serve = false;
+		p->next_tick_us = probe_mono_us();
+	}
+}
+
+/* The gate declared for verdict seq; goes before the verdict itself. */
+static void
+send_gate_declared(struct probe *p, uint64_t seq, int64_t decided_boot_ms)
+{
+	Harepd__GateDeclared g = HAREPD__GATE_DECLARED__INIT;
+	ipc_envelope env = HAREPD__ENVELOPE__INIT;
+
+	g.seq = seq;
+	g.state = p->ds.declared_gate;
+	g.decided_boot_ms = decided_boot_ms;
+	env.body_case = HAREPD__ENVELOPE__BODY_GATE_DECLARED;
+	env.gate_declared = &g;
+	if (worker_send(&env) == -1)
+		log_warn("sending the declared gate");
+	if (p->ds.retick)
+		p->retick_on_serve = true;
+}
+
 /*
  * Called while a tick waits for peers: SHUTDOWN ends the tick at once
  * (the supervisor kills a worker that takes seconds to stop); anything
@@ -257,6 +307,11 @@ tick_abort(void *arg)
 		    env->control->command == HAREPD__CONTROL__COMMAND__SHUTDOWN) {
 			take_control(p, env->control);
 			ipc_free(env);
+		} else if (env->body_case ==
+		    HAREPD__ENVELOPE__BODY_GATE_SERVED) {
+			/* decide() needs what was served during the asks */
+			take_gate_served(p, env->gate_served);
+			ipc_free(env);
 		} else
 			p->deferred[p->n_deferred++] = env;
 	}
@@ -274,6 +329,7 @@ ask_peers(struct probe *p, const Harepd__LocalView *view)
 	q.ip = view->ip[0] != '\0' ? view->ip : p->conf->primary_ip;
 	q.nodeid = view->node_id;
 	q.nodename = p->conf->node_name;
+	q.wantsgate = true;
 	return peers_ask(p->peers, &q, p->conf->connection_deadline * 1000,
 	    tick_abort, p);
 }
@@ -294,6 +350,8 @@ verdict_tick(struct probe *p, const Harepd__LocalView *view, int64_t t0)
 	 * long the wait for the other peers took.
 	 */
 	now = probe_boot_ms();
+	/* what peers are told from here until decide(): the least of it */
+	p->served_min = p->served_state;
 	/* a dead database denies everything: do not wait for peers first */
 	if (view->db_error[0] == '\0') {
 		answers = ask_peers(p, view);
@@ -304,9 +362,10 @@ verdict_tick(struct probe *p, const Harepd__LocalView *view, int64_t t0)
 		peers_answers_free(answers, n);
 		return;
 	}
-	/* until the rpc worker serves the gate, peers cannot see it: they
-	 * cover this node with their hold-down, so it counts as served */
-	p->ds.served_gate = p->ds.declared_gate;
+	(void)tick_abort(p);	/* GateServed that came during the asks */
+	p->ds.served_gate = p->served_min;
+	p->ds.view_stable_ms = p->lists_since_ms > 0 ? now - p->lists_since_ms :
+	    0;
 	decide(view, answers, n, p->conf, now, &p->ds, &pv);
 	v.seq = ++p->seq;
 	v.rw_allow = pv.rw_allow;
@@ -324,12 +383,60 @@ verdict_tick(struct probe *p, const Harepd__LocalView *view, int64_t t0)
 		fatal("calloc");
 	for (i = 0; i < n; i++)
 		kept[i] = answers[i]->answer;
+	send_gate_declared(p, v.seq, now);
 	send_verdict(&v);
 	log_verdict(&v);
 	for (i = 0; i < n; i++)
 		answers[i]->answer = kept[i];
 	free(kept);
 	peers_answers_free(answers, n);
+}
+
+/*
+ * The witness (--server-only) asks the data nodes and serves the lists of
+ * the newest primary instead of its repmgr.nodes copy (docs/POLICY.md,
+ * "Agreement that follows the facts"). It never decides.
+ */
+static void
+follow_tick(struct probe *p, Harepd__LocalView *view)
+{
+	Harepd__PeerAnswer **answers;
+	size_t n;
+	int i;
+
+	if (p->conf->n_neighbours == 0 && p->conf->witness == NULL)
+		return;
+	answers = ask_peers(p, view);
+	n = peers_count(p->peers);
+	i = p->stop ? -1 : witness_follow(view, answers, n, &p->max_tl_seen);
+	if (i >= 0 && witness_adopt(view, answers[i]->answer)) {
+		if (!p->following)
+			log_info("serving the lists of %s (out of recovery on "
+			    "timeline %u, the highest): repmgr.nodes here is "
+			    "behind", answers[i]->target,
+			    answers[i]->answer->observation->timeline);
+		p->following = true;
+	} else if (p->following && i < 0) {
+		log_info("serving this node's repmgr.nodes again");
+		p->following = false;
+	}
+	peers_answers_free(answers, n);
+}
+
+/* Since when the lists this node serves have been what they are. */
+static void
+note_lists(struct probe *p, Harepd__LocalView *view)
+{
+	char sig[VIEW_SIGNATURE_MAX];
+
+	if (view->db_error[0] != '\0')
+		return;
+	view_lists_signature(view, sig, sizeof(sig));
+	if (p->lists_since_ms == 0 || strcmp(sig, p->lists_sig) != 0) {
+		memcpy(p->lists_sig, sig, sizeof(sig));
+		p->lists_since_ms = probe_boot_ms();
+	}
+	view->lists_since_boot_ms = p->lists_since_ms;
 }
 
 static void
@@ -339,6 +446,9 @@ tick(struct probe *p)
 	Harepd__LocalView *view;
 
 	view = local_view_collect(p->lv);
+	if (p->push->server_only && view->db_error[0] == '\0')
+		follow_tick(p, view);
+	note_lists(p, view);
 	send_view(p, view);
 	if (!p->push->server_only && !p->paused)
 		verdict_tick(p, view, t0);
@@ -411,6 +521,9 @@ dispatch(struct probe *p, ipc_envelope *env)
 		break;
 	case HAREPD__ENVELOPE__BODY_CONTROL:
 		take_control(p, env->control);
+		break;
+	case HAREPD__ENVELOPE__BODY_GATE_SERVED:
+		take_gate_served(p, env->gate_served);
 		break;
 	default:
 		log_warnx("unexpected %s message from the supervisor, dropped",

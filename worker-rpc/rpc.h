@@ -22,6 +22,7 @@
 #include "conf/conf.h"
 #include "proto/ipc.pb-c.h"
 #include "proto/messaging.pb-c.h"
+#include "worker-rpc/rpc_gate.h"
 
 #define RPC_METHOD		"/models.ClusterInfo/GetClusterInfo"
 /* A WhatYouKnow is three short fields; anything this large is hostile. */
@@ -45,6 +46,7 @@ struct rpc_snapshot {
 	char	*db_error;	/* NULL when the database answered */
 	int32_t	 node_id;
 	char	*node_name;
+	int64_t	 lists_since_boot_ms;	/* LocalView.lists_since_boot_ms */
 };
 
 /* view -> IKnow. Pointers in k refer to view; obs must outlive k. */
@@ -129,6 +131,17 @@ int	 rpc_server_port(const struct rpc_server *);
 /* Answer from snap from now on (takes ownership; NULL: no view). */
 void	 rpc_server_publish(struct rpc_server *, struct rpc_snapshot *snap);
 void	 rpc_server_set_max_age(struct rpc_server *, int64_t max_age_ms);
+/*
+ * The gate peers are told (worker-rpc/rpc_gate.h): the probe's
+ * GateDeclared, the hba worker's HbaApplied. Both return the state served
+ * from now on (MODELS__GATE__STATE__*), for the GateServed reply.
+ */
+#define RPC_IDENT_MAX	512
+int	 rpc_server_gate_declared(struct rpc_server *,
+	    const Harepd__GateDeclared *);
+int	 rpc_server_hba_applied(struct rpc_server *, const Harepd__HbaApplied *);
+/* Timing, members and identity for the gate; the view's age limit. */
+void	 rpc_server_set_conf(struct rpc_server *, const struct conf *);
 /* Timer: report inquiry log lines suppressed in the last window. */
 void	 rpc_server_tick(struct rpc_server *);
 /*

@@ -58,6 +58,7 @@ rpc_snapshot_new(const Harepd__LocalView *v)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->collected_at_ms = v->collected_at_ms;
+	s->lists_since_boot_ms = v->lists_since_boot_ms;
 	s->node_id = v->node_id;
 	s->packed = pack_iknow(v, &s->packed_len);
 	s->node_name = strdup(v->node_name ? v->node_name : "");

@@ -26,6 +26,15 @@ rpc_gate_conf(struct rpc_gate *g, const struct conf *c)
 void
 rpc_gate_declared(struct rpc_gate *g, const Harepd__GateDeclared *d)
 {
+	/*
+	 * A restarted probe numbers its verdicts from 1 again: what the hba
+	 * worker reported for the old numbering proves nothing about the new
+	 * one until it reports again (UNKNOWN meanwhile).
+	 */
+	if (d->seq < g->declared_seq) {
+		g->hba_seq = 0;
+		g->hba_fenced = false;
+	}
 	g->declared = d->state;
 	g->declared_seq = d->seq;
 	g->declared_boot_ms = d->decided_boot_ms;
@@ -34,8 +43,13 @@ rpc_gate_declared(struct rpc_gate *g, const Harepd__GateDeclared *d)
 void
 rpc_gate_applied(struct rpc_gate *g, const Harepd__HbaApplied *a)
 {
-	/* a failed apply leaves the file as it was: nothing new is known */
-	if (a->error != NULL && a->error[0] != '\0' && !a->fenced)
+	/*
+	 * A failed apply: what PostgreSQL has loaded is not known, except
+	 * after a fence (the lease has ended the allow) or when a deny is on
+	 * disk and no postmaster runs (it loads the deny when it starts).
+	 */
+	if (a->error != NULL && a->error[0] != '\0' && !a->fenced &&
+	    !(a->pg_down && !a->rw_allow))
 		return;
 	g->hba_known = true;
 	g->hba_rw_allow = a->rw_allow;

@@ -28,6 +28,8 @@ struct rpc_worker {
 	bool			 had_view;
 	bool			 db_down;	/* last view carried db_error */
 	bool			 stop;
+	uint64_t		 gate_seq;	/* the probe's last GateDeclared */
+	int			 served;	/* what peers are told */
 };
 
 /*
@@ -132,6 +134,7 @@ start_server(struct rpc_worker *w)
 	if (w->server == NULL)
 		fatalx("gRPC server on %s port %d: %s", o.bind_address, o.port,
 		    err);
+	rpc_server_set_conf(w->server, w->conf);
 	log_info("serving %s on %s port %d (%s), views answered up to %lld "
 	    "ms old", RPC_METHOD, o.bind_address, rpc_server_port(w->server),
 	    tls_mode(w->conf), (long long)o.max_age_ms);
@@ -210,7 +213,7 @@ take_config(struct rpc_worker *w, Harepd__ConfigPush *p)
 		    "serving %s port %d (%s) until the rpc worker restarts",
 		    w->conf->bind_address, w->conf->bind_port,
 		    tls_mode(w->conf));
-	rpc_server_set_max_age(w->server, rpc_max_age_ms(c));
+	rpc_server_set_conf(w->server, c);
 	log_info("configuration reloaded, views answered up to %lld ms old",
 	    (long long)rpc_max_age_ms(c));
 	/* keep the PEM bytes the server runs with: compare with those */
@@ -235,9 +238,27 @@ take_control(struct rpc_worker *w, const Harepd__Control *ctl)
 	}
 }
 
+/* Tells the probe what peers are told now (docs/IPC.md, GateServed). */
+static void
+send_served(struct rpc_worker *w, int served)
+{
+	Harepd__GateServed g = HAREPD__GATE_SERVED__INIT;
+	ipc_envelope env = HAREPD__ENVELOPE__INIT;
+
+	w->served = served;
+	g.seq = w->gate_seq;
+	g.state = served;
+	env.body_case = HAREPD__ENVELOPE__BODY_GATE_SERVED;
+	env.gate_served = &g;
+	if (worker_send(&env) == -1)
+		log_warn("sending GateServed");
+}
+
 static void
 dispatch(struct rpc_worker *w, ipc_envelope *env)
 {
+	int served;
+
 	switch (env->body_case) {
 	case HAREPD__ENVELOPE__BODY_LOCAL_VIEW:
 		take_view(w, env->local_view);
@@ -247,6 +268,17 @@ dispatch(struct rpc_worker *w, ipc_envelope *env)
 		break;
 	case HAREPD__ENVELOPE__BODY_CONTROL:
 		take_control(w, env->control);
+		break;
+	case HAREPD__ENVELOPE__BODY_GATE_DECLARED:
+		/* every declaration is acknowledged: the probe waits for it */
+		w->gate_seq = env->gate_declared->seq;
+		send_served(w, rpc_server_gate_declared(w->server,
+		    env->gate_declared));
+		break;
+	case HAREPD__ENVELOPE__BODY_HBA_APPLIED:
+		served = rpc_server_hba_applied(w->server, env->hba_applied);
+		if (served != w->served)
+			send_served(w, served);
 		break;
 	default:
 		log_warnx("unexpected %s message from the supervisor, dropped",

@@ -25,6 +25,7 @@
 #include <grpc/support/time.h>
 
 #include "ipc/log.h"
+#include "util/clock.h"
 #include "worker-rpc/rpc.h"
 
 enum slot_kind {
@@ -77,6 +78,12 @@ struct rpc_server {
 	bool			 shutdown_done;
 
 	pthread_mutex_t		 view_lock;
+	struct rpc_gate		 gate;		/* under view_lock */
+	uint8_t			 ident[RPC_IDENT_MAX];	/* ip, nodeId, nodeName */
+	size_t			 ident_len;
+	char			 ident_ip[RPC_IDENT_MAX / 4];
+	char			 ident_name[RPC_IDENT_MAX / 4];
+	int32_t			 ident_id;
 	struct rpc_snapshot	*snap;
 	grpc_slice		 snap_slice;	/* snap->packed, refcounted */
 	int64_t			 max_age_ms;
@@ -179,18 +186,49 @@ log_inquiry(struct call_slot *s, const Models__WhatYouKnow *q,
 
 /* ---- answering ---- */
 
-/* The current view's bytes as a reply, or why there is none. */
+/* One reply of two parts: protobuf merges concatenated encodings. */
+static grpc_byte_buffer *
+reply_with_gate(struct rpc_server *srv, grpc_slice head)
+{
+	uint8_t gate[RPC_GATE_MAX];
+	grpc_slice parts[2];
+	grpc_byte_buffer *b;
+	size_t n;
+
+	n = rpc_gate_pack(&srv->gate, clock_boot_ms(), gate);
+	parts[0] = head;
+	parts[1] = grpc_slice_from_copied_buffer((const char *)gate, n);
+	b = grpc_raw_byte_buffer_create(parts, 2);
+	grpc_slice_unref(parts[1]);
+	return b;
+}
+
+/*
+ * The current view's bytes and this node's gate as a reply, or why there
+ * is none. An asker that reads the gate (WhatYouKnow.wantsGate) gets the
+ * gate with this node's identity when the view cannot be answered (the
+ * database is down, the view is stale): "DENIED" is worth more to it
+ * than silence. A Go asker gets UNAVAILABLE as before.
+ */
 static grpc_status_code
-view_reply(struct rpc_server *srv, grpc_byte_buffer **reply, char *why,
-    size_t whylen)
+view_reply(struct rpc_server *srv, const Models__WhatYouKnow *q,
+    grpc_byte_buffer **reply, char *why, size_t whylen)
 {
 	grpc_status_code code;
+	grpc_slice ident;
 
 	pthread_mutex_lock(&srv->view_lock);
 	code = rpc_snapshot_status(srv->snap, realtime_ms(), srv->max_age_ms,
 	    why, whylen);
 	if (code == GRPC_STATUS_OK)
-		*reply = grpc_raw_byte_buffer_create(&srv->snap_slice, 1);
+		*reply = reply_with_gate(srv, srv->snap_slice);
+	else if (q->wantsgate) {
+		ident = grpc_slice_from_copied_buffer((const char *)srv->ident,
+		    srv->ident_len);
+		*reply = reply_with_gate(srv, ident);
+		grpc_slice_unref(ident);
+		code = GRPC_STATUS_OK;
+	}
 	pthread_mutex_unlock(&srv->view_lock);
 	return code;
 }
@@ -227,7 +265,7 @@ answer_method(struct call_slot *s, Models__WhatYouKnow **q, char *why,
 
 	code = decode_payload(s->payload, q, why, whylen);
 	if (code == GRPC_STATUS_OK)
-		code = view_reply(s->srv, &s->reply, why, whylen);
+		code = view_reply(s->srv, *q, &s->reply, why, whylen);
 	return code;
 }
 
@@ -588,6 +626,18 @@ rpc_server_port(const struct rpc_server *srv)
 	return srv->port;
 }
 
+/* What a gate-only answer says of us: enough to be told apart. Locked. */
+static void
+pack_ident(struct rpc_server *srv)
+{
+	Models__IKnow k = MODELS__IKNOW__INIT;
+
+	k.ip = srv->ident_ip;
+	k.nodename = srv->ident_name;
+	k.nodeid = srv->ident_id;
+	srv->ident_len = models__iknow__pack(&k, srv->ident);
+}
+
 void
 rpc_server_publish(struct rpc_server *srv, struct rpc_snapshot *snap)
 {
@@ -600,12 +650,58 @@ rpc_server_publish(struct rpc_server *srv, struct rpc_snapshot *snap)
 	pthread_mutex_lock(&srv->view_lock);
 	old = srv->snap;
 	old_slice = srv->snap_slice;
+	if (snap != NULL) {
+		srv->gate.lists_since_boot_ms = snap->lists_since_boot_ms;
+		if (snap->node_id != 0 && snap->node_id != srv->ident_id) {
+			srv->ident_id = snap->node_id;
+			pack_ident(srv);
+		}
+	}
 	srv->snap = snap;
 	srv->snap_slice = slice;
 	pthread_mutex_unlock(&srv->view_lock);
 	/* replies still in flight hold their own reference to old_slice */
 	grpc_slice_unref(old_slice);
 	rpc_snapshot_free(old);
+}
+
+int
+rpc_server_gate_declared(struct rpc_server *srv,
+    const Harepd__GateDeclared *d)
+{
+	int served;
+
+	pthread_mutex_lock(&srv->view_lock);
+	rpc_gate_declared(&srv->gate, d);
+	served = rpc_gate_served(&srv->gate);
+	pthread_mutex_unlock(&srv->view_lock);
+	return served;
+}
+
+int
+rpc_server_hba_applied(struct rpc_server *srv, const Harepd__HbaApplied *a)
+{
+	int served;
+
+	pthread_mutex_lock(&srv->view_lock);
+	rpc_gate_applied(&srv->gate, a);
+	served = rpc_gate_served(&srv->gate);
+	pthread_mutex_unlock(&srv->view_lock);
+	return served;
+}
+
+void
+rpc_server_set_conf(struct rpc_server *srv, const struct conf *c)
+{
+	pthread_mutex_lock(&srv->view_lock);
+	rpc_gate_conf(&srv->gate, c);
+	srv->max_age_ms = rpc_max_age_ms(c);
+	/* truncated names cannot overflow ident: 2 x 128 bytes + tags */
+	snprintf(srv->ident_ip, sizeof(srv->ident_ip), "%s", c->primary_ip);
+	snprintf(srv->ident_name, sizeof(srv->ident_name), "%s",
+	    c->node_name);
+	pack_ident(srv);
+	pthread_mutex_unlock(&srv->view_lock);
 }
 
 void

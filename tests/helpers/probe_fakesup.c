@@ -180,10 +180,32 @@ print_log(const Harepd__Log *l)
 	log_write_json(stdout, (enum log_level)l->level, l->msg, f, n);
 }
 
+static struct fakesup *the_fakesup;	/* for the gate acknowledgement */
+
+/*
+ * Acknowledge a GateDeclared as the supervisor does in --client-only mode
+ * (no rpc worker to serve it): the probe waits for it before rw.
+ */
+static void
+ack_gate(const Harepd__GateDeclared *g)
+{
+	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
+	Harepd__GateServed served = HAREPD__GATE_SERVED__INIT;
+
+	served.seq = g->seq;
+	served.state = g->state;
+	env.body_case = HAREPD__ENVELOPE__BODY_GATE_SERVED;
+	env.gate_served = &served;
+	send_env(the_fakesup, &env);
+}
+
 static void
 print_envelope(const Harepd__Envelope *env)
 {
 	switch (env->body_case) {
+	case HAREPD__ENVELOPE__BODY_GATE_DECLARED:
+		ack_gate(env->gate_declared);
+		return;
 	case HAREPD__ENVELOPE__BODY_HELLO:
 		printf("hello pid=%d role=%s\n", (int)env->hello->pid,
 		    env->hello->role);
@@ -222,6 +244,7 @@ start_worker(struct fakesup *fs)
 	}
 	close(sv[1]);
 	ipc_chan_init(&fs->chan, sv[0]);
+	the_fakesup = fs;
 	printf("started pid=%d\n", (int)fs->pid);
 	fflush(stdout);
 }

@@ -33,7 +33,7 @@ probe_cleanup() {
 		wait "${PEER_PID[$n]}" 2>/dev/null
 	done
 	pg_stop_all 2>/dev/null
-	[ -n "${PROBE_TMP:-}" ] && rm -rf "$PROBE_TMP"
+	[ -n "${PROBE_TMP:-}" ] && [ -z "${PROBE_KEEP:-}" ] && rm -rf "$PROBE_TMP"
 }
 
 probe_setup() {

@@ -166,15 +166,16 @@ ok "probe_since | grep -q 'local database reachable again'" "recovery logged"
 probe_stop
 is "$PROBE_EXIT" "exit status=0 signal=0" "shutdown: exit 0"
 
-# ---- server-only: the view, nothing else ----
+# ---- server-only (the witness): views, no verdict; it asks the data
+# nodes, whose timelines it follows (docs/POLICY.md) ----
 : >"$PROBE_TMP/n2.out.before"
 cp "$PROBE_TMP/n2.out" "$PROBE_TMP/n2.out.before"
 probe_start --server-only "$conf" || bail "probe did not start"
 sleep 2.5
 ok "[ \$(grep -c '^view ' '$PROBE_TMP/sup.out') -ge 2 ]" "server-only: views"
 is "$(grep -c '^verdict ' "$PROBE_TMP/sup.out")" "0" "server-only: no verdicts"
-ok "cmp -s '$PROBE_TMP/n2.out' '$PROBE_TMP/n2.out.before'" \
-    "server-only: no peer is asked"
+ok "! cmp -s '$PROBE_TMP/n2.out' '$PROBE_TMP/n2.out.before'" \
+    "server-only: the data nodes are asked (their timelines)"
 probe_stop
 
 # ---- tick duration with 0, 1 and 4 blackholed peers (deadline 1 s) ----

@@ -65,6 +65,30 @@ run_gate(void **state)
 	assert_int_equal(rpc_gate_served(&g), gc->want);
 }
 
+/* A restarted probe counts from 1: an old deny report proves nothing. */
+static void
+test_probe_restart_forgets_old_seq(void **state)
+{
+	Harepd__GateDeclared d = HAREPD__GATE_DECLARED__INIT;
+	Harepd__HbaApplied h = HAREPD__HBA_APPLIED__INIT;
+	struct conf c = { .lease_ms = 3000, .connection_deadline = 1 };
+	struct rpc_gate g;
+
+	rpc_gate_init(&g, &c);
+	d.state = D;
+	d.seq = 57;
+	rpc_gate_declared(&g, &d);
+	h.seq = 57;
+	rpc_gate_applied(&g, &h);
+	assert_int_equal(rpc_gate_served(&g), D);
+	d.seq = 1;
+	rpc_gate_declared(&g, &d);
+	assert_int_equal(rpc_gate_served(&g), U);
+	h.seq = 1;
+	rpc_gate_applied(&g, &h);
+	assert_int_equal(rpc_gate_served(&g), D);
+}
+
 static void
 test_failed_apply_changes_nothing(void **state)
 {
@@ -81,6 +105,10 @@ test_failed_apply_changes_nothing(void **state)
 	h.error = "pg_hba_file_rules: error on line 9";
 	rpc_gate_applied(&g, &h);
 	assert_int_equal(rpc_gate_served(&g), A);
+	/* the same deny, not reloaded because no postmaster runs: in effect */
+	h.pg_down = true;
+	rpc_gate_applied(&g, &h);
+	assert_int_equal(rpc_gate_served(&g), D);
 }
 
 /* A packed view followed by the gate bytes decodes as one IKnow. */
@@ -143,7 +171,7 @@ int
 main(void)
 {
 	enum { G = sizeof(gcases) / sizeof(gcases[0]) };
-	struct CMUnitTest tests[G + 3];
+	struct CMUnitTest tests[G + 4];
 
 	memset(tests, 0, sizeof(tests));
 	for (size_t i = 0; i < G; i++) {
@@ -157,5 +185,7 @@ main(void)
 	tests[G + 1].test_func = test_pack_appends_to_view;
 	tests[G + 2].name = "the largest gate fits RPC_GATE_MAX";
 	tests[G + 2].test_func = test_pack_fits;
-	return _cmocka_run_group_tests("rpc_gate", tests, G + 3, NULL, NULL);
+	tests[G + 3].name = "a restarted probe's numbering starts over";
+	tests[G + 3].test_func = test_probe_restart_forgets_old_seq;
+	return _cmocka_run_group_tests("rpc_gate", tests, G + 4, NULL, NULL);
 }
