@@ -538,6 +538,8 @@ decide(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 		return;
 	}
 	v->agreeing = 1 + mark_agreement(view, peers, n_peers, c);
+	v->candidate = view->n_primaries == 1 && self_primary(view, c) &&
+	    !view->in_recovery;
 	if (c->policy == POLICY_SEED) {
 		decide_seed(view, peers, n_peers, c, v);
 		/* a later switch to majority starts from rw not allowed */

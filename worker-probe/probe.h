@@ -37,7 +37,19 @@ struct probe_verdict {
 	char	 reason[PROBE_REASON_MAX];
 	int	 agreeing;	/* members agreeing, self included */
 	int	 members;	/* configured: self + neighbours + witness */
+	/* the only active primary here, out of recovery: rw is near */
+	bool	 candidate;
 };
+
+/*
+ * How often a candidate without rw and the witness (which follows the
+ * data nodes' timelines) tick, instead of every watchDog: a promote then
+ * reaches the witness's answer and the new primary's verdict in a
+ * fraction of a second. A tick costs one query and a few gRPC calls.
+ */
+#define PROBE_EAGER_MS		250
+/* ... for this long after this node's lists last changed */
+#define PROBE_EAGER_FOR_MS	10000
 
 /*
  * What the majority policy carries from one tick to the next (the

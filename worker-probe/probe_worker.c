@@ -40,6 +40,7 @@ struct probe {
 	uint64_t		 seq;
 	struct decide_state	 ds;		/* majority hold-down, tick to tick */
 	int64_t			 next_tick_us;
+	bool			 eager;		/* tick every PROBE_EAGER_MS */
 	/* the gate (docs/POLICY.md, "Handover"), as the rpc worker serves it */
 	int			 served_state;	/* MODELS__GATE__STATE__* */
 	int			 served_min;	/* the least served since the mark */
@@ -383,9 +384,24 @@ verdict_tick(struct probe *p, const Harepd__LocalView *view, int64_t t0)
 		fatal("calloc");
 	for (i = 0; i < n; i++)
 		kept[i] = answers[i]->answer;
+	/* eager only just after a change: an old primary that stays denied
+	 * (a newer timeline elsewhere) must not tick 4 times a second */
+	p->eager = pv.candidate && !pv.rw_allow &&
+	    now - p->lists_since_ms < PROBE_EAGER_FOR_MS;
 	send_gate_declared(p, v.seq, now);
-	send_verdict(&v);
-	log_verdict(&v);
+	if (p->ds.retick) {
+		/*
+		 * Only waiting for INTENT to be served (milliseconds): no
+		 * verdict, so a restarted primary's allow is not replaced by
+		 * a deny it would undo at once (pg_hba.conf is not touched).
+		 */
+		log_debug("verdict %llu held: %s", (unsigned long long)v.seq,
+		    v.reason);
+		p->seq--;
+	} else {
+		send_verdict(&v);
+		log_verdict(&v);
+	}
 	for (i = 0; i < n; i++)
 		answers[i]->answer = kept[i];
 	free(kept);
@@ -597,7 +613,9 @@ loop(struct probe *p)
 			break;
 		tick(p);
 		/* fixed rate; a tick longer than watchDog starts the next now */
-		p->next_tick_us += (int64_t)p->conf->watchdog * 1000000;
+		p->next_tick_us += p->eager || p->push->server_only ?
+		    PROBE_EAGER_MS * 1000LL :
+		    (int64_t)p->conf->watchdog * 1000000;
 		if (p->next_tick_us < (now = probe_mono_us()))
 			p->next_tick_us = now;
 		/* messages that came during the tick, without waiting */

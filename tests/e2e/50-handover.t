@@ -57,16 +57,20 @@ done
 # than leaseMs + 0.5 s after the last decision
 lease=$(cl_status n1 'd["verdict"]["lease_ms"]')
 probe=$(worker_pid probe)
+hba=$(worker_pid hba)
 kill -STOP "$probe"
 t_stop=$(cl_now_ms)
-sleep 1.5
-kill -KILL "$(worker_pid hba)"
+sleep 0.3	# a verdict in flight reaches the supervisor
 last=$(cl_status n1 'd["verdict"]["decided_at_ms"]')
+sleep 1.2
+kill -KILL "$hba"
+t_kill=$(cl_now_ms)
 fenced=
 while [ $(( $(cl_now_ms) - t_stop )) -lt 20000 ]; do
 	if cl_hba_denies n1 harw; then fenced=$(cl_now_ms); break; fi
 	sleep 0.02
 done
+diag "probe stopped $(( t_stop - last )) ms after the last decision, hba killed $(( t_kill - last )) ms after it"
 kill -CONT "$probe"
 ok '[ -n "$fenced" ]' "frozen probe, hba killed: n1 fences"
 late=$(( ${fenced:-$(cl_now_ms)} - last ))
