@@ -60,17 +60,18 @@ probe=$(worker_pid probe)
 hba=$(worker_pid hba)
 kill -STOP "$probe"
 t_stop=$(cl_now_ms)
-sleep 0.3	# a verdict in flight reaches the supervisor
-last=$(cl_status n1 'd["verdict"]["decided_at_ms"]')
-sleep 1.2
+# the first moment the file denies, watched from the freeze on
+( while ! cl_hba_denies n1 harw; do sleep 0.02; done; cl_now_ms >"$CL_DIR/fenced.at" ) &
+watcher=$!
+sleep 1.5
 kill -KILL "$hba"
 t_kill=$(cl_now_ms)
-fenced=
-while [ $(( $(cl_now_ms) - t_stop )) -lt 20000 ]; do
-	if cl_hba_denies n1 harw; then fenced=$(cl_now_ms); break; fi
-	sleep 0.02
-done
-diag "probe stopped $(( t_stop - last )) ms after the last decision, hba killed $(( t_kill - last )) ms after it"
+# the supervisor's last verdict is the last decision of the frozen probe
+last=$(cl_status n1 'd["verdict"]["decided_at_ms"]')
+wait_for 20 "[ -s '$CL_DIR/fenced.at' ]"
+kill "$watcher" 2>/dev/null
+fenced=$(cat "$CL_DIR/fenced.at" 2>/dev/null)
+diag "probe frozen $(( t_stop - last )) ms after the last decision, hba killed $(( t_kill - last )) ms after it"
 kill -CONT "$probe"
 ok '[ -n "$fenced" ]' "frozen probe, hba killed: n1 fences"
 late=$(( ${fenced:-$(cl_now_ms)} - last ))
