@@ -30,7 +30,7 @@ for i in $(seq "$LOOPS"); do
 	[ "$(temp_files)" -eq 0 ] || stale=$((stale + 1))
 	fs send verdict seq=$((i + 10)) rw=$((i % 2)) ro=$((i % 2)) lease_ms=60000
 	# the write takes a few ms after the verdict: land before, in, after
-	fs kill $((RANDOM; fs_next 5 '^exit ' % 8000))
+	fs kill $((RANDOM % 8000)); fs_next 5 '^exit '
 	kills=$((kills + 1))
 	[ "$(temp_files)" -eq 0 ] || midwrite=$((midwrite + 1))
 	if [ ! -f "$HBA" ]; then
