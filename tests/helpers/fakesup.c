@@ -41,6 +41,9 @@
  *   error WHY                                  (a command that failed)
  *
  * usage: fakesup HAREPD
+ *
+ * Over 600 lines because the Makefile builds each tests/helpers/*.c as
+ * one program, and this one speaks every body of docs/IPC.md.
  */
 #include <errno.h>
 #include <fcntl.h>
