@@ -60,7 +60,7 @@ struct dcase {
 #define NEW	"M=10.0.0.2 S=10.0.0.3"
 #define N2_NEW	"n 10.0.0.2:10000 " NEW " ip=10.0.0.2 obs=0/3"
 #define N3_NEW	"n 10.0.0.3:10000 " NEW " ip=10.0.0.3 obs=1/3"
-/* The witness's copy of repmgr.nodes still names n1 (FACTS.md). */
+/* The witness's copy of repmgr.nodes still names n1 (docs/POLICY.md). */
 #define W_STALE	"w 10.0.0.4:10000 " SAME " ip=10.0.0.4 obs=0/1"
 /* A restarted old primary n1 tells its old story, timeline 2. */
 #define N1_OLD	"n 10.0.0.1:10000 " SAME " ip=10.0.0.1 obs=0/2"
@@ -180,7 +180,7 @@ static const struct dcase cases[] = {
 	  false, "10.0.0.1", "P=10.0.0.1 S=10.0.0.2 rec=0 tl=1",
 	  { "n 10.0.0.2:1 M=10.0.0.1 S=10.0.0.2,10.0.0.3" },
 	  false, false, "only 1 of 2", "0" },
-	/* ---- majority: failover stories (FACTS.md) ---- */
+	/* ---- majority: failover stories (docs/POLICY.md) ---- */
 	{ "majority: restarted old primary learns the higher timeline",
 	  MAJ, true, "10.0.0.1", VIEW_N1, { N2_NEW, N3_NEW, W_STALE },
 	  false, false, "saw timeline 3, ours is 2", "001" },
