@@ -20,8 +20,6 @@
 
 #include "worker-probe/probe.h"
 
-#define ADDR_MAX	256
-
 const char *
 decide_policy_name(enum conf_policy p)
 {

@@ -6,7 +6,7 @@
  * the answer is a copy of bytes packed when the view arrived, so there
  * is nothing to wait for.
  *
- * Shutdown (FACTS.md): refuse new requests, grpc_server_shutdown_and_notify,
+ * Shutdown, in the order the C core needs: refuse new requests, grpc_server_shutdown_and_notify,
  * cancel every call, wait for the tag, then shut the queues down and
  * let each thread drain its queue to GRPC_QUEUE_SHUTDOWN.
  */
@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
@@ -25,6 +24,7 @@
 #include <grpc/support/time.h>
 
 #include "ipc/log.h"
+#include "util/clock.h"
 #include "worker-rpc/rpc.h"
 
 enum slot_kind {
@@ -85,15 +85,6 @@ struct rpc_server {
 	struct rpc_ratelimit	 log_limit;
 };
 
-static int64_t
-realtime_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- inquiry log ---- */
 
 static void
@@ -111,7 +102,7 @@ inquiry_log_allowed(struct rpc_server *srv)
 	bool ok;
 
 	pthread_mutex_lock(&srv->log_lock);
-	ok = rpc_ratelimit_take(&srv->log_limit, rpc_monotonic_ms(), &report);
+	ok = rpc_ratelimit_take(&srv->log_limit, clock_mono_ms(), &report);
 	pthread_mutex_unlock(&srv->log_lock);
 	log_suppressed(report);
 	return ok;
@@ -123,7 +114,7 @@ rpc_server_tick(struct rpc_server *srv)
 	unsigned long report;
 
 	pthread_mutex_lock(&srv->log_lock);
-	report = rpc_ratelimit_expire(&srv->log_limit, rpc_monotonic_ms());
+	report = rpc_ratelimit_expire(&srv->log_limit, clock_mono_ms());
 	pthread_mutex_unlock(&srv->log_lock);
 	log_suppressed(report);
 }
@@ -187,7 +178,7 @@ view_reply(struct rpc_server *srv, grpc_byte_buffer **reply, char *why,
 	grpc_status_code code;
 
 	pthread_mutex_lock(&srv->view_lock);
-	code = rpc_snapshot_status(srv->snap, realtime_ms(), srv->max_age_ms,
+	code = rpc_snapshot_status(srv->snap, clock_wall_ms(), srv->max_age_ms,
 	    why, whylen);
 	if (code == GRPC_STATUS_OK)
 		*reply = grpc_raw_byte_buffer_create(&srv->snap_slice, 1);
@@ -195,7 +186,7 @@ view_reply(struct rpc_server *srv, grpc_byte_buffer **reply, char *why,
 	return code;
 }
 
-/* A request may arrive compressed or in several slices (FACTS.md). */
+/* A request may arrive compressed or in several slices. */
 static grpc_status_code
 decode_payload(grpc_byte_buffer *payload, Models__WhatYouKnow **q,
     char *why, size_t whylen)
