@@ -112,8 +112,7 @@ add_peer(struct peer_set *ps, const struct conf *c,
 {
 	struct peer *p = &ps->peers[ps->n++];
 
-	if ((p->target = strdup(t->text)) == NULL)
-		fatal("strdup");
+	p->target = xstrdup(t->text);
 	p->role = role;
 	if ((p->channel = open_channel(c, creds, t->text)) == NULL)
 		fatalx("gRPC channel to %s could not be created", t->text);
@@ -126,10 +125,8 @@ peers_new(const struct conf *c, const struct peer_tls *tls)
 	struct peer_set *ps;
 	size_t i;
 
-	if ((ps = calloc(1, sizeof(*ps))) == NULL ||
-	    (ps->peers = calloc(c->n_neighbours + 1, sizeof(*ps->peers))) ==
-	    NULL)
-		fatal("calloc");
+	ps = xcalloc(1, sizeof(*ps));
+	ps->peers = xcalloc(c->n_neighbours + 1, sizeof(*ps->peers));
 	ps->cq = grpc_completion_queue_create_for_next(NULL);
 	creds = credentials(c, tls);
 	for (i = 0; i < c->n_neighbours; i++)
@@ -387,9 +384,8 @@ peers_ask(struct peer_set *ps, const Models__WhatYouKnow *q, int deadline_ms,
 	size_t i, pending = 0;
 	int64_t started = clock_mono_us();
 
-	if ((calls = calloc(ps->n + 1, sizeof(*calls))) == NULL ||
-	    (out = calloc(ps->n + 1, sizeof(*out))) == NULL)
-		fatal("calloc");
+	calls = xcalloc(ps->n + 1, sizeof(*calls));
+	out = xcalloc(ps->n + 1, sizeof(*out));
 	request = grpc_slice_malloc(models__what_you_know__get_packed_size(q));
 	models__what_you_know__pack(q, GRPC_SLICE_START_PTR(request));
 	for (i = 0; i < ps->n; i++) {

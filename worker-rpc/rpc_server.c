@@ -25,6 +25,7 @@
 
 #include "ipc/log.h"
 #include "util/clock.h"
+#include "util/xmalloc.h"
 #include "worker-rpc/rpc.h"
 
 enum slot_kind {
@@ -480,8 +481,7 @@ init_slots(struct rpc_server *srv)
 	size_t per_cq = RPC_SLOTS_PER_CQ + 1;
 
 	srv->n_slots = per_cq * RPC_CQ_THREADS;
-	if ((srv->slots = calloc(srv->n_slots, sizeof(*srv->slots))) == NULL)
-		fatal("calloc");
+	srv->slots = xcalloc(srv->n_slots, sizeof(*srv->slots));
 	for (size_t i = 0; i < srv->n_slots; i++) {
 		struct call_slot *s = &srv->slots[i];
 
@@ -499,8 +499,7 @@ start_threads(struct rpc_server *srv)
 	struct cq_thread_arg *a;
 
 	for (int i = 0; i < RPC_CQ_THREADS; i++) {
-		if ((a = malloc(sizeof(*a))) == NULL)
-			fatal("malloc");
+		a = xmalloc(sizeof(*a));
 		a->srv = srv;
 		a->idx = i;
 		errno = pthread_create(&srv->thread[i], NULL, cq_thread, a);
@@ -515,8 +514,7 @@ server_alloc(int64_t max_age_ms)
 {
 	struct rpc_server *srv;
 
-	if ((srv = calloc(1, sizeof(*srv))) == NULL)
-		fatal("calloc");
+	srv = xcalloc(1, sizeof(*srv));
 	pthread_rwlock_init(&srv->request_lock, NULL);
 	pthread_mutex_init(&srv->shutdown_lock, NULL);
 	pthread_cond_init(&srv->shutdown_cond, NULL);
