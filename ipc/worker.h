@@ -116,7 +116,8 @@ struct worker_ops {
 	void	*arg;		/* first argument of every callback */
 	void	(*on_verdict)(void *, const Harepd__Verdict *);
 	void	(*on_view)(void *, const Harepd__LocalView *);
-	void	(*on_control)(void *, const Harepd__Control *);	/* not SHUTDOWN */
+	/* every command but SHUTDOWN, which is the loop's */
+	void	(*on_control)(void *, const Harepd__Control *);
 	void	(*on_config)(void *, struct conf *, Harepd__ConfigPush **);
 	int	(*next_timeout)(void *);
 	void	(*on_timer)(void *);

@@ -93,13 +93,13 @@ struct hba_event {
 	int64_t		 conf_lease_ms;
 	/* READ */
 	bool		 same;		/* rewrite gives the bytes on disk */
-	bool		 refused_again;	/* ... gives the bytes PostgreSQL refused */
-	bool		 read_widens;	/* the bytes read allow what want denies */
+	bool		 refused_again;	/* ... the bytes PostgreSQL refused */
+	bool		 read_widens;	/* bytes read allow what want denies */
 	/* WRITTEN, CHECKED, RELOADED, RESTORED */
 	enum hba_io_result io;
 	int		 attempt;	/* WRITTEN: 1 for the first read */
 	bool		 wrote;		/* CHECKED: this apply wrote */
-	bool		 prev_widens;	/* CHECKED: the bytes to restore widen */
+	bool		 prev_widens;	/* CHECKED: restoring would widen */
 	/* APPLIED */
 	bool		 retry;
 };
@@ -124,14 +124,14 @@ enum hba_do {
 enum hba_prev {
 	HBA_PREV_NONE,		/* nothing written: nothing to put back */
 	HBA_PREV_READ,		/* the bytes this apply read */
-	HBA_PREV_PENDING,	/* the bytes before the first unreloaded write */
+	HBA_PREV_PENDING,	/* bytes before the first unreloaded write */
 };
 
 struct hba_action {
 	enum hba_do	 what;
 	enum hba_prev	 prev;		/* CHECK */
-	bool		 keep_prev;	/* copy prev: the pending bytes from now */
-	bool		 retry;		/* the apply failed for now: retry timer */
+	bool		 keep_prev;	/* copy prev: the pending bytes now */
+	bool		 retry;		/* failed for now: the retry timer */
 	bool		 fence;		/* APPLY: the lease ran out */
 	const char	*why;		/* IGNORE, APPLY: for the log */
 	struct hba_plan_state next;	/* the state from now on */

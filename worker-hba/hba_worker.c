@@ -28,7 +28,7 @@ struct hba_state {
 	struct hba_pg	*pg;
 	bool		 hba_file_checked;	/* SHOW hba_file compared */
 	struct hba_plan_state plan;		/* lease, want, owed reloads */
-	struct hba_verdict file_now;		/* what the block says, as far as known */
+	struct hba_verdict file_now;	/* what the block says, if known */
 
 	/* bytes PostgreSQL refused: not written again until they change */
 	struct hba_buf	 rejected;
@@ -330,7 +330,7 @@ end_note(const struct hba_state *s, const struct hba_action *a,
 		    "again: not written)", s->rejected_why);
 		break;
 	case HBA_DO_KEEP_DENY:
-		/* a restarting PostgreSQL reads the deny, or refuses to start */
+		/* a restarting PostgreSQL reads it, or refuses to start */
 		append(o, "; the deny stays on disk (harepd never restores an "
 		    "allow over a deny), not reloaded until the file is fixed");
 		break;

@@ -6,9 +6,14 @@
  * the answer is a copy of bytes packed when the view arrived, so there
  * is nothing to wait for.
  *
- * Shutdown, in the order the C core needs: refuse new requests, grpc_server_shutdown_and_notify,
- * cancel every call, wait for the tag, then shut the queues down and
- * let each thread drain its queue to GRPC_QUEUE_SHUTDOWN.
+ * Shutdown, in the order the C core needs: refuse new requests,
+ * grpc_server_shutdown_and_notify, cancel every call, wait for the tag,
+ * then shut the queues down and let each thread drain its queue to
+ * GRPC_QUEUE_SHUTDOWN.
+ *
+ * Over 600 lines on purpose: the threads, the call slots, the published
+ * view and the shutdown order all work on one struct rpc_server, which
+ * stays private to this file.
  */
 #include <errno.h>
 #include <pthread.h>
