@@ -12,11 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
 #include "ipc/ipc.h"
+#include "util/clock.h"
 
 struct ipc_out {
 	struct ipc_out	*next;
@@ -184,24 +184,15 @@ ipc_send(struct ipc_chan *ch, const ipc_envelope *env)
 	return -1;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 ipc_flush_wait(struct ipc_chan *ch, int timeout_ms)
 {
-	long long deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	int64_t deadline = clock_mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
 	struct pollfd pfd = { .fd = ch->fd, .events = POLLOUT };
 	int r, left;
 
 	while ((r = ipc_flush(ch)) == 1) {
-		left = timeout_ms < 0 ? -1 : (int)(deadline - now_ms());
+		left = timeout_ms < 0 ? -1 : (int)(deadline - clock_mono_ms());
 		if (timeout_ms >= 0 && left <= 0)
 			return 1;
 		if (poll(&pfd, 1, left) == -1 && errno != EINTR)

@@ -1,10 +1,11 @@
 /*
- * worker-hba: harepd's block of pg_hba.conf (ARCHITECTURE §6).
+ * worker-hba: harepd's block of pg_hba.conf (docs/HBA.md).
  *
  *   hba_block.c   pure core: file bytes + config + verdict -> new bytes
+ *   hba_plan.c    pure policy: lease, write, check, reload, restore
  *   hba_file.c    read, atomic replace, stale temp files
  *   hba_reload.c  libpq: pg_hba_file_rules check, pg_reload_conf()
- *   hba_worker.c  the worker's event loop and the verdict lease
+ *   hba_worker.c  the worker: carries out the plan, IPC handlers
  *   hba_print.c   `harepd --print-hba` and its verdict spec
  */
 #ifndef HAREPD_HBA_H

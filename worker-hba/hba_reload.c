@@ -1,17 +1,16 @@
 /*
- * The hba worker's own libpq connection (ARCHITECTURE §2): validate the
- * file PostgreSQL would load, then reload. Kept open between verdicts
- * because a new connection costs 40-50 ms here and a query 0.1 ms
- * (FACTS.md); dropped and re-opened when a query fails.
+ * The hba worker's own libpq connection, as the owner of pg_hba.conf
+ * and not the supervisor's (docs/HBA.md): validate the file PostgreSQL
+ * would load, then reload. Kept open between verdicts because on the
+ * machines measured a new connection costs 40-50 ms and a query 0.1 ms;
+ * dropped and re-opened when a query fails.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <libpq-fe.h>
 #include <signal.h>
@@ -149,74 +148,6 @@ hba_pg_connect(struct hba_pg *pg, char *err, size_t errlen)
 	return 0;
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Poll the connection's socket: 1 ready, 0 deadline passed, -1 error. */
-static int
-wait_socket(PGconn *conn, short events, int64_t deadline)
-{
-	struct pollfd pfd = { .fd = PQsocket(conn), .events = events };
-	int64_t left;
-	int rc;
-
-	if (pfd.fd < 0)
-		return -1;
-	for (;;) {
-		if ((left = deadline - mono_ms()) <= 0)
-			return 0;
-		if ((rc = poll(&pfd, 1, (int)left)) >= 0)
-			return rc;
-		if (errno != EINTR)
-			return -1;
-	}
-}
-
-/*
- * PQexec without blocking past the deadline: send, flush and read with
- * poll(). The last result, NULL on failure (*timedout says whether the
- * deadline was the reason).
- */
-static PGresult *
-exec_deadline(PGconn *conn, const char *sql, int deadline_ms, bool *timedout)
-{
-	int64_t deadline = mono_ms() + deadline_ms;
-	PGresult *r, *last = NULL;
-	int rc, w = -1;
-
-	*timedout = false;
-	if (!PQsendQuery(conn, sql))
-		return NULL;
-	while ((rc = PQflush(conn)) == 1) {
-		if ((w = wait_socket(conn, POLLOUT | POLLIN, deadline)) <= 0)
-			goto fail;
-		if (!PQconsumeInput(conn))	/* the server may be talking */
-			return NULL;
-	}
-	if (rc == -1)
-		return NULL;
-	while (PQisBusy(conn)) {
-		if ((w = wait_socket(conn, POLLIN, deadline)) <= 0)
-			goto fail;
-		if (!PQconsumeInput(conn))
-			break;
-	}
-	while ((r = PQgetResult(conn)) != NULL) {
-		PQclear(last);
-		last = r;
-	}
-	return last;
-fail:
-	*timedout = w == 0;
-	return NULL;
-}
-
 /* Run sql once, expecting rows; NULL with err. */
 static PGresult *
 query_once(struct hba_pg *pg, const char *sql, bool *broken, char *err,
@@ -228,7 +159,8 @@ query_once(struct hba_pg *pg, const char *sql, bool *broken, char *err,
 	*broken = false;
 	if (hba_pg_connect(pg, err, errlen) == -1)
 		return NULL;
-	res = exec_deadline(pg->conn, sql, pg->deadline_ms, &timedout);
+	res = pq_exec_deadline(pg->conn, sql, 0, NULL,
+	    clock_mono_ms() + pg->deadline_ms, &timedout);
 	if (res == NULL && timedout) {
 		/*
 		 * The session may be mid-query: start clean next time. Not

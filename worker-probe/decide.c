@@ -21,8 +21,6 @@
 #include "worker-probe/decide_int.h"
 #include "worker-probe/probe.h"
 
-#define ADDR_MAX	256
-
 const char *
 decide_policy_name(enum conf_policy p)
 {

@@ -1,6 +1,6 @@
 /*
  * worker-probe: this node's repmgr view, the peers' views, and the
- * decision (ARCHITECTURE §5). Four parts:
+ * decision. Four parts:
  *
  *   local_view.c	libpq: one query over repmgr.nodes plus recovery
  *			state and timeline -> Harepd__LocalView
@@ -28,6 +28,8 @@
 /* An IKnow of a 20-node cluster is ~500 bytes: more is not an answer. */
 #define PROBE_MAX_ANSWER	8192
 #define PROBE_REASON_MAX	512
+/* An address as repmgr and peers write it, canonical or not. */
+#define ADDR_MAX		256
 
 /* ---- decide.c (pure) ---- */
 
@@ -215,10 +217,6 @@ Models__IKnow *peers_decode_answer(const uint8_t *buf, size_t len, char *why,
 	    size_t whylen);
 
 /* ---- probe_worker.c ---- */
-
-int64_t	 probe_mono_us(void);
-int64_t	 probe_real_ms(void);
-int64_t	 probe_boot_ms(void);	/* CLOCK_BOOTTIME */
 
 /* The probe worker: IPC socket on IPC_FD, config pushed over it. */
 int	 probe_worker_main(void);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ipc/ipc.h"
+#include "util/grpc_status.h"
 #include "worker-rpc/rpc.h"
 
 void
@@ -159,18 +160,7 @@ rpc_request_decode(const uint8_t *buf, size_t len, Models__WhatYouKnow **out,
 const char *
 rpc_status_name(grpc_status_code code)
 {
-	static const char *names[] = {
-		"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
-		"DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-		"PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-		"FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-		"UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-		"UNAUTHENTICATED",
-	};
-
-	if ((unsigned)code < sizeof(names) / sizeof(names[0]))
-		return names[code];
-	return "UNKNOWN";
+	return grpc_status_name((int)code);
 }
 
 int

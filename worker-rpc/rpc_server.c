@@ -6,9 +6,14 @@
  * the answer is a copy of bytes packed when the view arrived, so there
  * is nothing to wait for.
  *
- * Shutdown (FACTS.md): refuse new requests, grpc_server_shutdown_and_notify,
- * cancel every call, wait for the tag, then shut the queues down and
- * let each thread drain its queue to GRPC_QUEUE_SHUTDOWN.
+ * Shutdown, in the order the C core needs: refuse new requests,
+ * grpc_server_shutdown_and_notify, cancel every call, wait for the tag,
+ * then shut the queues down and let each thread drain its queue to
+ * GRPC_QUEUE_SHUTDOWN.
+ *
+ * Over 600 lines on purpose: the threads, the call slots, the published
+ * view and the shutdown order all work on one struct rpc_server, which
+ * stays private to this file.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
@@ -26,6 +30,7 @@
 
 #include "ipc/log.h"
 #include "util/clock.h"
+#include "util/xmalloc.h"
 #include "worker-rpc/rpc.h"
 
 enum slot_kind {
@@ -92,15 +97,6 @@ struct rpc_server {
 	struct rpc_ratelimit	 log_limit;
 };
 
-static int64_t
-realtime_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- inquiry log ---- */
 
 static void
@@ -118,7 +114,7 @@ inquiry_log_allowed(struct rpc_server *srv)
 	bool ok;
 
 	pthread_mutex_lock(&srv->log_lock);
-	ok = rpc_ratelimit_take(&srv->log_limit, rpc_monotonic_ms(), &report);
+	ok = rpc_ratelimit_take(&srv->log_limit, clock_mono_ms(), &report);
 	pthread_mutex_unlock(&srv->log_lock);
 	log_suppressed(report);
 	return ok;
@@ -130,7 +126,7 @@ rpc_server_tick(struct rpc_server *srv)
 	unsigned long report;
 
 	pthread_mutex_lock(&srv->log_lock);
-	report = rpc_ratelimit_expire(&srv->log_limit, rpc_monotonic_ms());
+	report = rpc_ratelimit_expire(&srv->log_limit, clock_mono_ms());
 	pthread_mutex_unlock(&srv->log_lock);
 	log_suppressed(report);
 }
@@ -218,7 +214,7 @@ view_reply(struct rpc_server *srv, const Models__WhatYouKnow *q,
 	grpc_slice ident;
 
 	pthread_mutex_lock(&srv->view_lock);
-	code = rpc_snapshot_status(srv->snap, realtime_ms(), srv->max_age_ms,
+	code = rpc_snapshot_status(srv->snap, clock_wall_ms(), srv->max_age_ms,
 	    why, whylen);
 	if (code == GRPC_STATUS_OK)
 		*reply = reply_with_gate(srv, srv->snap_slice);
@@ -233,7 +229,7 @@ view_reply(struct rpc_server *srv, const Models__WhatYouKnow *q,
 	return code;
 }
 
-/* A request may arrive compressed or in several slices (FACTS.md). */
+/* A request may arrive compressed or in several slices. */
 static grpc_status_code
 decode_payload(grpc_byte_buffer *payload, Models__WhatYouKnow **q,
     char *why, size_t whylen)
@@ -527,8 +523,7 @@ init_slots(struct rpc_server *srv)
 	size_t per_cq = RPC_SLOTS_PER_CQ + 1;
 
 	srv->n_slots = per_cq * RPC_CQ_THREADS;
-	if ((srv->slots = calloc(srv->n_slots, sizeof(*srv->slots))) == NULL)
-		fatal("calloc");
+	srv->slots = xcalloc(srv->n_slots, sizeof(*srv->slots));
 	for (size_t i = 0; i < srv->n_slots; i++) {
 		struct call_slot *s = &srv->slots[i];
 
@@ -546,8 +541,7 @@ start_threads(struct rpc_server *srv)
 	struct cq_thread_arg *a;
 
 	for (int i = 0; i < RPC_CQ_THREADS; i++) {
-		if ((a = malloc(sizeof(*a))) == NULL)
-			fatal("malloc");
+		a = xmalloc(sizeof(*a));
 		a->srv = srv;
 		a->idx = i;
 		errno = pthread_create(&srv->thread[i], NULL, cq_thread, a);
@@ -562,8 +556,7 @@ server_alloc(int64_t max_age_ms)
 {
 	struct rpc_server *srv;
 
-	if ((srv = calloc(1, sizeof(*srv))) == NULL)
-		fatal("calloc");
+	srv = xcalloc(1, sizeof(*srv));
 	pthread_rwlock_init(&srv->request_lock, NULL);
 	pthread_mutex_init(&srv->shutdown_lock, NULL);
 	pthread_cond_init(&srv->shutdown_cond, NULL);
