@@ -18,6 +18,7 @@ fs send verdict seq=1 rw=1 ro=1 lease_ms=60000; fs_next 3 '^applied '
 cp "$HBA" "$PG_TMP/allow.conf"
 fs send verdict seq=2 rw=0 ro=0 lease_ms=60000; fs_next 3 '^applied '
 cp "$HBA" "$PG_TMP/deny.conf"
+fs kill 0; fs_next 5 '^exit '	# the loop starts its own workers
 ok "! cmp -s '$PG_TMP/allow.conf' '$PG_TMP/deny.conf'" "the allow and deny files differ"
 is "$(outside_block "$PG_TMP/allow.conf" | cmp - "$HBA_ORIG" && echo same)" same "allow file: operator's bytes intact"
 is "$(outside_block "$PG_TMP/deny.conf" | cmp - "$HBA_ORIG" && echo same)" same "deny file: operator's bytes intact"
