@@ -45,7 +45,7 @@
 #define FAULTS	2	/* crashes, cuts, witness re-copies before stable */
 #endif
 #ifndef KLIVE
-#define KLIVE	20
+#define KLIVE	10
 #endif
 
 #define HOLD	(LEASE + DEADLINE + GRACE)	/* H */
@@ -53,6 +53,7 @@
 #define WD	1			/* watchDog */
 #define WIT	2			/* the witness's index in cut[] */
 
+mtype = { ALLOWED, INTENT, DENIED, UNKNOWN };	/* printing only: Spin numbers them 4..1, so G_x + 1 */
 #define G_UNK	0
 #define G_DEN	1
 #define G_INT	2
@@ -172,6 +173,7 @@ inline probe_start(i)
 	atomic { nup[i] && pup[i] && !pask[i] && dq_n[i] < 2 && vq_n[i] < 2 &&
 	    (!stable || page[i] >= WD) ->
 		pask[i] = 1; page[i] = 0; smin[i] = pserved[i];
+		printf("MSC: n%d probe: tick starts (decided_boot_ms stamped), served %e\n", i, pserved[i] + 1);
 		hs[i] = hage[i]; rs[i] = rwage[i]; vs[i] = vsage[i];
 #ifndef C_STALE_ACK
 		/* step 3 counts only a GateServed for our last declaration */
@@ -195,8 +197,8 @@ inline ask_data(i, o)
 #else
 			a_gate[i] = SERVED(o);
 #endif
-			a_view[i] = view[o]; a_oor[i] = oor[o]; a_tl[i] = tl[o]
-		:: !stable -> a_st[i] = 1	/* lost, late, refused */
+			a_view[i] = view[o]; a_oor[i] = oor[o]; a_tl[i] = tl[o]; printf("MSC: n%d rpc answers n%d: gate %e\n", o, i, a_gate[i] + 1)
+		:: !stable -> a_st[i] = 1	/* lost, late, refused */; printf("MSC: n%d -> n%d: answer lost\n", i, o)
 		fi
 	}
 }
@@ -207,9 +209,9 @@ inline ask_wit(i)
 	    (!stable || (wup && !cut[i * 3 + WIT])) ->
 		if
 		:: wup && !cut[i * 3 + WIT] ->
-			w_st[i] = 2; w_vw[i] = wview;
+			w_st[i] = 2; w_vw[i] = wview;printf("MSC: W answers n%d: primary n%d\n", i, wview);
 			MEASURED(w_stab[i], wvs, HOLD)
-		:: !stable -> w_st[i] = 1
+		:: !stable -> w_st[i] = 1; printf("MSC: n%d -> W: answer lost\n", i)
 		fi
 	}
 }
@@ -228,7 +230,8 @@ inline new_seq(i)
 /* verdict_tick() after the asks: decide() = rules 1-6 + handover_take() */
 inline probe_decide(i, o)
 {
-	atomic { pask[i] && (!stable || (a_st[i] != 0 && w_st[i] != 0)) ->
+	atomic { pask[i] && (!stable || (a_st[i] != 0 && w_st[i] != 0) ||
+	    page[i] > DEADLINE + DRIFT) ->
 		pask[i] = 0;
 		if :: a_st[i] == 0 -> a_st[i] = 1 :: else fi;
 		if :: w_st[i] == 0 -> w_st[i] = 1 :: else fi;
@@ -291,6 +294,8 @@ inline probe_decide(i, o)
 		sd_g[i] = decl[i]; sd_s[i] = 0; sd_la[i] = la[i];
 		sv_have[i] = 1; sv_a[i] = allow; sv_age[i] = page[i]; sv_s[i] = 0;
 		hs[i] = 0; rs[i] = 0; vs[i] = 0;
+		printf("MSC: n%d probe: decide: peer %e (got %d) witness names n%d (got %d) -> rw %d, declares %e (verdict age %d)\n",
+		    i, a_gate[i] + 1, a_st[i], w_vw[i], w_st[i], allow, decl[i] + 1, page[i]);
 		agree = 0; allow = 0; tmp = 0; stab = 0
 	}
 }
@@ -324,6 +329,7 @@ inline rpc_take_declared(i)
 {
 	atomic { nup[i] && rup[i] && dq_n[i] > 0 ->
 		r_decl[i] = dq_g[i * 2]; r_dseq[i] = dq_s[i * 2]; r_la[i] = dq_la[i * 2];
+		printf("MSC: n%d rpc: declared %e\n", i, r_decl[i] + 1);
 		dq_g[i * 2] = dq_g[i * 2 + 1]; dq_s[i * 2] = dq_s[i * 2 + 1]; dq_la[i * 2] = dq_la[i * 2 + 1];
 		dq_g[i * 2 + 1] = 0; dq_s[i * 2 + 1] = 0; dq_la[i * 2 + 1] = 0; dq_n[i]--;
 		ACK(i)
@@ -335,6 +341,7 @@ inline rpc_take_applied(i)
 {
 	atomic { nup[i] && rup[i] && aq_n[i] > 0 ->
 		r_hk[i] = 1; r_ha[i] = aq_a[i * 2]; r_hf[i] = aq_f[i * 2];
+		printf("MSC: n%d rpc: hba applied rw %d fenced %d\n", i, r_ha[i], r_hf[i]);
 		if
 		:: SEQGE(aq_s[i * 2], r_hseq[i]) -> r_hseq[i] = aq_s[i * 2]
 		:: else
@@ -364,8 +371,8 @@ inline hba_apply(i)
 		:: else ->
 			h_have[i] = 1;
 			if
-			:: vq_a[i * 2] -> ld[i] = 1; hl[i] = LEASE + DRIFT - vq_age[i * 2]
-			:: else -> ld[i] = 0; hl[i] = 0
+			:: vq_a[i * 2] -> ld[i] = 1; hl[i] = LEASE + DRIFT - vq_age[i * 2]; printf("MSC: n%d hba: ALLOW reloaded, lease left %d\n", i, hl[i])
+			:: else -> ld[i] = 0; hl[i] = 0; printf("MSC: n%d hba: deny reloaded\n", i)
 			fi;
 			hba_report(i, vq_a[i * 2], vq_s[i * 2], 0)
 		fi;
@@ -380,6 +387,7 @@ inline hba_fence(i)
 {
 	atomic { nup[i] && hup[i] && ld[i] && hl[i] <= (stable -> 0 : 2 * DRIFT) && aq_n[i] < 2 ->
 		ld[i] = 0; hl[i] = 0;
+		printf("MSC: n%d hba: lease ran out: fence\n", i);
 #ifdef C_GATE
 		hba_report(i, 0, SQMAX, 1)
 #else
@@ -416,6 +424,7 @@ inline wit_tick()
 		:: else -> tmp = wcopy	/* its repmgr.nodes copy */
 		fi;
 		if :: tmp != wview -> wview = tmp; wvs = 0 :: else fi;
+		printf("MSC: W tick: serves the lists naming n%d\n", wview);
 		tmp = 0;
 		wa_st[0] = 0; wa_oor[0] = 0; wa_tl[0] = 0; wa_self[0] = 0;
 		wa_st[1] = 0; wa_oor[1] = 0; wa_tl[1] = 0; wa_self[1] = 0
@@ -455,6 +464,7 @@ inline crash_worker(i)
 		faults--;
 		if
 		:: pup[i] -> probe_lost(i)
+		printf("MSC: n%d: crash\n", i);
 		:: rup[i] -> rpc_lost(i)
 		:: hup[i] -> hba_lost(i)
 		:: true ->	/* the whole harepd: the supervisor's memory too */
@@ -472,7 +482,7 @@ inline restart_node(i)
 
 inline restart_probe(i)
 {
-	atomic { nup[i] && !pup[i] -> pup[i] = 1; page[i] = WD; vsage[i] = 0;
+	atomic { nup[i] && !pup[i] -> pup[i] = 1; page[i] = WD; vsage[i] = 0; printf("MSC: n%d probe restarts\n", i);
 		if :: rup[i] -> ACK(i) :: else fi }
 }
 
@@ -480,7 +490,7 @@ inline restart_probe(i)
 inline restart_rpc(i)
 {
 	atomic { nup[i] && !rup[i] ->
-		rup[i] = 1; r_decl[i] = sd_g[i]; r_dseq[i] = sd_s[i]; r_la[i] = sd_la[i];
+		rup[i] = 1; r_decl[i] = sd_g[i]; r_dseq[i] = sd_s[i]; r_la[i] = sd_la[i]; printf("MSC: n%d rpc restarts\n", i);
 		r_hk[i] = sa_have[i]; r_ha[i] = sa_a[i]; r_hseq[i] = sa_s[i]; r_hf[i] = sa_f[i];
 		ACK(i)
 	}
@@ -490,7 +500,7 @@ inline restart_rpc(i)
 inline restart_hba(i)
 {
 	atomic { nup[i] && !hup[i] ->
-		hup[i] = 1;
+		hup[i] = 1; printf("MSC: n%d hba restarts (handed verdict %d)\n", i, sv_have[i]);
 		if
 		:: sv_have[i] ->
 			vq_n[i] = 1; vq_a[i * 2] = sv_a[i]; vq_age[i * 2] = sv_age[i]; vq_s[i * 2] = sv_s[i]
@@ -592,19 +602,20 @@ active proctype cluster()
 		if
 		:: k = 1 :: k = 2 :: k = 3 :: k = 5 :: k = 6 :: k = 7
 		fi;
-		cut[k] = 1; k = 0 }
+		cut[k] = 1; printf("MSC: link cut: asks from %d to %d fail\n", k / 3, k % 3); k = 0 }
 	/* repmgr standby promote on n1: new timeline; n0 stays a stale primary */
 	:: atomic { !promoted ->
-		promoted = 1; oor[1] = 1; tl[1] = 2; view[1] = 1; vsage[1] = 0 }
+		promoted = 1; oor[1] = 1; tl[1] = 2; view[1] = 1; vsage[1] = 0; printf("MSC: PROMOTE n1 (timeline 2)\n") }
 	/* repmgrd copies the new repmgr.nodes to the witness, late */
-	:: atomic { !stable && promoted && !wcopy -> wcopy = 1 }
+	:: atomic { !stable && promoted && !wcopy -> wcopy = 1; printf("MSC: repmgrd copies repmgr.nodes to W\n") }
 	/* ... and copies the old primary's again after a healed split brain */
 	:: atomic { !stable && faults > 0 && promoted && wcopy -> faults--; wcopy = 0 }
 	/* no more faults: links heal, crashed workers restart at once */
 	:: atomic { !stable && promoted ->
-		stable = 1; cut[1] = 0; cut[2] = 0; cut[3] = 0; cut[5] = 0; cut[6] = 0; cut[7] = 0 }
+		stable = 1; cut[1] = 0; printf("MSC: STABLE from here\n"); cut[2] = 0; cut[3] = 0; cut[5] = 0; cut[6] = 0; cut[7] = 0 }
 	/* the clock: free while faults may come, only when nothing is due once stable */
 	:: atomic { !stable || timeout ->
+		printf("MSC: ---- time +1 (n0 eff %d lease %d, n1 eff %d lease %d)\n", ld[0], hl[0], ld[1], hl[1]);
 		age_node(0); age_node(1);
 		SATC(wvs, HOLD + DRIFT); SATC(wage, WD);
 		if :: !wpup -> wage = 0 :: else fi;
@@ -616,7 +627,9 @@ active proctype cluster()
 #endif
 		if
 		:: stable ->
+#ifndef NOLIVE
 			assert(EFF(1) || lv < KLIVE);	/* LIVENESS */
+#endif
 			if :: lv < KLIVE -> lv++ :: else fi
 		:: else
 		fi }
