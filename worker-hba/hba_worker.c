@@ -29,6 +29,7 @@ struct hba_state {
 	bool		 hba_file_checked;	/* SHOW hba_file compared */
 	struct hba_plan_state plan;		/* lease, want, owed reloads */
 	int64_t		 want_decided_boot_ms;	/* of the verdict (or fence) wanted */
+	uint64_t	 last_verdict_seq;	/* received, applied or not */
 	struct hba_verdict file_now;	/* what the block says, if known */
 
 	/* bytes PostgreSQL refused: not written again until they change */
@@ -70,7 +71,7 @@ word(bool allow)
 
 static void
 send_applied(uint64_t seq, bool fenced, int64_t decided_boot_ms,
-    const struct hba_outcome *o)
+    uint64_t last_verdict_seq, const struct hba_outcome *o)
 {
 	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
 	Harepd__HbaApplied ha = HAREPD__HBA_APPLIED__INIT;
@@ -85,6 +86,7 @@ send_applied(uint64_t seq, bool fenced, int64_t decided_boot_ms,
 	ha.fenced = fenced;
 	ha.decided_boot_ms = decided_boot_ms;
 	ha.pg_down = o->pg_down;
+	ha.last_verdict_seq = last_verdict_seq;
 	ha.rw_allow = o->now.rw_allow;
 	ha.ro_allow = o->now.ro_allow;
 	ha.applied_at_ms = clock_wall_ms();
@@ -436,7 +438,7 @@ apply_want(struct hba_state *s, const char *reason)
 	apply(s, &o);
 	log_outcome(s->plan.want_seq, s->plan.want_fence, reason, &o);
 	send_applied(s->plan.want_seq, s->plan.want_fence,
-	    s->want_decided_boot_ms, &o);
+	    s->want_decided_boot_ms, s->last_verdict_seq, &o);
 	ev.retry = o.retry;
 	plan(s, &ev);
 }
@@ -457,7 +459,10 @@ take_verdict(void *arg, const Harepd__Verdict *vd)
 		.allow_ro = s->conf->allow_ro,
 	};
 	bool paused = s->plan.paused;
-	struct hba_action a = plan(s, &ev);
+	struct hba_action a;
+
+	s->last_verdict_seq = vd->seq;
+	a = plan(s, &ev);
 
 	if (a.what == HBA_DO_APPLY) {
 		s->want_decided_boot_ms = (int64_t)vd->decided_boot_ms;

@@ -43,6 +43,8 @@ struct probe {
 	bool			 eager;		/* tick every PROBE_EAGER_MS */
 	/* the gate (docs/POLICY.md, "Handover"), as the rpc worker serves it */
 	int			 served_state;	/* MODELS__GATE__STATE__* */
+	uint64_t		 declared_seq;	/* of the last GateDeclared */
+	uint64_t		 last_allow_seq; /* the last verdict that allowed rw */
 	int			 served_min;	/* the least served since the mark */
 	bool			 retick_on_serve; /* tick once INTENT is served */
 	uint32_t		 max_tl_seen;	/* witness: highest timeline seen */
@@ -203,6 +205,13 @@ take_gate_served(void *arg, const Harepd__GateServed *g)
 {
 	struct probe *p = arg;
 
+	/*
+	 * Only what is served for the last declaration counts: an old
+	 * INTENT acknowledged late must not let step 3 pass while the rpc
+	 * worker already serves something else (the model found it).
+	 */
+	if (g->seq != p->declared_seq)
+		return;
 	p->served_state = g->state;
 	if (gate_rank(g->state) < gate_rank(p->served_min))
 		p->served_min = g->state;
@@ -223,6 +232,8 @@ send_gate_declared(struct probe *p, uint64_t seq, int64_t decided_boot_ms)
 	g.seq = seq;
 	g.state = p->ds.declared_gate;
 	g.decided_boot_ms = decided_boot_ms;
+	g.last_allow_seq = p->last_allow_seq;
+	p->declared_seq = seq;
 	env.body_case = HAREPD__ENVELOPE__BODY_GATE_DECLARED;
 	env.gate_declared = &g;
 	if (worker_send(&env) == -1)
@@ -321,6 +332,8 @@ verdict_tick(struct probe *p, const Harepd__LocalView *view, int64_t t0)
 		    v.reason);
 		p->seq--;
 	} else {
+		if (v.rw_allow)
+			p->last_allow_seq = v.seq;
 		send_verdict(&v);
 		log_verdict(&v);
 	}

@@ -28,16 +28,17 @@ rpc_gate_declared(struct rpc_gate *g, const Harepd__GateDeclared *d)
 {
 	/*
 	 * A restarted probe numbers its verdicts from 1 again: what the hba
-	 * worker reported for the old numbering proves nothing about the new
-	 * one until it reports again (UNKNOWN meanwhile).
+	 * worker reported under the old numbering proves nothing about the
+	 * new one until it reports again (UNKNOWN meanwhile).
 	 */
 	if (d->seq < g->declared_seq) {
+		g->hba_known = false;
 		g->hba_seq = 0;
-		g->hba_fenced = false;
 	}
 	g->declared = d->state;
 	g->declared_seq = d->seq;
 	g->declared_boot_ms = d->decided_boot_ms;
+	g->last_allow_seq = d->last_allow_seq;
 }
 
 void
@@ -54,8 +55,8 @@ rpc_gate_applied(struct rpc_gate *g, const Harepd__HbaApplied *a)
 	g->hba_known = true;
 	g->hba_rw_allow = a->rw_allow;
 	g->hba_fenced = a->fenced;
-	if (a->seq > g->hba_seq || a->fenced)
-		g->hba_seq = a->seq;
+	/* reports come in the order verdicts were applied: the last counts */
+	g->hba_seq = a->fenced ? a->last_verdict_seq : a->seq;
 	g->hba_decided_boot_ms = a->decided_boot_ms;
 }
 
@@ -75,11 +76,13 @@ rpc_gate_served(const struct rpc_gate *g)
 	if (!g->hba_known)
 		return GATE_UNKNOWN;
 	/*
-	 * The deny on file must be the one that goes with the declared
-	 * DENIED, or a later one: an allow verdict sent before it may still
-	 * be on its way to the hba worker. A fence ends every older verdict.
+	 * The deny on file must come after the probe's last allow verdict:
+	 * until then that allow may still be on its way to the hba worker.
+	 * (Not after the declaration itself: a denied node would then read
+	 * UNKNOWN for a moment at every tick, and a node taking over would
+	 * wait for it; the model in tests/model/ found it.)
 	 */
-	if (g->hba_fenced || g->hba_seq >= g->declared_seq)
+	if (g->hba_seq >= g->last_allow_seq)
 		return GATE_DENIED;
 	return GATE_UNKNOWN;
 }

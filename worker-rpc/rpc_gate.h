@@ -20,6 +20,7 @@ struct rpc_gate {
 	int	 declared;
 	uint64_t declared_seq;
 	int64_t	 declared_boot_ms;
+	uint64_t last_allow_seq;	/* the probe's last allow verdict */
 	/* the hba worker's last HbaApplied */
 	bool	 hba_known;
 	bool	 hba_rw_allow;
@@ -44,8 +45,9 @@ void	 rpc_gate_view(struct rpc_gate *, const Harepd__LocalView *);
  * The state peers are told:
  *   ALLOWED  the probe holds rw, or the hba worker's file allows it
  *   INTENT   the probe is about to take rw
- *   DENIED   the probe declared DENIED and the hba worker has applied a
- *            deny for that verdict or a later one (or fenced)
+ *   DENIED   the probe declared DENIED (or nothing yet) and the hba
+ *            worker's last report is a deny (or fence) for the probe's
+ *            last allow verdict or a later one
  *   UNKNOWN  otherwise: nothing is known yet; askers treat it as a holder
  */
 int	 rpc_gate_served(const struct rpc_gate *);
