@@ -82,7 +82,7 @@ else
 	how="exhausted"
 fi
 if [ "${e:-1}" = 0 ] && ! grep -q "violated" "$work/exh/pan.out"; then
-	ok "FAULTS=0, DFS hash-compact: no violation ($how; $(summary "$work/exh/pan.out"), ${t}s)"
+	ok "fault-free configuration (FAULTS=0), DFS hash-compact: no violation ($how; $(summary "$work/exh/pan.out"), ${t}s)"
 else
 	notok "FAULTS=0: spin found a violation ($(summary "$work/exh/pan.out"), ${t}s)"
 	trail exh -DFAULTS=0
