@@ -22,23 +22,29 @@ struct gcase {
 	int		 declared;	/* U: no GateDeclared */
 	uint64_t	 declared_seq;
 	int		 hba;		/* -1 no report, 0 deny, 1 allow, 2 fence */
-	uint64_t	 hba_seq;
+	uint64_t	 hba_seq;	/* a fence: the last verdict received */
 	int		 want;
+	uint64_t	 last_allow;	/* the probe's last allow verdict */
 };
 
 static const struct gcase gcases[] = {
-	{ "nothing known yet", U, 0, -1, 0, U },
-	{ "hba reported a deny, the probe nothing yet", U, 0, 0, 3, D },
-	{ "the file allows (restart of the probe): ALLOWED", U, 0, 1, 3, A },
-	{ "declared INTENT, file denies", I, 5, 0, 4, I },
-	{ "declared ALLOWED before the hba applied it", A, 6, 0, 5, A },
-	{ "declared DENIED, the file still allows", D, 7, 1, 6, A },
-	{ "declared DENIED, a deny for an older verdict: an allow may be in "
-	  "flight", D, 7, 0, 6, U },
-	{ "declared DENIED, its deny applied", D, 7, 0, 7, D },
-	{ "declared DENIED, a later deny applied", D, 7, 0, 9, D },
-	{ "declared DENIED, the hba worker fenced", D, 7, 2, 0, D },
-	{ "declared DENIED, no hba report at all", D, 7, -1, 0, U },
+	{ "nothing known yet", U, 0, -1, 0, U, 0 },
+	{ "hba reported a deny, the probe nothing yet", U, 0, 0, 3, D, 0 },
+	{ "the file allows (restart of the probe): ALLOWED", U, 0, 1, 3, A, 0 },
+	{ "declared INTENT, file denies", I, 5, 0, 4, I, 0 },
+	{ "declared ALLOWED before the hba applied it", A, 6, 0, 5, A, 0 },
+	{ "declared DENIED, the file still allows", D, 7, 1, 6, A, 6 },
+	{ "declared DENIED, the last report older than the last allow: an "
+	  "allow may be in flight", D, 7, 0, 5, U, 6 },
+	{ "declared DENIED, the deny of the last allow's successor applied",
+	  D, 7, 0, 7, D, 6 },
+	{ "a deny after denies: the previous deny's report suffices (no "
+	  "UNKNOWN at every tick)", D, 9, 0, 8, D, 3 },
+	{ "declared DENIED, the hba worker fenced after the last allow",
+	  D, 7, 2, 6, D, 6 },
+	{ "declared DENIED, a fence before the last allow arrived", D, 7, 2,
+	  5, U, 6 },
+	{ "declared DENIED, no hba report at all", D, 7, -1, 0, U, 0 },
 };
 
 static void
@@ -54,12 +60,14 @@ run_gate(void **state)
 	if (gc->declared != U) {
 		d.state = gc->declared;
 		d.seq = gc->declared_seq;
+		d.last_allow_seq = gc->last_allow;
 		rpc_gate_declared(&g, &d);
 	}
 	if (gc->hba >= 0) {
-		h.seq = gc->hba_seq;
-		h.rw_allow = gc->hba == 1;
 		h.fenced = gc->hba == 2;
+		h.seq = h.fenced ? 0 : gc->hba_seq;
+		h.last_verdict_seq = gc->hba_seq;
+		h.rw_allow = gc->hba == 1;
 		rpc_gate_applied(&g, &h);
 	}
 	assert_int_equal(rpc_gate_served(&g), gc->want);
