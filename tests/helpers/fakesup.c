@@ -765,5 +765,8 @@ main(int argc, char *argv[])
 	}
 	finish(&fs);
 	reset_view(&fs);
+	free(fs.config);
+	for (size_t i = 0; i < 3; i++)
+		free(fs.pem[i]);
 	return 0;
 }
