@@ -21,7 +21,7 @@
 
 enum conf_policy {
 	POLICY_MAJORITY = 0,	/* default: never rw on two nodes */
-	POLICY_SEED,		/* the Go harepd's rules, ARCHITECTURE §5 */
+	POLICY_SEED,		/* the Go harepd's rules, docs/POLICY.md */
 };
 
 /* host:port of a peer, normalised (a target without port gets bindPort). */
@@ -65,7 +65,7 @@ struct conf {
 					   a pg_hba method other than reject */
 	char	*auth_deny;		/* harepd.authModes.deny (default "reject");
 					   must be "reject": pgsql-check takes any
-					   password request as UP (FACTS.md) */
+					   password request as UP (docs/HBA.md) */
 
 	char	*repmgr_user;		/* harepd.repmgr.user (default "repmgr") */
 	char	*repmgr_db;		/* harepd.repmgr.db (default "repmgr") */

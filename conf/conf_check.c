@@ -134,7 +134,7 @@ check_users(struct conf *c, struct conf_diag *d)
 }
 
 /*
- * HAProxy's pgsql-check takes any authentication request as UP (FACTS.md):
+ * HAProxy's pgsql-check takes any authentication request as UP (docs/HBA.md):
  * only an error reply, which `reject` gives, marks the node DOWN.
  */
 static void

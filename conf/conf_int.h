@@ -1,6 +1,16 @@
 /*
  * Internals of the configuration loader, shared by the files of conf/.
  * Nothing outside conf/ (and its unit tests) includes this.
+ *
+ * Calls go one way, down these layers (allocation is util/xmalloc):
+ *
+ *	conf.c				load, free: the entry points
+ *	conf_parse.c  conf_check.c	the walk; cross-key rules
+ *	conf_tls.c			the TLS files (from conf_check.c)
+ *	conf_diag.c			messages at a key's position
+ *	conf_src.c  conf_value.c	positions; one value's form
+ *
+ * conf_print.c prints a loaded struct conf and calls none of them.
  */
 #ifndef HAREPD_CONF_INT_H
 #define HAREPD_CONF_INT_H
@@ -92,7 +102,5 @@ void	 conf_finish(struct conf *, struct conf_diag *);
 
 /* conf_tls.c: the TLS files hold what they should (files exist already). */
 int	 conf_check_tls_files(const struct conf *, struct conf_diag *);
-
-/* conf.c */
 
 #endif

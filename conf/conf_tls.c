@@ -3,7 +3,8 @@
  * certificates, a PEM private key), the key belongs to the certificate,
  * and the certificate is signed by ca and in its validity period. Peers
  * verify each other with the same ca, so a certificate ca does not sign
- * would fail every handshake (UNAVAILABLE, FACTS.md) at run time instead.
+ * would fail every handshake at run time instead (gRPC reports that as
+ * UNAVAILABLE, which says nothing about the certificate).
  */
 #include <stdio.h>
 #include <sys/stat.h>

@@ -12,11 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
 #include "ipc/ipc.h"
+#include "util/clock.h"
 
 struct ipc_out {
 	struct ipc_out	*next;
@@ -26,7 +26,7 @@ struct ipc_out {
 
 /* The envelope's body fields, numbered as in proto/ipc.proto. */
 #define IPC_FIRST_BODY	1
-#define IPC_LAST_BODY	7
+#define IPC_LAST_BODY	9
 
 int
 ipc_socketpair(int sv[2])
@@ -184,24 +184,15 @@ ipc_send(struct ipc_chan *ch, const ipc_envelope *env)
 	return -1;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 ipc_flush_wait(struct ipc_chan *ch, int timeout_ms)
 {
-	long long deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	int64_t deadline = clock_mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
 	struct pollfd pfd = { .fd = ch->fd, .events = POLLOUT };
 	int r, left;
 
 	while ((r = ipc_flush(ch)) == 1) {
-		left = timeout_ms < 0 ? -1 : (int)(deadline - now_ms());
+		left = timeout_ms < 0 ? -1 : (int)(deadline - clock_mono_ms());
 		if (timeout_ms >= 0 && left <= 0)
 			return 1;
 		if (poll(&pfd, 1, left) == -1 && errno != EINTR)
@@ -556,6 +547,8 @@ ipc_body_name(Harepd__Envelope__BodyCase c)
 	case HAREPD__ENVELOPE__BODY_HBA_APPLIED: return "hba_applied";
 	case HAREPD__ENVELOPE__BODY_LOG: return "log";
 	case HAREPD__ENVELOPE__BODY_CONTROL: return "control";
+	case HAREPD__ENVELOPE__BODY_GATE_DECLARED: return "gate_declared";
+	case HAREPD__ENVELOPE__BODY_GATE_SERVED: return "gate_served";
 	default: return "unknown";
 	}
 }

@@ -19,6 +19,7 @@
 
 #include "ipc/log.h"
 #include "ipc/worker.h"
+#include "util/clock.h"
 
 /* log.c passes at most 32 fields plus "proc" */
 #define WORKER_LOG_FIELDS	40
@@ -314,18 +315,9 @@ worker_config_push_free(Harepd__ConfigPush *push)
 		harepd__config_push__free_unpacked(push, NULL);
 }
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Next envelope from the supervisor; any failure to get one is fatal. */
 static ipc_envelope *
-wait_envelope(long long deadline, int timeout_ms)
+wait_envelope(int64_t deadline, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = worker_fd() };
 	ipc_envelope *env;
@@ -334,7 +326,7 @@ wait_envelope(long long deadline, int timeout_ms)
 	int left;
 
 	while ((rc = worker_recv(&env, err, sizeof(err))) == IPC_AGAIN) {
-		left = deadline < 0 ? -1 : (int)(deadline - mono_ms());
+		left = deadline < 0 ? -1 : (int)(deadline - clock_mono_ms());
 		if (deadline >= 0 && left <= 0)
 			fatalx("no configuration from the supervisor after "
 			    "waiting %d ms", timeout_ms);
@@ -380,7 +372,7 @@ early_message(ipc_envelope *env)
 struct conf *
 worker_wait_config(int timeout_ms, Harepd__ConfigPush **push_out)
 {
-	long long deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
 	Harepd__ConfigPush *push;
 	ipc_envelope *env;
 	struct conf *c;
@@ -400,4 +392,196 @@ worker_wait_config(int timeout_ms, Harepd__ConfigPush **push_out)
 	else
 		worker_config_push_free(push);
 	return c;
+}
+
+/* ---- the worker loop ---- */
+
+/* Messages read during a long callback, handled after it. */
+#define WORKER_DEFERRED_MAX	16
+
+static bool		 loop_stop;
+static const struct worker_ops *running;	/* worker_run's, for check_stop */
+static ipc_envelope	*deferred[WORKER_DEFERRED_MAX];
+static size_t		 n_deferred;
+
+void
+worker_stop(void)
+{
+	loop_stop = true;
+}
+
+bool
+worker_stopping(void)
+{
+	return loop_stop;
+}
+
+static bool
+is_shutdown(const ipc_envelope *env)
+{
+	return env->body_case == HAREPD__ENVELOPE__BODY_CONTROL &&
+	    env->control->command == HAREPD__CONTROL__COMMAND__SHUTDOWN;
+}
+
+/*
+ * One receive, with the loop's rules for what is not a message: NULL
+ * when there is nothing (more) to handle now.
+ */
+static ipc_envelope *
+next_envelope(void)
+{
+	ipc_envelope *env;
+	enum ipc_rc rc;
+	char err[256];
+
+	while (!loop_stop &&
+	    (rc = worker_recv(&env, err, sizeof(err))) != IPC_AGAIN) {
+		if (rc == IPC_OK)
+			return env;
+		if (rc == IPC_EOF || rc == IPC_SYSERR) {
+			log_warnx("supervisor channel: %s, stopping",
+			    ipc_rc_str(rc));
+			loop_stop = true;
+		} else
+			log_emit(LOG_LVL_ERROR, NULL, 0, "bad message from the "
+			    "supervisor, dropped: %s: %s", ipc_rc_str(rc), err);
+	}
+	return NULL;
+}
+
+static void
+take_config(const struct worker_ops *ops, ipc_envelope *env)
+{
+	struct conf *c;
+
+	if ((c = worker_conf_from_push(env->config)) == NULL) {
+		log_warnx("reloaded configuration does not load: keeping the "
+		    "running one");
+		return;
+	}
+	ops->on_config(ops->arg, c, &env->config);
+	if (env->config == NULL)	/* the worker took it */
+		env->body_case = HAREPD__ENVELOPE__BODY__NOT_SET;
+}
+
+static void
+dispatch(const struct worker_ops *ops, ipc_envelope *env)
+{
+	if (is_shutdown(env)) {
+		log_info("shutdown requested");
+		loop_stop = true;
+	} else if (env->body_case == HAREPD__ENVELOPE__BODY_CONTROL &&
+	    ops->on_control != NULL)
+		ops->on_control(ops->arg, env->control);
+	else if (env->body_case == HAREPD__ENVELOPE__BODY_VERDICT &&
+	    ops->on_verdict != NULL)
+		ops->on_verdict(ops->arg, env->verdict);
+	else if (env->body_case == HAREPD__ENVELOPE__BODY_LOCAL_VIEW &&
+	    ops->on_view != NULL)
+		ops->on_view(ops->arg, env->local_view);
+	else if (env->body_case == HAREPD__ENVELOPE__BODY_CONFIG &&
+	    ops->on_config != NULL)
+		take_config(ops, env);
+	else if (env->body_case == HAREPD__ENVELOPE__BODY_GATE_DECLARED &&
+	    ops->on_gate_declared != NULL)
+		ops->on_gate_declared(ops->arg, env->gate_declared);
+	else if (env->body_case == HAREPD__ENVELOPE__BODY_GATE_SERVED &&
+	    ops->on_gate_served != NULL)
+		ops->on_gate_served(ops->arg, env->gate_served);
+	else if (env->body_case == HAREPD__ENVELOPE__BODY_HBA_APPLIED &&
+	    ops->on_hba_applied != NULL)
+		ops->on_hba_applied(ops->arg, env->hba_applied);
+	else
+		log_warnx("unexpected %s message from the supervisor, dropped",
+		    ipc_body_name(env->body_case));
+}
+
+static void
+read_channel(const struct worker_ops *ops)
+{
+	ipc_envelope *env;
+
+	while ((env = next_envelope()) != NULL) {
+		dispatch(ops, env);
+		ipc_free(env);
+	}
+}
+
+bool
+worker_check_stop(void)
+{
+	ipc_envelope *env;
+
+	while (!loop_stop && n_deferred < WORKER_DEFERRED_MAX &&
+	    (env = next_envelope()) != NULL) {
+		if (is_shutdown(env)) {
+			log_info("shutdown requested");
+			loop_stop = true;
+			ipc_free(env);
+		} else if (env->body_case ==
+		    HAREPD__ENVELOPE__BODY_GATE_SERVED && running != NULL &&
+		    running->on_gate_served != NULL) {
+			running->on_gate_served(running->arg, env->gate_served);
+			ipc_free(env);
+		} else
+			deferred[n_deferred++] = env;
+	}
+	return loop_stop;
+}
+
+/* What came during a long callback, in order; dropped once stopping. */
+static void
+run_deferred(const struct worker_ops *ops)
+{
+	size_t i;
+
+	for (i = 0; i < n_deferred; i++) {
+		if (!loop_stop)
+			dispatch(ops, deferred[i]);
+		ipc_free(deferred[i]);
+	}
+	n_deferred = 0;
+}
+
+static void
+wait_channel(const struct worker_ops *ops, struct pollfd *pfd)
+{
+	struct timespec ts, *tsp = NULL;
+	int timeout = ops->next_timeout ? ops->next_timeout(ops->arg) : -1;
+	int r;
+
+	pfd->events = POLLIN | (worker_pending() ? POLLOUT : 0);
+	pfd->revents = 0;
+	if (ops->sigmask == NULL)
+		r = poll(pfd, 1, timeout);
+	else {
+		if (timeout >= 0) {
+			ts.tv_sec = timeout / 1000;
+			ts.tv_nsec = (long)(timeout % 1000) * 1000000L;
+			tsp = &ts;
+		}
+		r = ppoll(pfd, 1, tsp, ops->sigmask);
+	}
+	if (r == -1 && errno != EINTR)
+		fatal("poll on the supervisor's channel");
+}
+
+void
+worker_run(const struct worker_ops *ops)
+{
+	struct pollfd pfd = { .fd = worker_fd() };
+
+	loop_stop = false;
+	running = ops;
+	while (!loop_stop) {
+		wait_channel(ops, &pfd);
+		if (pfd.revents & POLLOUT)
+			worker_flush();
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
+			read_channel(ops);
+		if (!loop_stop && ops->on_timer != NULL)
+			ops->on_timer(ops->arg);
+		run_deferred(ops);
+	}
+	running = NULL;
 }

@@ -7,8 +7,8 @@
  *	conf = worker_wait_config(WORKER_CONFIG_TIMEOUT_MS, &push);
  *	... set up ...
  *	worker_send_hello("probe");
- *	loop: poll worker_fd() for POLLIN (and POLLOUT while
- *	    worker_pending()), worker_recv() until IPC_AGAIN, worker_flush().
+ *	worker_run(&ops);	(until SHUTDOWN or the channel ends)
+ *	... tear down ...
  *	worker_exit(0);
  *
  * Every function is thread-safe (the rpc worker logs and sends from gRPC
@@ -18,6 +18,7 @@
 #ifndef HAREPD_WORKER_H
 #define HAREPD_WORKER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -75,5 +76,77 @@ void	 worker_exit(int status) __attribute__((noreturn));
 
 /* Log lines dropped because the queue was full (for tests and status). */
 unsigned long worker_log_dropped(void);
+
+/*
+ * The one worker loop. It polls the channel (POLLIN, and POLLOUT while
+ * sends are queued), flushes, reads every envelope there is and hands
+ * each to the worker's handler for its body; then it calls on_timer.
+ * The same rules hold in every worker:
+ *
+ * - Control SHUTDOWN: logged ("shutdown requested"), and the loop
+ *   ends: the rest of what was read is dropped, no handler or timer
+ *   runs again, and worker_run returns so the worker tears down and
+ *   calls worker_exit(0). No handler exits by itself.
+ * - End of the channel (the supervisor is gone) or an error reading it:
+ *   logged, and the loop ends as on SHUTDOWN.
+ * - A datagram that does not decode (truncated, oversized, malformed):
+ *   logged as an error and dropped; the loop goes on. The supervisor
+ *   never sends one, so it means a bug or corruption there. Going on is
+ *   the safe side for every worker: SOCK_SEQPACKET keeps message
+ *   boundaries, so the next message is whole, and losing one is already
+ *   covered everywhere (a lost verdict is a verdict that did not come:
+ *   the hba lease fences; a lost view ages out in the rpc worker; a lost
+ *   reload or PAUSE is one the operator repeats). Exiting instead would
+ *   restart the worker, which costs the probe its majority hold-down
+ *   (writes denied on a healthy primary) and the rpc worker its answers.
+ *   Before the configuration (worker_wait_config) a bad message is still
+ *   fatal: there is no state to keep yet.
+ * - A body the worker has no handler for: logged and dropped.
+ * - ConfigPush: loaded with worker_conf_from_push; one that does not
+ *   load is logged and the running configuration stays. on_config gets
+ *   the new conf (its own, to free) and the push (it may take it and
+ *   set *push to NULL, e.g. for the TLS PEM bytes).
+ *
+ * Timers: next_timeout says how many ms the loop may sleep (-1: no
+ * limit, 0: wake now); on_timer runs after every wake-up that did not
+ * end the loop, and checks itself which of its deadlines are due (the
+ * loop does not know the worker's clocks).
+ */
+struct worker_ops {
+	void	*arg;		/* first argument of every callback */
+	void	(*on_verdict)(void *, const Harepd__Verdict *);
+	void	(*on_view)(void *, const Harepd__LocalView *);
+	/* the gate (docs/POLICY.md, "Handover"): rpc and probe */
+	void	(*on_gate_declared)(void *, const Harepd__GateDeclared *);
+	void	(*on_hba_applied)(void *, const Harepd__HbaApplied *);
+	/*
+	 * Only updates state, so it is handled at once even while a long
+	 * callback reads the channel (worker_check_stop): the probe must
+	 * know what was served while it asked its peers.
+	 */
+	void	(*on_gate_served)(void *, const Harepd__GateServed *);
+	/* every command but SHUTDOWN, which is the loop's */
+	void	(*on_control)(void *, const Harepd__Control *);
+	void	(*on_config)(void *, struct conf *, Harepd__ConfigPush **);
+	int	(*next_timeout)(void *);
+	void	(*on_timer)(void *);
+	/*
+	 * Not NULL: signals are let through only while the loop waits
+	 * (ppoll with this mask), so a handler's flag is seen at once.
+	 */
+	const sigset_t *sigmask;
+};
+
+void	 worker_run(const struct worker_ops *);
+/* Ends worker_run after the current callback (a signal, a fatal state). */
+void	 worker_stop(void);
+bool	 worker_stopping(void);
+/*
+ * For a callback that waits long (the probe's peer calls): reads what
+ * the supervisor sent meanwhile without handling it. SHUTDOWN (and the
+ * end of the channel) stop the loop at once; anything else is kept and
+ * handled, in order, when the callback has returned. True when stopping.
+ */
+bool	 worker_check_stop(void);
 
 #endif

@@ -95,6 +95,25 @@ worker_log(struct route *rt, const struct worker *w, const Harepd__Log *l)
 	logfile_sink((enum log_level)l->level, l->msg, f, n, rt->log);
 }
 
+/*
+ * What a fresh worker must know at once, from the latest of each kept
+ * body it accepts: an rpc worker answers peers from the newest view, hba
+ * report and gate; a restarted hba worker gets the verdict in force with
+ * the time it was decided, so it fences when that lease ends and not one
+ * lease after its own start (docs/POLICY.md, "Why this is safe"); a
+ * restarted probe learns what peers are told about this node.
+ */
+static void
+hand_over(struct route *rt, struct worker *w)
+{
+	ipc_envelope *kept[] = { rt->last_view, rt->last_hba, rt->last_gate,
+	    rt->paused ? NULL : rt->last_verdict, rt->last_served };
+
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		if (kept[i] != NULL && role_accepts(w->role, kept[i]->body_case))
+			forward(w, kept[i]);
+}
+
 static unsigned
 on_hello(struct route *rt, struct worker *w, const Harepd__Hello *h)
 {
@@ -110,10 +129,7 @@ on_hello(struct route *rt, struct worker *w, const Harepd__Hello *h)
 	w->state = W_READY;
 	w->last_progress = clock_mono_ms();
 	log_info("worker %s (pid %d) is ready", w->role->name, (int)w->pid);
-	/* a fresh rpc worker answers from the newest view at once */
-	if (rt->last_view != NULL &&
-	    role_accepts(w->role, HAREPD__ENVELOPE__BODY_LOCAL_VIEW))
-		forward(w, rt->last_view);
+	hand_over(rt, w);
 	return ROUTE_HELLO;
 }
 
@@ -156,6 +172,37 @@ on_hba_applied(struct route *rt, ipc_envelope *env)
 	if (env->hba_applied->changed)
 		rt->hba_changed_ms = env->hba_applied->applied_at_ms;
 	keep(&rt->last_hba, env);
+	forward_all(rt, env, 1u << W_READY);
+}
+
+/*
+ * The probe's gate goes to the rpc worker, which tells peers. Without an
+ * rpc worker (--client-only) nobody can ask this node: peers cover it
+ * with their hold-down, so the gate counts as served at once.
+ */
+static void
+on_gate_declared(struct route *rt, ipc_envelope *env)
+{
+	Harepd__GateServed served = HAREPD__GATE_SERVED__INIT;
+	ipc_envelope reply = HAREPD__ENVELOPE__INIT;
+
+	keep(&rt->last_gate, env);
+	if (role_runs_in(rt->workers[ROLE_RPC].role, rt->mode)) {
+		forward_all(rt, env, 1u << W_READY);
+		return;
+	}
+	served.seq = env->gate_declared->seq;
+	served.state = env->gate_declared->state;
+	reply.body_case = HAREPD__ENVELOPE__BODY_GATE_SERVED;
+	reply.gate_served = &served;
+	forward_all(rt, &reply, 1u << W_READY);
+}
+
+static void
+on_gate_served(struct route *rt, ipc_envelope *env)
+{
+	keep(&rt->last_served, env);
+	forward_all(rt, env, 1u << W_READY);
 }
 
 /* Takes ownership of env. */
@@ -184,6 +231,12 @@ dispatch(struct route *rt, struct worker *w, ipc_envelope *env)
 	case HAREPD__ENVELOPE__BODY_HBA_APPLIED:
 		on_hba_applied(rt, env);
 		return ROUTE_HBA;
+	case HAREPD__ENVELOPE__BODY_GATE_DECLARED:
+		on_gate_declared(rt, env);
+		return 0;
+	case HAREPD__ENVELOPE__BODY_GATE_SERVED:
+		on_gate_served(rt, env);
+		return 0;
 	case HAREPD__ENVELOPE__BODY_HELLO:
 		what = on_hello(rt, w, env->hello);
 		break;
@@ -266,5 +319,8 @@ route_free(struct route *rt)
 	ipc_free(rt->last_view);
 	ipc_free(rt->last_verdict);
 	ipc_free(rt->last_hba);
+	ipc_free(rt->last_gate);
+	ipc_free(rt->last_served);
 	rt->last_view = rt->last_verdict = rt->last_hba = NULL;
+	rt->last_gate = rt->last_served = NULL;
 }

@@ -164,6 +164,8 @@ struct route {
 	ipc_envelope	*last_view;	/* the latest of each, for status */
 	ipc_envelope	*last_verdict;
 	ipc_envelope	*last_hba;
+	ipc_envelope	*last_gate;	/* the probe's last GateDeclared */
+	ipc_envelope	*last_served;	/* the rpc worker's last GateServed */
 	int64_t		 hba_changed_ms; /* CLOCK_REALTIME of the last file change */
 };
 

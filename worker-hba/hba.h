@@ -1,10 +1,11 @@
 /*
- * worker-hba: harepd's block of pg_hba.conf (ARCHITECTURE §6).
+ * worker-hba: harepd's block of pg_hba.conf (docs/HBA.md).
  *
  *   hba_block.c   pure core: file bytes + config + verdict -> new bytes
+ *   hba_plan.c    pure policy: lease, write, check, reload, restore
  *   hba_file.c    read, atomic replace, stale temp files
  *   hba_reload.c  libpq: pg_hba_file_rules check, pg_reload_conf()
- *   hba_worker.c  the worker's event loop and the verdict lease
+ *   hba_worker.c  the worker: carries out the plan, IPC handlers
  *   hba_print.c   `harepd --print-hba` and its verdict spec
  */
 #ifndef HAREPD_HBA_H
@@ -117,6 +118,12 @@ int	 hba_pg_hba_file(struct hba_pg *, char *path, size_t pathlen,
 int	 hba_pg_check_rules(struct hba_pg *, char *err, size_t errlen);
 /* SELECT pg_reload_conf(): 0 or -1 with err. */
 int	 hba_pg_reload(struct hba_pg *, char *err, size_t errlen);
+/*
+ * 1 when no postmaster runs (its pid file gone, or naming a dead
+ * process): the file on disk is what PostgreSQL loads when it starts.
+ * 0 when it runs or nobody knows (data_directory not readable).
+ */
+int	 hba_pg_postmaster_down(struct hba_pg *);
 
 /* The hba worker: IPC socket on IPC_FD, config pushed over it. */
 int	 hba_worker_main(void);

@@ -5,8 +5,14 @@
  *
  * pg_hba.conf is first-match: the check users' lines must come before
  * any catch-all (`host all all 10.0.0.0/8 scram-sha-256`) or HAProxy sees
- * every node UP (FACTS.md). So the block goes before the first rule line
+ * every node UP: its pgsql-check counts any authentication request as UP
+ * (docs/HBA.md). So the block goes before the first rule line
  * when harepd adopts a file, and stays where it is afterwards.
+ *
+ * Over 600 lines on purpose: the line model, the recognition of the Go
+ * harepd's lines and the rewrite share the same static line primitives;
+ * split, they would become an internal API of their own for no reader's
+ * gain. Everything here is pure.
  */
 #include <arpa/inet.h>
 #include <stdint.h>

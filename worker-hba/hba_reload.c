@@ -1,21 +1,24 @@
 /*
- * The hba worker's own libpq connection (ARCHITECTURE §2): validate the
- * file PostgreSQL would load, then reload. Kept open between verdicts
- * because a new connection costs 40-50 ms here and a query 0.1 ms
- * (FACTS.md); dropped and re-opened when a query fails.
+ * The hba worker's own libpq connection, as the owner of pg_hba.conf
+ * and not the supervisor's (docs/HBA.md): validate the file PostgreSQL
+ * would load, then reload. Kept open between verdicts because on the
+ * machines measured a new connection costs 40-50 ms and a query 0.1 ms;
+ * dropped and re-opened when a query fails.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <libpq-fe.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include "ipc/log.h"
+#include "util/clock.h"
+#include "util/pq_deadline.h"
 #include "worker-hba/hba.h"
 
 /*
@@ -37,6 +40,7 @@ struct hba_pg {
 	char	*host;
 	char	 port[16];
 	int	 deadline_ms;	/* client-side limit on one query */
+	char	 data_dir[4096];	/* "" until known */
 };
 
 static char *
@@ -98,6 +102,8 @@ drop_conn(struct hba_pg *pg)
 	pg->conn = NULL;
 }
 
+static void learn_data_dir(struct hba_pg *);
+
 int
 hba_pg_connect(struct hba_pg *pg, char *err, size_t errlen)
 {
@@ -137,75 +143,9 @@ hba_pg_connect(struct hba_pg *pg, char *err, size_t errlen)
 		drop_conn(pg);
 		return -1;
 	}
+	if (pg->data_dir[0] == '\0')
+		learn_data_dir(pg);
 	return 0;
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Poll the connection's socket: 1 ready, 0 deadline passed, -1 error. */
-static int
-wait_socket(PGconn *conn, short events, int64_t deadline)
-{
-	struct pollfd pfd = { .fd = PQsocket(conn), .events = events };
-	int64_t left;
-	int rc;
-
-	if (pfd.fd < 0)
-		return -1;
-	for (;;) {
-		if ((left = deadline - mono_ms()) <= 0)
-			return 0;
-		if ((rc = poll(&pfd, 1, (int)left)) >= 0)
-			return rc;
-		if (errno != EINTR)
-			return -1;
-	}
-}
-
-/*
- * PQexec without blocking past the deadline: send, flush and read with
- * poll(). The last result, NULL on failure (*timedout says whether the
- * deadline was the reason).
- */
-static PGresult *
-exec_deadline(PGconn *conn, const char *sql, int deadline_ms, bool *timedout)
-{
-	int64_t deadline = mono_ms() + deadline_ms;
-	PGresult *r, *last = NULL;
-	int rc, w = -1;
-
-	*timedout = false;
-	if (!PQsendQuery(conn, sql))
-		return NULL;
-	while ((rc = PQflush(conn)) == 1) {
-		if ((w = wait_socket(conn, POLLOUT | POLLIN, deadline)) <= 0)
-			goto fail;
-		if (!PQconsumeInput(conn))	/* the server may be talking */
-			return NULL;
-	}
-	if (rc == -1)
-		return NULL;
-	while (PQisBusy(conn)) {
-		if ((w = wait_socket(conn, POLLIN, deadline)) <= 0)
-			goto fail;
-		if (!PQconsumeInput(conn))
-			break;
-	}
-	while ((r = PQgetResult(conn)) != NULL) {
-		PQclear(last);
-		last = r;
-	}
-	return last;
-fail:
-	*timedout = w == 0;
-	return NULL;
 }
 
 /* Run sql once, expecting rows; NULL with err. */
@@ -219,7 +159,8 @@ query_once(struct hba_pg *pg, const char *sql, bool *broken, char *err,
 	*broken = false;
 	if (hba_pg_connect(pg, err, errlen) == -1)
 		return NULL;
-	res = exec_deadline(pg->conn, sql, pg->deadline_ms, &timedout);
+	res = pq_exec_deadline(pg->conn, sql, 0, NULL,
+	    clock_mono_ms() + pg->deadline_ms, &timedout);
 	if (res == NULL && timedout) {
 		/*
 		 * The session may be mid-query: start clean next time. Not
@@ -317,4 +258,43 @@ hba_pg_reload(struct hba_pg *pg, char *err, size_t errlen)
 	if (!ok)
 		snprintf(err, errlen, "pg_reload_conf() returned false");
 	return ok ? 0 : -1;
+}
+
+/*
+ * Where the postmaster keeps its pid file, asked once per connection
+ * (needs superuser or pg_read_all_settings, like pg_hba_file_rules;
+ * without it the answer stays unknown).
+ */
+static void
+learn_data_dir(struct hba_pg *pg)
+{
+	PGresult *r;
+	bool timedout;
+
+	r = pq_exec_deadline(pg->conn, "SELECT current_setting('data_directory')",
+	    0, NULL, clock_mono_ms() + pg->deadline_ms, &timedout);
+	if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK &&
+	    PQntuples(r) == 1)
+		snprintf(pg->data_dir, sizeof(pg->data_dir), "%s",
+		    PQgetvalue(r, 0, 0));
+	PQclear(r);
+}
+
+int
+hba_pg_postmaster_down(struct hba_pg *pg)
+{
+	char path[4200], line[32];
+	FILE *f;
+	long pid;
+
+	if (pg->data_dir[0] == '\0')
+		return 0;
+	snprintf(path, sizeof(path), "%s/postmaster.pid", pg->data_dir);
+	if ((f = fopen(path, "re")) == NULL)
+		return errno == ENOENT;
+	pid = fgets(line, sizeof(line), f) != NULL ? strtol(line, NULL, 10) :
+	    0;
+	fclose(f);
+	/* a postmaster killed with -9 leaves its pid file behind */
+	return pid > 0 && kill((pid_t)pid, 0) == -1 && errno == ESRCH;
 }

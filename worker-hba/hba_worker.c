@@ -7,58 +7,35 @@
  * (pg_hba_file_rules), put the old bytes back if not, else reload.
  * Every verdict and every fence gets one HbaApplied back.
  *
- * The lease: a verdict is good for its lease_ms. With none fresh by then
- * the probe is hung or crash-looping and nobody vouches for this node any
- * more, so deny rw and ro. A restarted worker waits one lease for a
- * verdict first, so a crash of this worker alone does not flap traffic.
+ * What to do at each of those steps, the lease and the retries are
+ * decided by hba_plan() (hba_plan.c, pure); this file carries the plan
+ * out and keeps the bytes the plan talks about. The rules: docs/HBA.md.
  */
-#include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "ipc/log.h"
 #include "ipc/worker.h"
+#include "util/clock.h"
 #include "worker-hba/hba.h"
-
-/* Re-try a write or reload that failed for a reason that may pass. */
-#define HBA_RETRY_MS	2000
+#include "worker-hba/hba_plan.h"
 
 struct hba_state {
 	struct conf	*conf;
 	char		 path[PATH_MAX];	/* realpath of hbaConfig */
 	struct hba_pg	*pg;
 	bool		 hba_file_checked;	/* SHOW hba_file compared */
-
-	bool		 paused;		/* stop-client */
-	bool		 fenced;		/* lease ran out, fence applied */
-	long long	 lease_end;		/* boot_ms() */
-
-	/* what the file should say, for retries and config reloads */
-	bool		 have_want;
-	struct hba_verdict want;
-	uint64_t	 want_seq;
-	bool		 want_fence;
-	long long	 retry_at;		/* 0: nothing to retry */
-
-	/* written but not validated and reloaded yet: the bytes before */
-	bool		 reload_pending;
-	/*
-	 * Nothing reloaded since this worker started: a predecessor killed
-	 * between rename() and pg_reload_conf() leaves bytes on disk that
-	 * PostgreSQL has not loaded, and nothing in the file says so. The
-	 * first apply checks and reloads even when the bytes are unchanged.
-	 */
-	bool		 reload_unknown;
-	struct hba_verdict file_now;		/* what the block says, as far as known */
+	struct hba_plan_state plan;		/* lease, want, owed reloads */
+	int64_t		 want_decided_boot_ms;	/* of the verdict (or fence) wanted */
+	uint64_t	 last_verdict_seq;	/* received, applied or not */
+	struct hba_verdict file_now;	/* what the block says, if known */
 
 	/* bytes PostgreSQL refused: not written again until they change */
 	struct hba_buf	 rejected;
 	char		 rejected_why[1024];
+	/* while plan.reload_pending: the bytes before the first such write */
 	struct hba_buf	 pending_prev;
 	struct stat	 pending_st;
 };
@@ -69,33 +46,22 @@ struct hba_outcome {
 	bool	 reloaded;
 	bool	 retry;		/* worth trying again later */
 	bool	 rejected;	/* PostgreSQL refused the bytes checked */
+	bool	 pg_down;	/* not reloaded: no postmaster runs */
 	struct hba_verdict now;	/* what the file says afterwards */
 	char	 error[1024];
 };
 
-/*
- * The lease clock: CLOCK_BOOTTIME, the probe's decided_boot_ms clock. It
- * is never stepped (no operator or NTP moves it) and, unlike
- * CLOCK_MONOTONIC, it keeps counting while the machine is suspended, so
- * a lease never outlives the time it covers.
- */
-static long long
-boot_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long
-real_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* One read of the file and what the apply did with it. */
+struct hba_attempt {
+	int		 n;		/* 1 for the first read */
+	bool		 read;		/* read and rewritten: now is known */
+	struct hba_buf	 cur, next;
+	struct stat	 st;
+	struct hba_verdict before;	/* what cur says */
+	bool		 same;		/* next == cur */
+	bool		 wrote;
+	enum hba_prev	 prev;		/* what a refused check puts back */
+};
 
 static const char *
 word(bool allow)
@@ -104,7 +70,8 @@ word(bool allow)
 }
 
 static void
-send_applied(uint64_t seq, bool fenced, const struct hba_outcome *o)
+send_applied(uint64_t seq, bool fenced, int64_t decided_boot_ms,
+    uint64_t last_verdict_seq, const struct hba_outcome *o)
 {
 	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
 	Harepd__HbaApplied ha = HAREPD__HBA_APPLIED__INIT;
@@ -117,9 +84,12 @@ send_applied(uint64_t seq, bool fenced, const struct hba_outcome *o)
 	ha.reloaded = o->reloaded;
 	ha.error = error;
 	ha.fenced = fenced;
+	ha.decided_boot_ms = decided_boot_ms;
+	ha.pg_down = o->pg_down;
+	ha.last_verdict_seq = last_verdict_seq;
 	ha.rw_allow = o->now.rw_allow;
 	ha.ro_allow = o->now.ro_allow;
-	ha.applied_at_ms = real_ms();
+	ha.applied_at_ms = clock_wall_ms();
 	env.body_case = HAREPD__ENVELOPE__BODY_HBA_APPLIED;
 	env.hba_applied = &ha;
 	if (worker_send(&env) == -1)
@@ -150,48 +120,6 @@ check_hba_file(struct hba_state *s)
 		    "rules; fix harepd.hbaConfig or hba_file", shown, s->path);
 }
 
-static void
-pending_clear(struct hba_state *s)
-{
-	s->reload_pending = false;
-	hba_buf_free(&s->pending_prev);
-}
-
-/* Keep the bytes from before the first unreloaded write. */
-static void
-pending_set(struct hba_state *s, const struct hba_buf *prev,
-    const struct stat *st)
-{
-	if (s->reload_pending)
-		return;
-	s->reload_pending = true;
-	memset(&s->pending_prev, 0, sizeof(s->pending_prev));
-	if (hba_buf_add(&s->pending_prev, prev->data, prev->len) == -1)
-		s->reload_pending = false;
-	s->pending_st = *st;
-}
-
-/* PostgreSQL cannot parse the new file: put the old bytes back. */
-static void
-restore(struct hba_state *s, const struct hba_buf *prev,
-    const struct stat *st, struct hba_verdict before, struct hba_outcome *o)
-{
-	char err[512];
-	size_t n = strlen(o->error);
-
-	if (hba_file_replace(s->path, prev->data, prev->len, st, err,
-	    sizeof(err)) == -1) {
-		snprintf(o->error + n, sizeof(o->error) - n,
-		    "; restoring the previous file FAILED: %s", err);
-		o->retry = true;
-		return;
-	}
-	snprintf(o->error + n, sizeof(o->error) - n, "; previous file "
-	    "restored, not reloaded");
-	o->changed = false;
-	o->now = before;
-}
-
 /*
  * Would putting prev back allow a check user that verdict v denies?
  * known: what prev says when its block is not in the current config's
@@ -214,73 +142,6 @@ restore_widens(const struct hba_state *s, const struct hba_buf *prev,
 	    (s->conf->allow_ro && pv.ro_allow && !v.ro_allow);
 }
 
-/*
- * PostgreSQL finds errors in a file that denies more than the previous
- * one: PostgreSQL cannot load it, but harepd must not put an allow back on
- * disk itself either. The deny stays (a PostgreSQL that restarts reads
- * it, or refuses to start), and the check and reload are retried until
- * the file is fixed.
- */
-static void
-keep_deny(struct hba_state *s, struct hba_outcome *o)
-{
-	size_t n = strlen(o->error);
-
-	snprintf(o->error + n, sizeof(o->error) - n, "; the deny stays on "
-	    "disk (harepd never restores an allow over a deny), not "
-	    "reloaded until the file is fixed");
-	s->reload_unknown = true;
-	o->retry = true;
-}
-
-/*
- * The new bytes are in place: validate them, then reload. prev: what to
- * put back if PostgreSQL finds errors, NULL when harepd wrote nothing.
- */
-static void
-validate_and_reload(struct hba_state *s, const struct hba_buf *prev,
-    const struct stat *st, struct hba_verdict before, struct hba_outcome *o)
-{
-	size_t n;
-	int rc;
-
-	check_hba_file(s);
-	rc = hba_pg_check_rules(s->pg, o->error, sizeof(o->error));
-	if (rc == 1) {
-		o->rejected = true;
-		snprintf(s->rejected_why, sizeof(s->rejected_why), "%s",
-		    o->error);
-		if (prev == NULL) {
-			/* unchanged bytes, reload owed since start */
-			n = strlen(o->error);
-			snprintf(o->error + n, sizeof(o->error) - n, "; not "
-			    "reloaded until the file is fixed");
-			s->reload_unknown = true;
-			o->retry = true;
-		} else if (restore_widens(s, prev, before, o->now))
-			keep_deny(s, o);
-		else
-			restore(s, prev, st, before, o);
-		pending_clear(s);
-		return;
-	}
-	/*
-	 * Not checked (database unreachable): keep the new file, a fence
-	 * must not wait for the database, and retry the reload later.
-	 */
-	if (rc == -1 || hba_pg_reload(s->pg, o->error, sizeof(o->error))) {
-		if (prev != NULL)
-			pending_set(s, prev, st);
-		else
-			s->reload_unknown = true;
-		o->retry = true;
-		return;
-	}
-	pending_clear(s);
-	s->reload_unknown = false;
-	o->reloaded = true;
-}
-
 static bool
 same_bytes(const struct hba_buf *a, const struct hba_buf *b)
 {
@@ -288,77 +149,253 @@ same_bytes(const struct hba_buf *a, const struct hba_buf *b)
 	    memcmp(a->data, b->data, a->len) == 0;
 }
 
-/* One read-rewrite-write-reload; true when the file changed under us. */
-static bool
-apply_once(struct hba_state *s, struct hba_verdict v, struct hba_outcome *o)
+
+/* Ask the plan, and move on to the state it gives. */
+static struct hba_action
+plan(struct hba_state *s, const struct hba_event *ev)
 {
-	struct hba_buf cur, next;
-	struct hba_verdict before;
-	struct stat st;
-	bool same, raced = false;
+	struct hba_action a = hba_plan(&s->plan, ev, clock_boot_ms());
+
+	s->plan = a.next;
+	return a;
+}
+
+static void
+append(struct hba_outcome *o, const char *text)
+{
+	size_t n = strlen(o->error);
+
+	snprintf(o->error + n, sizeof(o->error) - n, "%s", text);
+}
+
+/* Read the file and rewrite its block toward want. */
+static struct hba_action
+step_read(struct hba_state *s, struct hba_attempt *at, struct hba_outcome *o)
+{
+	struct hba_event ev = { .kind = HBA_EV_READ, .io = HBA_IO_FAILED };
+
+	if (hba_file_read(s->path, &at->cur, &at->st, o->error,
+	    sizeof(o->error)) == -1)
+		return plan(s, &ev);
+	/* a config reload may have changed the methods: then trust memory */
+	if (hba_current_verdict(at->cur.data, at->cur.len, s->conf,
+	    &o->now) != 1)
+		o->now = s->file_now;
+	at->before = o->now;
+	if (hba_rewrite(at->cur.data, at->cur.len, s->conf, s->plan.want,
+	    &at->next, o->error, sizeof(o->error)) == -1)
+		return plan(s, &ev);
+	at->read = true;
+	at->same = same_bytes(&at->next, &at->cur);
+	ev.io = HBA_IO_OK;
+	ev.same = at->same;
+	ev.refused_again = same_bytes(&at->next, &s->rejected);
+	ev.read_widens = restore_widens(s, &at->cur, at->before,
+	    s->plan.want);
+	return plan(s, &ev);
+}
+
+static struct hba_action
+step_write(struct hba_state *s, struct hba_attempt *at, struct hba_outcome *o)
+{
+	struct hba_event ev = { .kind = HBA_EV_WRITTEN, .attempt = at->n };
 	int rc;
 
-	memset(o, 0, sizeof(*o));
-	if (hba_file_read(s->path, &cur, &st, o->error,
-	    sizeof(o->error)) == -1) {
-		o->retry = true;
-		return false;
+	rc = hba_file_replace_if_same(s->path, at->next.data, at->next.len,
+	    &at->st, o->error, sizeof(o->error));
+	ev.io = rc == 0 ? HBA_IO_OK : rc == -2 ? HBA_IO_RACED : HBA_IO_FAILED;
+	at->wrote = rc == 0;
+	return plan(s, &ev);
+}
+
+static const struct hba_buf *
+prev_bytes(struct hba_state *s, struct hba_attempt *at,
+    const struct stat **st)
+{
+	*st = at->prev == HBA_PREV_PENDING ? &s->pending_st : &at->st;
+	switch (at->prev) {
+	case HBA_PREV_PENDING:
+		return &s->pending_prev;
+	case HBA_PREV_READ:
+		return &at->cur;
+	default:
+		return NULL;
 	}
-	/* a config reload may have changed the methods: then trust memory */
-	if (hba_current_verdict(cur.data, cur.len, s->conf, &o->now) != 1)
-		o->now = s->file_now;
-	before = o->now;
-	if (hba_rewrite(cur.data, cur.len, s->conf, v, &next, o->error,
-	    sizeof(o->error)) == -1) {
-		o->retry = true;
-		hba_buf_free(&cur);
-		return false;
-	}
-	same = same_bytes(&next, &cur);
-	/* refused bytes are written again only if they deny more than now */
-	if (!same && same_bytes(&next, &s->rejected) &&
-	    !restore_widens(s, &cur, before, v)) {
-		snprintf(o->error, sizeof(o->error), "%.960s (the same file "
-		    "again: not written)", s->rejected_why);
-	} else if (!same && (rc = hba_file_replace_if_same(s->path, next.data,
-	    next.len, &st, o->error, sizeof(o->error))) < 0) {
-		o->retry = true;
-		if (rc == -2)
-			raced = true;
-	} else if (!same || s->reload_pending || s->reload_unknown) {
-		o->changed = !same;
-		o->now = v;
-		if (s->reload_pending)
-			validate_and_reload(s, &s->pending_prev,
-			    &s->pending_st, before, o);
-		else
-			validate_and_reload(s, same ? NULL : &cur, &st,
-			    before, o);
-	}
-	s->file_now = o->now;
-	if (o->rejected) {
-		hba_buf_free(&s->rejected);
-		hba_buf_add(&s->rejected, same ? cur.data : next.data,
-		    same ? cur.len : next.len);
-	}
-	hba_buf_free(&cur);
-	hba_buf_free(&next);
-	return raced;
+}
+
+/* Keep the bytes from before the first unreloaded write. */
+static void
+pending_set(struct hba_state *s, const struct hba_attempt *at)
+{
+	hba_buf_free(&s->pending_prev);
+	memset(&s->pending_prev, 0, sizeof(s->pending_prev));
+	if (hba_buf_add(&s->pending_prev, at->cur.data, at->cur.len) == -1)
+		s->plan.reload_pending = false;
+	s->pending_st = at->st;
 }
 
 /*
- * The file changed between our read and our rename (an operator saving
- * an edit): read it again and rewrite from their bytes, a few times;
- * then give up until the retry timer.
+ * The new bytes are in place (or the old ones owe a reload): validate
+ * them, the plan says what then.
  */
-#define HBA_RACE_TRIES	3
-
-static void
-apply(struct hba_state *s, struct hba_verdict v, struct hba_outcome *o)
+static struct hba_action
+step_check(struct hba_state *s, struct hba_attempt *at, struct hba_outcome *o)
 {
-	for (int i = 0; i < HBA_RACE_TRIES; i++)
-		if (!apply_once(s, v, o))
-			return;
+	struct hba_event ev = { .kind = HBA_EV_CHECKED, .wrote = at->wrote };
+	const struct hba_buf *prev;
+	const struct stat *st;
+	struct hba_action a;
+	int rc;
+
+	o->changed = !at->same;
+	o->now = s->plan.want;
+	check_hba_file(s);
+	rc = hba_pg_check_rules(s->pg, o->error, sizeof(o->error));
+	ev.io = rc == 0 ? HBA_IO_OK : rc == 1 ? HBA_IO_REJECTED :
+	    HBA_IO_FAILED;
+	/* not checked: with no postmaster running, the file is what loads */
+	if (rc == -1)
+		o->pg_down = hba_pg_postmaster_down(s->pg) == 1;
+	if (rc == 1) {
+		o->rejected = true;
+		snprintf(s->rejected_why, sizeof(s->rejected_why), "%s",
+		    o->error);
+		if ((prev = prev_bytes(s, at, &st)) != NULL)
+			ev.prev_widens = restore_widens(s, prev, at->before,
+			    o->now);
+	}
+	a = plan(s, &ev);
+	if (a.keep_prev)
+		pending_set(s, at);
+	return a;
+}
+
+static struct hba_action
+step_reload(struct hba_state *s, struct hba_attempt *at, struct hba_outcome *o)
+{
+	struct hba_event ev = { .kind = HBA_EV_RELOADED, .wrote = at->wrote };
+	struct hba_action a;
+
+	ev.io = hba_pg_reload(s->pg, o->error, sizeof(o->error)) == 0 ?
+	    HBA_IO_OK : HBA_IO_FAILED;
+	if (ev.io == HBA_IO_FAILED)
+		o->pg_down = hba_pg_postmaster_down(s->pg) == 1;
+	a = plan(s, &ev);
+	if (a.keep_prev)
+		pending_set(s, at);
+	if (ev.io == HBA_IO_OK)
+		o->reloaded = true;
+	return a;
+}
+
+/* PostgreSQL cannot parse the new file: put the old bytes back. */
+static struct hba_action
+step_restore(struct hba_state *s, struct hba_attempt *at,
+    struct hba_outcome *o)
+{
+	struct hba_event ev = { .kind = HBA_EV_RESTORED, .io = HBA_IO_OK };
+	const struct hba_buf *prev;
+	const struct stat *st;
+	char err[512], msg[600];
+
+	prev = prev_bytes(s, at, &st);
+	if (hba_file_replace(s->path, prev->data, prev->len, st, err,
+	    sizeof(err)) == -1) {
+		snprintf(msg, sizeof(msg), "; restoring the previous file "
+		    "FAILED: %s", err);
+		append(o, msg);
+		ev.io = HBA_IO_FAILED;
+		return plan(s, &ev);
+	}
+	append(o, "; previous file restored, not reloaded");
+	o->changed = false;
+	o->now = at->before;
+	return plan(s, &ev);
+}
+
+/* The end of one read: what the file says now, bytes PostgreSQL refused. */
+static void
+end_attempt(struct hba_state *s, struct hba_attempt *at,
+    const struct hba_outcome *o)
+{
+	if (at->read) {
+		s->file_now = o->now;
+		if (o->rejected) {
+			hba_buf_free(&s->rejected);
+			hba_buf_add(&s->rejected, at->same ? at->cur.data :
+			    at->next.data, at->same ? at->cur.len :
+			    at->next.len);
+		}
+	}
+	hba_buf_free(&at->cur);
+	hba_buf_free(&at->next);
+}
+
+/* What a step that ends the apply adds to the outcome. */
+static void
+end_note(const struct hba_state *s, const struct hba_action *a,
+    struct hba_outcome *o)
+{
+	switch (a->what) {
+	case HBA_DO_SKIP_REJECTED:
+		snprintf(o->error, sizeof(o->error), "%.960s (the same file "
+		    "again: not written)", s->rejected_why);
+		break;
+	case HBA_DO_KEEP_DENY:
+		/* a restarting PostgreSQL reads it, or refuses to start */
+		append(o, "; the deny stays on disk (harepd never restores an "
+		    "allow over a deny), not reloaded until the file is fixed");
+		break;
+	case HBA_DO_KEEP_UNLOADED:
+		append(o, "; not reloaded until the file is fixed");
+		break;
+	default:
+		break;
+	}
+	if (a->retry)
+		o->retry = true;
+}
+
+/* One apply of plan.want, step by step as the plan says. */
+static void
+apply(struct hba_state *s, struct hba_outcome *o)
+{
+	struct hba_attempt at = { .n = 1 };
+	struct hba_action a;
+
+	memset(o, 0, sizeof(*o));
+	a = step_read(s, &at, o);
+	for (;;) {
+		switch (a.what) {
+		case HBA_DO_WRITE:
+			a = step_write(s, &at, o);
+			continue;
+		case HBA_DO_REREAD:
+			/* an operator's edit: start again from their bytes */
+			end_attempt(s, &at, o);
+			memset(o, 0, sizeof(*o));
+			at = (struct hba_attempt){ .n = at.n + 1 };
+			a = step_read(s, &at, o);
+			continue;
+		case HBA_DO_CHECK:
+			at.prev = a.prev;
+			a = step_check(s, &at, o);
+			continue;
+		case HBA_DO_RELOAD:
+			a = step_reload(s, &at, o);
+			continue;
+		case HBA_DO_RESTORE:
+			a = step_restore(s, &at, o);
+			continue;
+		default:
+			break;
+		}
+		break;
+	}
+	end_note(s, &a, o);
+	end_attempt(s, &at, o);
+	if (!s->plan.reload_pending)
+		hba_buf_free(&s->pending_prev);
 }
 
 static void
@@ -390,112 +427,71 @@ log_outcome(uint64_t seq, bool fence, const char *reason,
 		log_emit(LOG_LVL_DEBUG, f, 4, "pg_hba.conf unchanged");
 }
 
+
 /* Apply what the file should say now and tell the supervisor. */
 static void
 apply_want(struct hba_state *s, const char *reason)
 {
+	struct hba_event ev = { .kind = HBA_EV_APPLIED };
 	struct hba_outcome o;
 
-	apply(s, s->want, &o);
-	log_outcome(s->want_seq, s->want_fence, reason, &o);
-	send_applied(s->want_seq, s->want_fence, &o);
-	s->retry_at = o.retry ? boot_ms() + HBA_RETRY_MS : 0;
+	apply(s, &o);
+	log_outcome(s->plan.want_seq, s->plan.want_fence, reason, &o);
+	send_applied(s->plan.want_seq, s->plan.want_fence,
+	    s->want_decided_boot_ms, s->last_verdict_seq, &o);
+	ev.retry = o.retry;
+	plan(s, &ev);
 }
 
 static void
-fence(struct hba_state *s)
+take_verdict(void *arg, const Harepd__Verdict *vd)
 {
-	log_warnx("no fresh verdict within the lease: fencing (rw deny, "
-	    "ro deny)");
-	s->fenced = true;
-	s->have_want = true;
-	s->want = (struct hba_verdict){ false, false };
-	s->want_seq = 0;
-	s->want_fence = true;
-	apply_want(s, "lease expired");
-}
+	struct hba_state *s = arg;
+	struct hba_event ev = {
+		.kind = HBA_EV_VERDICT,
+		.seq = vd->seq,
+		.verdict = { vd->rw_allow, vd->ro_allow },
+		.lease_ms = vd->lease_ms ? (int64_t)vd->lease_ms :
+		    (int64_t)s->conf->lease_ms,
+		.decided_boot_ms = (int64_t)vd->decided_boot_ms,
+		.decided_at_ms = (int64_t)vd->decided_at_ms,
+		.now_real_ms = clock_wall_ms(),
+		.allow_ro = s->conf->allow_ro,
+	};
+	bool paused = s->plan.paused;
+	struct hba_action a;
 
-/*
- * How old a verdict is, in ms: counted from when the probe decided (it
- * may have waited in a queue or behind a stalled worker). decided_boot_ms
- * (CLOCK_BOOTTIME, shared with the probe on this host) first; from a probe
- * that does not set it, decided_at_ms (CLOCK_REALTIME). Only when neither
- * is usable is the verdict taken as just decided. An old verdict is never
- * taken as fresh: that would fail open.
- */
-long long
-hba_verdict_age(long long decided_boot_ms, long long decided_at_ms,
-    long long now_boot_ms, long long now_real_ms)
-{
-	long long age;
+	s->last_verdict_seq = vd->seq;
+	a = plan(s, &ev);
 
-	if (decided_boot_ms > 0) {
-		/* a boot clock ahead of ours is a bogus stamp, not a step */
-		age = now_boot_ms - decided_boot_ms;
-		return age < 0 ? 0 : age;
-	}
-	if (decided_at_ms > 0) {
-		age = now_real_ms - decided_at_ms;
-		/* from the future: the wall clock stepped back, unusable */
-		return age < 0 ? 0 : age;
-	}
-	return 0;
-}
-
-/* How long this verdict is still good: <= 0, expired. */
-static long long
-verdict_left(const struct hba_state *s, const Harepd__Verdict *vd)
-{
-	long long lease = vd->lease_ms ? (long long)vd->lease_ms :
-	    (long long)s->conf->lease_ms;
-
-	return lease - hba_verdict_age(vd->decided_boot_ms,
-	    vd->decided_at_ms, boot_ms(), real_ms());
-}
-
-static void
-on_verdict(struct hba_state *s, const Harepd__Verdict *vd)
-{
-	long long left;
-
-	if (s->paused) {
+	if (a.what == HBA_DO_APPLY) {
+		s->want_decided_boot_ms = (int64_t)vd->decided_boot_ms;
+		apply_want(s, vd->reason);
+	} else if (paused)
 		log_debug("paused: verdict %llu ignored",
 		    (unsigned long long)vd->seq);
-		return;
-	}
-	if ((left = verdict_left(s, vd)) <= 0) {
-		log_warnx("verdict %llu arrived after its lease ran out; "
-		    "ignored", (unsigned long long)vd->seq);
-		return;
-	}
-	s->lease_end = boot_ms() + left;
-	s->fenced = false;
-	s->have_want = true;
-	s->want = (struct hba_verdict){ vd->rw_allow,
-	    s->conf->allow_ro && vd->ro_allow };
-	s->want_seq = vd->seq;
-	s->want_fence = false;
-	apply_want(s, vd->reason);
+	else
+		log_warnx("verdict %llu %s; ignored",
+		    (unsigned long long)vd->seq, a.why);
 }
 
 static void
-on_control(struct hba_state *s, const Harepd__Control *ctl)
+take_control(void *arg, const Harepd__Control *ctl)
 {
+	struct hba_state *s = arg;
+	struct hba_event ev = { .conf_lease_ms = s->conf->lease_ms };
+
 	switch (ctl->command) {
-	case HAREPD__CONTROL__COMMAND__SHUTDOWN:
-		log_info("shutdown requested");
-		worker_exit(0);
 	case HAREPD__CONTROL__COMMAND__PAUSE:
 		log_info("paused (stop-client): pg_hba.conf is left as it is");
-		s->paused = true;
-		s->retry_at = 0;
+		ev.kind = HBA_EV_PAUSE;
+		plan(s, &ev);
 		break;
 	case HAREPD__CONTROL__COMMAND__RESUME:
 		log_info("resumed (start-client): waiting one lease (%d ms) "
 		    "for a verdict", s->conf->lease_ms);
-		s->paused = false;
-		s->fenced = false;
-		s->lease_end = boot_ms() + s->conf->lease_ms;
+		ev.kind = HBA_EV_RESUME;
+		plan(s, &ev);
 		break;
 	default:
 		log_warnx("unknown control command %d", ctl->command);
@@ -511,14 +507,12 @@ resolve_path(struct hba_state *s, const struct conf *c)
 
 /* ConfigPush on SIGHUP: new servers, users or methods apply at once. */
 static void
-on_config(struct hba_state *s, const Harepd__ConfigPush *push)
+take_config(void *arg, struct conf *c, Harepd__ConfigPush **push)
 {
-	struct conf *c = worker_conf_from_push(push);
+	struct hba_state *s = arg;
+	struct hba_event ev = { .kind = HBA_EV_CONFIG };
+	struct hba_action a;
 
-	if (c == NULL) {
-		log_warnx("new configuration does not load; keeping the old");
-		return;
-	}
 	conf_free(s->conf);
 	s->conf = c;
 	resolve_path(s, c);
@@ -528,94 +522,38 @@ on_config(struct hba_state *s, const Harepd__ConfigPush *push)
 	s->hba_file_checked = false;
 	hba_buf_free(&s->rejected);
 	log_info("configuration reloaded");
-	if (s->have_want && !s->paused)
-		apply_want(s, "configuration reloaded");
-}
-
-static void
-dispatch(struct hba_state *s, const ipc_envelope *env)
-{
-	switch (env->body_case) {
-	case HAREPD__ENVELOPE__BODY_VERDICT:
-		on_verdict(s, env->verdict);
-		break;
-	case HAREPD__ENVELOPE__BODY_CONTROL:
-		on_control(s, env->control);
-		break;
-	case HAREPD__ENVELOPE__BODY_CONFIG:
-		on_config(s, env->config);
-		break;
-	default:
-		log_warnx("unexpected %s message from the supervisor; ignored",
-		    ipc_body_name(env->body_case));
-	}
-}
-
-static void
-read_messages(struct hba_state *s)
-{
-	ipc_envelope *env;
-	enum ipc_rc rc;
-	char err[256];
-
-	while ((rc = worker_recv(&env, err, sizeof(err))) == IPC_OK) {
-		dispatch(s, env);
-		ipc_free(env);
-	}
-	if (rc == IPC_EOF) {
-		log_info("supervisor closed the channel; exiting");
-		worker_exit(0);
-	}
-	if (rc != IPC_AGAIN)
-		fatalx("from the supervisor: %s: %s", ipc_rc_str(rc), err);
+	if ((a = plan(s, &ev)).what == HBA_DO_APPLY)
+		apply_want(s, a.why);
 }
 
 /* Milliseconds until the next timer (lease or retry), -1 for none. */
 static int
-next_timeout(const struct hba_state *s, long long now)
+timer_timeout(void *arg)
 {
-	long long at = -1;
+	const struct hba_state *s = arg;
+	int64_t at = hba_plan_next_timer(&s->plan), now;
 
-	if (!s->paused && !s->fenced)
-		at = s->lease_end;
-	if (!s->paused && s->retry_at > 0 && (at < 0 || s->retry_at < at))
-		at = s->retry_at;
 	if (at < 0)
 		return -1;
+	now = clock_boot_ms();
 	return at <= now ? 0 : (int)(at - now);
 }
 
 static void
-run_timers(struct hba_state *s)
+timer_due(void *arg)
 {
-	long long now = boot_ms();
+	struct hba_state *s = arg;
+	struct hba_event ev = { .kind = HBA_EV_TIMER };
+	struct hba_action a = plan(s, &ev);
 
-	if (s->paused)
+	if (a.what != HBA_DO_APPLY)
 		return;
-	if (!s->fenced && now >= s->lease_end)
-		fence(s);
-	else if (s->retry_at > 0 && now >= s->retry_at && s->have_want)
-		apply_want(s, "retry");
-}
-
-static void
-event_loop(struct hba_state *s)
-{
-	struct pollfd pfd = { .fd = worker_fd() };
-
-	for (;;) {
-		pfd.events = POLLIN | (worker_pending() ? POLLOUT : 0);
-		if (poll(&pfd, 1, next_timeout(s, boot_ms())) == -1) {
-			if (errno == EINTR)
-				continue;
-			fatal("poll");
-		}
-		if (pfd.revents & POLLOUT)
-			worker_flush();
-		if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
-			read_messages(s);
-		run_timers(s);
+	if (a.fence) {
+		log_warnx("no fresh verdict within the lease: fencing (rw "
+		    "deny, ro deny)");
+		s->want_decided_boot_ms = clock_boot_ms();
 	}
+	apply_want(s, a.why);
 }
 
 /* Before Hello: the file must be readable and its block sound. */
@@ -659,12 +597,18 @@ hba_worker_main(void)
 	worker_init("hba");
 	s.conf = worker_wait_config(WORKER_CONFIG_TIMEOUT_MS, NULL);
 	setup(&s);
-	s.reload_unknown = true;
-	s.lease_end = boot_ms() + s.conf->lease_ms;
+	hba_plan_init(&s.plan, s.conf->lease_ms, clock_boot_ms());
 	if (worker_send_hello("hba") == -1)
 		fatal("sending Hello");
 	log_info("ready: %s; waiting one lease (%d ms) for a first verdict",
 	    s.path, s.conf->lease_ms);
-	event_loop(&s);
-	return 0;
+	worker_run(&(struct worker_ops){
+		.arg = &s,
+		.on_verdict = take_verdict,
+		.on_control = take_control,
+		.on_config = take_config,
+		.next_timeout = timer_timeout,
+		.on_timer = timer_due,
+	});
+	worker_exit(0);
 }

@@ -18,9 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "worker-probe/decide_int.h"
 #include "worker-probe/probe.h"
-
-#define ADDR_MAX	256
 
 const char *
 decide_policy_name(enum conf_policy p)
@@ -49,8 +48,8 @@ probe_addr_canon(const char *in, char *out, size_t outlen)
 		out[i] = '\0';
 }
 
-static bool
-addr_equal(const char *a, const char *b)
+bool
+decide_addr_equal(const char *a, const char *b)
 {
 	char ca[ADDR_MAX], cb[ADDR_MAX];
 
@@ -65,7 +64,7 @@ list_has(char *const *list, size_t n, const char *addr)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (addr_equal(list[i], addr))
+		if (decide_addr_equal(list[i], addr))
 			return true;
 	return false;
 }
@@ -151,14 +150,14 @@ db_down(const Harepd__LocalView *view)
 	return view->db_error != NULL && view->db_error[0] != '\0';
 }
 
-static bool
-is_witness(const Harepd__PeerAnswer *p)
+bool
+decide_is_witness(const Harepd__PeerAnswer *p)
 {
 	return p->role != NULL && strcmp(p->role, PROBE_ROLE_WITNESS) == 0;
 }
 
-static bool
-answered(const Harepd__PeerAnswer *p)
+bool
+decide_answered(const Harepd__PeerAnswer *p)
 {
 	return p->answered && p->answer != NULL;
 }
@@ -169,12 +168,12 @@ answered(const Harepd__PeerAnswer *p)
  * it must not vote a second time. It carries our primaryIP, or our
  * node_id when it answered as another address.
  */
-static bool
-is_self(const Harepd__LocalView *view, const Models__IKnow *k,
+bool
+decide_is_self(const Harepd__LocalView *view, const Models__IKnow *k,
     const struct conf *c)
 {
 	return c->policy == POLICY_MAJORITY && ((k->ip != NULL &&
-	    k->ip[0] != '\0' && addr_equal(k->ip, c->primary_ip)) ||
+	    k->ip[0] != '\0' && decide_addr_equal(k->ip, c->primary_ip)) ||
 	    (view->node_id != 0 && k->nodeid == view->node_id));
 }
 
@@ -260,8 +259,8 @@ mark_agreement(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 	int agree = 0;
 
 	for (i = 0; i < n; i++) {
-		peers[i]->agrees = answered(peers[i]) &&
-		    !is_self(view, peers[i]->answer, c) &&
+		peers[i]->agrees = decide_answered(peers[i]) &&
+		    !decide_is_self(view, peers[i]->answer, c) &&
 		    decide_synced(view, peers[i]->answer);
 		for (j = 0; peers[i]->agrees && c->policy == POLICY_MAJORITY &&
 		    j < i; j++)
@@ -306,11 +305,11 @@ seed_witness(const Harepd__LocalView *view, const struct conf *c,
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (is_witness(peers[i]))
+		if (decide_is_witness(peers[i]))
 			break;
 	if (i == n)
 		say(v, false, false, "%s, and no witness is configured", why);
-	else if (!answered(peers[i]))
+	else if (!decide_answered(peers[i]))
 		say(v, false, false, "%s, and witness %s did not answer: %s",
 		    why, peers[i]->target, peers[i]->error ? peers[i]->error :
 		    "");
@@ -329,7 +328,7 @@ decide_seed(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (!is_witness(peers[i]) && answered(peers[i]))
+		if (!decide_is_witness(peers[i]) && decide_answered(peers[i]))
 			break;
 	if (i < n && peers[i]->agrees) {
 		seed_synced(view, c, peers[i], "", v);
@@ -349,11 +348,11 @@ decide_seed(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
  * Timelines are per cluster: the witness is its own initdb (repmgr
  * requires it), so its timeline says nothing about ours.
  */
-static bool
-data_node(const Harepd__LocalView *view, const Harepd__PeerAnswer *p)
+bool
+decide_data_node(const Harepd__LocalView *view, const Harepd__PeerAnswer *p)
 {
-	return !is_witness(p) && !(view->witness != NULL &&
-	    view->witness[0] != '\0' && addr_equal(p->answer->ip,
+	return !decide_is_witness(p) && !(view->witness != NULL &&
+	    view->witness[0] != '\0' && decide_addr_equal(p->answer->ip,
 	    view->witness));
 }
 
@@ -365,8 +364,8 @@ higher_timeline(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (answered(peers[i]) && peers[i]->answer->observation &&
-		    data_node(view, peers[i]) &&
+		if (decide_answered(peers[i]) && peers[i]->answer->observation &&
+		    decide_data_node(view, peers[i]) &&
 		    peers[i]->answer->observation->timeline > view->timeline)
 			return peers[i];
 	return NULL;
@@ -385,11 +384,11 @@ other_writer(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (!answered(peers[i]) || !data_node(view, peers[i]))
+		if (!decide_answered(peers[i]) || !decide_data_node(view, peers[i]))
 			continue;
 		o = peers[i]->answer->observation;
 		if (o != NULL && !o->inrecovery && o->timeline >=
-		    view->timeline && !addr_equal(peers[i]->answer->ip,
+		    view->timeline && !decide_addr_equal(peers[i]->answer->ip,
 		    c->primary_ip))
 			return peers[i];
 	}
@@ -477,44 +476,47 @@ decide_holddown_ms(const struct conf *c)
 }
 
 /*
- * Majority snapshots of two nodes are taken at different times: the new
- * primary can reach a majority while the old one still holds an allow
- * decided from answers given a moment earlier. That allow ends at the
- * old primary's next tick, or at the latest when its hba fences one
- * lease after the verdict, which was decided at most one peer wait
- * after the member that changed sides answered it. So a node that did
- * not have rw gets it only once the whole rw condition (decide_majority
- * allowing rw) has held at every tick for decide_holddown_ms; a node
- * that had rw keeps it while the condition holds. Any tick where the
- * condition fails starts the wait again. ro is not held down: reads
- * cannot make a second writer.
+ * Since when the rw condition (decide_majority allowing rw) has held at
+ * every tick: the hold-down that covers silent peers starts there.
  */
 static void
-hold_down(struct probe_verdict *v, const struct conf *c, int64_t now,
+track_majority(const struct probe_verdict *v, int64_t now,
     struct decide_state *st)
 {
-	char reason[PROBE_REASON_MAX];
-	int64_t need = decide_holddown_ms(c), held;
-
 	if (!v->rw_allow) {
 		st->holding = false;
 		st->rw_allowed_last = false;
+		st->declared_gate = MODELS__GATE__STATE__DENIED;
 		return;
 	}
 	if (!st->holding) {
 		st->holding = true;
 		st->majority_since_ms = now;
 	}
-	held = now - st->majority_since_ms;
-	if (held < 0)
-		held = 0;
-	if (st->rw_allowed_last || held >= need) {
-		st->rw_allowed_last = true;
-		return;
-	}
-	snprintf(reason, sizeof(reason), "%s", v->reason);
-	say(v, false, v->ro_allow, "hold-down: majority held for %lld of "
-	    "%lld ms before rw; %s", (long long)held, (long long)need, reason);
+}
+
+/*
+ * An allow lives one lease after it was decided (the hba worker fences
+ * then): when ticks stalled for longer, the allow is gone and must be
+ * taken again like any other.
+ */
+static void
+expire_allow(const struct conf *c, int64_t now, struct decide_state *st)
+{
+	if (st->rw_allowed_last && now - st->rw_allowed_at_ms >=
+	    (int64_t)c->lease_ms)
+		st->rw_allowed_last = false;
+}
+
+/* The largest member count this node or an answering peer configures. */
+static int
+members_reported(Harepd__PeerAnswer **peers, size_t n, int members)
+{
+	for (size_t i = 0; i < n; i++)
+		if (decide_answered(peers[i]) && peers[i]->answer->gate &&
+		    (int)peers[i]->answer->gate->members > members)
+			members = (int)peers[i]->answer->gate->members;
+	return members;
 }
 
 void
@@ -530,16 +532,24 @@ decide(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 			peers[i]->agrees = false;
 		say(v, false, false, "local database unreachable: %s",
 		    view->db_error);
-		hold_down(v, c, now_ms, st);
+		track_majority(v, now_ms, st);
 		return;
 	}
 	v->agreeing = 1 + mark_agreement(view, peers, n_peers, c);
+	v->candidate = view->n_primaries == 1 && self_primary(view, c) &&
+	    !view->in_recovery;
 	if (c->policy == POLICY_SEED) {
 		decide_seed(view, peers, n_peers, c, v);
 		/* a later switch to majority starts from rw not allowed */
 		memset(st, 0, sizeof(*st));
+		st->declared_gate = v->rw_allow ? MODELS__GATE__STATE__ALLOWED :
+		    MODELS__GATE__STATE__DENIED;
 	} else {
+		v->members = members_reported(peers, n_peers, v->members);
 		decide_majority(view, peers, n_peers, c, v);
-		hold_down(v, c, now_ms, st);
+		expire_allow(c, now_ms, st);
+		track_majority(v, now_ms, st);
+		if (v->rw_allow)
+			handover_take(view, peers, n_peers, c, now_ms, st, v);
 	}
 }

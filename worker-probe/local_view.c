@@ -1,7 +1,7 @@
 /*
  * This node's view of the cluster from its own repmgr metadata: one query,
- * one round trip, on a libpq connection kept open between ticks (a new
- * connection costs 40-50 ms here, a query 0.1 ms: FACTS.md).
+ * one round trip, on a libpq connection kept open between ticks (on the
+ * machines measured a new connection costs 40-50 ms, a query 0.1 ms).
  *
  * Every wait is bounded: connect_timeout on connecting, a client-side
  * deadline (poll on the socket) on the query, and statement_timeout on
@@ -9,8 +9,6 @@
  * failed is retried with backoff; meanwhile each view says why the
  * database could not be asked, and decide() denies everything.
  */
-#include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,17 +18,20 @@
 
 #include "ipc/ipc.h"
 #include "ipc/log.h"
+#include "util/backoff.h"
+#include "util/clock.h"
+#include "util/pq_deadline.h"
+#include "util/xmalloc.h"
 #include "worker-probe/probe.h"
 
 #define BACKOFF_MIN_MS	1000
 #define BACKOFF_MAX_MS	30000
-#define ADDR_MAX	256
 
 struct local_view {
 	const struct conf *conf;
 	PGconn		*conn;
-	int64_t		 retry_at_us;	/* monotonic; 0: connect now */
-	int		 backoff_ms;
+	int64_t		 retry_at_ms;	/* clock_mono_ms; 0: connect now */
+	struct backoff	 backoff;
 	char		 last_error[512];
 };
 
@@ -69,10 +70,9 @@ local_view_new(const struct conf *c)
 {
 	struct local_view *lv;
 
-	if ((lv = calloc(1, sizeof(*lv))) == NULL)
-		fatal("calloc");
+	lv = xcalloc(1, sizeof(*lv));
 	lv->conf = c;
-	lv->backoff_ms = BACKOFF_MIN_MS;
+	backoff_init(&lv->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 0);
 	return lv;
 }
 
@@ -120,29 +120,18 @@ local_view_conn_params(const struct conf *c, struct conn_params *p)
 
 /* ---- the view message ---- */
 
-static char *
-xstrdup(const char *s)
-{
-	char *d;
-
-	if ((d = strdup(s ? s : "")) == NULL)
-		fatal("strdup");
-	return d;
-}
-
 static Harepd__LocalView *
 view_new(const struct conf *c)
 {
 	Harepd__LocalView *v;
 
-	if ((v = malloc(sizeof(*v))) == NULL)
-		fatal("malloc");
+	v = xmalloc(sizeof(*v));
 	harepd__local_view__init(v);
 	v->node_name = xstrdup(c->node_name);
 	v->ip = xstrdup("");
 	v->witness = xstrdup("");
 	v->db_error = xstrdup("");
-	v->collected_at_ms = probe_real_ms();
+	v->collected_at_ms = clock_wall_ms();
 	return v;
 }
 
@@ -175,8 +164,7 @@ list_add(char ***list, size_t *n, const char *s)
 {
 	char **l;
 
-	if ((l = realloc(*list, (*n + 1) * sizeof(char *))) == NULL)
-		fatal("realloc");
+	l = xreallocarray(*list, *n + 1, sizeof(char *));
 	l[*n] = xstrdup(s);
 	*list = l;
 	(*n)++;
@@ -302,16 +290,14 @@ view_from_result(const struct conf *c, const PGresult *r)
 static void
 drop_connection(struct local_view *lv, const char *why)
 {
-	int64_t now = probe_mono_us();
+	int64_t now = clock_mono_ms();
 
 	snprintf(lv->last_error, sizeof(lv->last_error), "%s", why);
 	lv->last_error[strcspn(lv->last_error, "\n")] = '\0';
 	if (lv->conn != NULL)
 		PQfinish(lv->conn);
 	lv->conn = NULL;
-	lv->retry_at_us = now + (int64_t)lv->backoff_ms * 1000;
-	lv->backoff_ms = lv->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
-	    lv->backoff_ms * 2;
+	lv->retry_at_ms = now + backoff_next(&lv->backoff, 0);
 }
 
 static bool
@@ -328,74 +314,24 @@ connect_db(struct local_view *lv)
 	}
 	/* the query below is sent and awaited without blocking */
 	PQsetnonblocking(lv->conn, 1);
-	lv->backoff_ms = BACKOFF_MIN_MS;
+	backoff_reset(&lv->backoff);
 	log_info("connected to the repmgr database (%s as %s)",
 	    PQdb(lv->conn), PQuser(lv->conn));
 	return true;
 }
 
-/* poll the connection's socket until it is ready or the deadline passed */
-static int
-wait_socket(PGconn *conn, short events, int64_t deadline_us)
-{
-	struct pollfd pfd = { .fd = PQsocket(conn), .events = events };
-	int64_t left;
-	int rc;
-
-	for (;;) {
-		left = (deadline_us - probe_mono_us()) / 1000;
-		if (left <= 0)
-			return 0;
-		rc = poll(&pfd, 1, (int)left);
-		if (rc >= 0)
-			return rc;
-		if (errno != EINTR)
-			return -1;
-	}
-}
-
-/* Sends the query and waits for its whole result; NULL on timeout. */
-static PGresult *
-run_query(PGconn *conn, const char *name, int64_t deadline_us, bool *timeout)
-{
-	const char *params[1] = { name };
-	PGresult *r, *last = NULL;
-	int rc;
-
-	*timeout = false;
-	if (!PQsendQueryParams(conn, local_view_sql, 1, NULL, params, NULL,
-	    NULL, 0))
-		return NULL;
-	while ((rc = PQflush(conn)) == 1)
-		if (wait_socket(conn, POLLOUT | POLLIN, deadline_us) <= 0)
-			goto timedout;
-	while (rc == 0 && PQisBusy(conn)) {
-		if (wait_socket(conn, POLLIN, deadline_us) <= 0)
-			goto timedout;
-		if (!PQconsumeInput(conn))
-			break;
-	}
-	/* the last result is the one that matters; free the rest */
-	while ((r = PQgetResult(conn)) != NULL) {
-		PQclear(last);
-		last = r;
-	}
-	return last;
-timedout:
-	*timeout = true;
-	return NULL;
-}
-
 static Harepd__LocalView *
 query_view(struct local_view *lv)
 {
-	int64_t deadline = probe_mono_us() + deadline_ms(lv->conf) * 1000LL;
+	int64_t deadline = clock_mono_ms() + deadline_ms(lv->conf);
+	const char *params[1] = { lv->conf->node_name };
 	Harepd__LocalView *v;
 	char why[600];
 	bool timeout;
 	PGresult *r;
 
-	r = run_query(lv->conn, lv->conf->node_name, deadline, &timeout);
+	r = pq_exec_deadline(lv->conn, local_view_sql, 1, params, deadline,
+	    &timeout);
 	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		if (timeout)
 			snprintf(why, sizeof(why), "query timed out after %d "
@@ -417,11 +353,11 @@ query_view(struct local_view *lv)
 Harepd__LocalView *
 local_view_collect(struct local_view *lv)
 {
-	int64_t now = probe_mono_us();
+	int64_t now = clock_mono_ms();
 
-	if (lv->conn == NULL && now < lv->retry_at_us)
+	if (lv->conn == NULL && now < lv->retry_at_ms)
 		return view_error(lv->conf, "not connected, next attempt in "
-		    "%lld ms: %s", (long long)(lv->retry_at_us - now) / 1000,
+		    "%lld ms: %s", (long long)(lv->retry_at_ms - now),
 		    lv->last_error);
 	if (lv->conn == NULL && !connect_db(lv))
 		return view_error(lv->conf, "%s", lv->last_error);

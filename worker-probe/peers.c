@@ -4,7 +4,7 @@
  * started before any is waited for, each with the same deadline, so a
  * tick costs one deadline however many peers are dead (the Go harepd
  * asked them one after the other and a silent neighbour blocked it
- * forever: FACTS.md).
+ * forever).
  *
  * Channels are kept from tick to tick (a TLS handshake per tick would
  * cost more than the call) and rebuilt only on reload.
@@ -20,6 +20,9 @@
 
 #include "ipc/ipc.h"
 #include "ipc/log.h"
+#include "util/clock.h"
+#include "util/grpc_status.h"
+#include "util/xmalloc.h"
 #include "worker-probe/probe.h"
 
 struct peer {
@@ -48,23 +51,6 @@ struct call {
 	int64_t			 latency_us;
 	bool			 pending;
 };
-
-static const char *
-status_name(grpc_status_code c)
-{
-	static const char *names[] = {
-		"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
-		"DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-		"PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-		"FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-		"UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-		"UNAUTHENTICATED",
-	};
-
-	if ((unsigned)c < sizeof(names) / sizeof(names[0]))
-		return names[c];
-	return "UNKNOWN_STATUS";
-}
 
 /* ---- channels ---- */
 
@@ -126,8 +112,7 @@ add_peer(struct peer_set *ps, const struct conf *c,
 {
 	struct peer *p = &ps->peers[ps->n++];
 
-	if ((p->target = strdup(t->text)) == NULL)
-		fatal("strdup");
+	p->target = xstrdup(t->text);
 	p->role = role;
 	if ((p->channel = open_channel(c, creds, t->text)) == NULL)
 		fatalx("gRPC channel to %s could not be created", t->text);
@@ -140,10 +125,8 @@ peers_new(const struct conf *c, const struct peer_tls *tls)
 	struct peer_set *ps;
 	size_t i;
 
-	if ((ps = calloc(1, sizeof(*ps))) == NULL ||
-	    (ps->peers = calloc(c->n_neighbours + 1, sizeof(*ps->peers))) ==
-	    NULL)
-		fatal("calloc");
+	ps = xcalloc(1, sizeof(*ps));
+	ps->peers = xcalloc(c->n_neighbours + 1, sizeof(*ps->peers));
 	ps->cq = grpc_completion_queue_create_for_next(NULL);
 	creds = credentials(c, tls);
 	for (i = 0; i < c->n_neighbours; i++)
@@ -274,7 +257,7 @@ wait_calls(struct peer_set *ps, struct call *calls, size_t pending,
 		    gpr_inf_future(GPR_CLOCK_MONOTONIC) :
 		    in_ms(PEERS_ABORT_CHECK_MS), NULL);
 		if (ev.type == GRPC_QUEUE_TIMEOUT) {
-			if (probe_mono_us() >= give_up ||
+			if (clock_mono_us() >= give_up ||
 			    (abort != NULL && abort(arg))) {
 				cancel_pending(ps, calls);
 				cancelled = true;
@@ -298,7 +281,7 @@ wait_calls(struct peer_set *ps, struct call *calls, size_t pending,
 			    "calls in flight", (int)ev.type, pending);
 		cl = ev.tag;
 		cl->pending = false;
-		cl->latency_us = probe_mono_us() - started_us;
+		cl->latency_us = clock_mono_us() - started_us;
 		pending--;
 	}
 }
@@ -342,7 +325,7 @@ reply_decode(grpc_byte_buffer *reply, char *why, size_t whylen)
 		snprintf(why, whylen, "unreadable answer: OK without a message");
 		return NULL;
 	}
-	/* compressed or split in slices: readall joins them (FACTS.md) */
+	/* compressed or split in slices: readall joins them */
 	if (!grpc_byte_buffer_reader_init(&reader, reply)) {
 		snprintf(why, whylen, "unreadable answer: not decompressible");
 		return NULL;
@@ -355,16 +338,6 @@ reply_decode(grpc_byte_buffer *reply, char *why, size_t whylen)
 	return k;
 }
 
-static char *
-xstrdup(const char *s)
-{
-	char *d;
-
-	if ((d = strdup(s)) == NULL)
-		fatal("strdup");
-	return d;
-}
-
 static void
 status_text(const struct call *cl, char *buf, size_t len)
 {
@@ -374,7 +347,7 @@ status_text(const struct call *cl, char *buf, size_t len)
 	    (int)GRPC_SLICE_LENGTH(cl->details),
 	    (const char *)GRPC_SLICE_START_PTR(cl->details));
 	ipc_utf8_scrub(details);
-	snprintf(buf, len, "%s: %s", status_name(cl->status), details);
+	snprintf(buf, len, "%s: %s", grpc_status_name(cl->status), details);
 }
 
 static Harepd__PeerAnswer *
@@ -383,8 +356,7 @@ answer_from_call(struct call *cl)
 	Harepd__PeerAnswer *a;
 	char why[512] = "";
 
-	if ((a = malloc(sizeof(*a))) == NULL)
-		fatal("malloc");
+	a = xmalloc(sizeof(*a));
 	harepd__peer_answer__init(a);
 	a->target = xstrdup(cl->peer->target);
 	a->role = xstrdup(cl->peer->role);
@@ -410,11 +382,10 @@ peers_ask(struct peer_set *ps, const Models__WhatYouKnow *q, int deadline_ms,
 	struct call *calls;
 	grpc_slice request;
 	size_t i, pending = 0;
-	int64_t started = probe_mono_us();
+	int64_t started = clock_mono_us();
 
-	if ((calls = calloc(ps->n + 1, sizeof(*calls))) == NULL ||
-	    (out = calloc(ps->n + 1, sizeof(*out))) == NULL)
-		fatal("calloc");
+	calls = xcalloc(ps->n + 1, sizeof(*calls));
+	out = xcalloc(ps->n + 1, sizeof(*out));
 	request = grpc_slice_malloc(models__what_you_know__get_packed_size(q));
 	models__what_you_know__pack(q, GRPC_SLICE_START_PTR(request));
 	for (i = 0; i < ps->n; i++) {

@@ -1,6 +1,6 @@
 /*
  * worker-probe: this node's repmgr view, the peers' views, and the
- * decision (ARCHITECTURE §5). Four parts:
+ * decision. Four parts:
  *
  *   local_view.c	libpq: one query over repmgr.nodes plus recovery
  *			state and timeline -> Harepd__LocalView
@@ -28,6 +28,8 @@
 /* An IKnow of a 20-node cluster is ~500 bytes: more is not an answer. */
 #define PROBE_MAX_ANSWER	8192
 #define PROBE_REASON_MAX	512
+/* An address as repmgr and peers write it, canonical or not. */
+#define ADDR_MAX		256
 
 /* ---- decide.c (pure) ---- */
 
@@ -37,18 +39,39 @@ struct probe_verdict {
 	char	 reason[PROBE_REASON_MAX];
 	int	 agreeing;	/* members agreeing, self included */
 	int	 members;	/* configured: self + neighbours + witness */
+	/* the only active primary here, out of recovery: rw is near */
+	bool	 candidate;
 };
 
 /*
+ * How often a candidate without rw and the witness (which follows the
+ * data nodes' timelines) tick, instead of every watchDog: a promote then
+ * reaches the witness's answer and the new primary's verdict in a
+ * fraction of a second. A tick costs one query and a few gRPC calls.
+ */
+#define PROBE_EAGER_MS		250
+/* ... for this long after this node's lists last changed */
+#define PROBE_EAGER_FOR_MS	10000
+
+/*
  * What the majority policy carries from one tick to the next (the
- * hold-down, docs/POLICY.md). All zero is a fresh start: rw was not
- * allowed and the condition has not been seen to hold, so a restarted
- * probe waits a full hold-down before it allows rw.
+ * hold-down and the handover, docs/POLICY.md). All zero is a fresh
+ * start: rw was not allowed, the condition has not been seen to hold and
+ * nothing is known of what this node's rpc worker serves.
  */
 struct decide_state {
 	bool	 rw_allowed_last;	/* the previous verdict allowed rw */
+	int64_t	 rw_allowed_at_ms;	/* when that allow was decided */
 	bool	 holding;		/* the rw condition held at the last tick */
 	int64_t	 majority_since_ms;	/* since when, on decide's now_ms clock */
+	/* set by the caller before each tick */
+	int	 served_gate;		/* MODELS__GATE__STATE__*: what this
+					   node's rpc worker served when the
+					   tick's asks began */
+	int64_t	 view_stable_ms;	/* this node's lists unchanged this long */
+	/* set by decide() */
+	int	 declared_gate;		/* what the rpc worker is to serve */
+	bool	 retick;		/* ask again once declared_gate is served */
 };
 
 /*
@@ -71,6 +94,40 @@ void	 decide(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
  * after that decision).
  */
 int64_t	 decide_holddown_ms(const struct conf *conf);
+/*
+ * The same with the largest leaseMs and connectionDeadline that this node
+ * or any answering peer reports (IKnow.gate): during a rolling change of
+ * timing the longest lease in the cluster is the one to wait out.
+ */
+int64_t	 handover_holddown_ms(const struct conf *conf,
+	    Harepd__PeerAnswer **peers, size_t n_peers);
+/*
+ * The handover (docs/POLICY.md): decide() has found that the rules allow
+ * rw; may this node take it now? Denies rw in v (reason says why) unless
+ * every data peer is known not to hold an allow; sets st->declared_gate.
+ */
+void	 handover_take(const Harepd__LocalView *view,
+	    Harepd__PeerAnswer **peers, size_t n_peers, const struct conf *conf,
+	    int64_t now_ms, struct decide_state *st, struct probe_verdict *v);
+/*
+ * The witness follows the facts: index of the data peer whose answer the
+ * witness should serve instead of its own repmgr.nodes copy (the only
+ * node out of recovery on the highest timeline seen, naming itself as the
+ * only primary), -1 when there is none. *max_tl_seen is the highest
+ * timeline ever seen from a data peer, carried from tick to tick: an old
+ * primary on a lower timeline is never followed.
+ */
+int	 witness_follow(const Harepd__LocalView *view,
+	    Harepd__PeerAnswer **peers, size_t n_peers, uint32_t *max_tl_seen);
+/* Serve k's primary and standby lists in v; true when they differed. */
+bool	 witness_adopt(Harepd__LocalView *v, const Models__IKnow *k);
+/*
+ * The primary and standby lists as one comparable string (canonical,
+ * sorted): the probe notes since when it has been the same.
+ */
+#define VIEW_SIGNATURE_MAX	2048
+#define ADDR_CANON_MAX		256
+void	 view_lists_signature(const Harepd__LocalView *, char *, size_t);
 const char *decide_policy_name(enum conf_policy);
 
 /*
@@ -160,10 +217,6 @@ Models__IKnow *peers_decode_answer(const uint8_t *buf, size_t len, char *why,
 	    size_t whylen);
 
 /* ---- probe_worker.c ---- */
-
-int64_t	 probe_mono_us(void);
-int64_t	 probe_real_ms(void);
-int64_t	 probe_boot_ms(void);	/* CLOCK_BOOTTIME */
 
 /* The probe worker: IPC socket on IPC_FD, config pushed over it. */
 int	 probe_worker_main(void);

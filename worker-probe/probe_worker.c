@@ -7,25 +7,26 @@
  * (a running tick finishes first: at most one deadline).
  *
  * Runs as the PostgreSQL OS user with no capabilities. gRPC is
- * initialised here, after the last fork (FACTS.md).
+ * initialised here, after the last fork: a child forked from a process
+ * with gRPC initialised can hang on the core's threads and locks.
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <stdlib.h>
 
 #include <grpc/grpc.h>
 #include <grpc/support/log.h>
 
 #include "ipc/log.h"
 #include "ipc/worker.h"
+#include "util/clock.h"
+#include "util/pem.h"
+#include "util/xmalloc.h"
 #include "worker-probe/probe.h"
 
 #define EVIDENCE_MAX	2048	/* the evidence field of a verdict log line */
-#define DEFERRED_MAX	16	/* messages kept while a tick waits for peers */
 
 struct probe {
 	struct conf		*conf;
@@ -34,44 +35,23 @@ struct probe {
 	struct peer_set		*peers;		/* NULL until first needed */
 	bool			 grpc_up;
 	bool			 paused;
-	bool			 stop;
 	bool			 db_down;	/* last view had db_error */
 	bool			 self_missing;	/* last view lacked our row */
 	uint64_t		 seq;
 	struct decide_state	 ds;		/* majority hold-down, tick to tick */
-	int64_t			 next_tick_us;
-	/* read during a tick, handled after it (a reload frees the peers) */
-	ipc_envelope		*deferred[DEFERRED_MAX];
-	size_t			 n_deferred;
+	int64_t			 next_tick_us;	/* clock_mono_us */
+	bool			 eager;		/* tick every PROBE_EAGER_MS */
+	/* the gate (docs/POLICY.md, "Handover"), as the rpc worker serves it */
+	int			 served_state;	/* MODELS__GATE__STATE__* */
+	uint64_t		 declared_seq;	/* of the last GateDeclared */
+	uint64_t		 last_allow_seq; /* the last verdict that allowed rw */
+	int			 served_min;	/* the least served since the mark */
+	bool			 retick_on_serve; /* tick once INTENT is served */
+	uint32_t		 max_tl_seen;	/* witness: highest timeline seen */
+	char			 lists_sig[VIEW_SIGNATURE_MAX];
+	int64_t			 lists_since_ms; /* CLOCK_BOOTTIME; 0: none yet */
+	bool			 following;	/* witness serves a data node's lists */
 };
-
-int64_t
-probe_mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* The lease clock: counts suspend too, and nobody steps it. */
-int64_t
-probe_boot_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t
-probe_real_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- gRPC ---- */
 
@@ -87,29 +67,6 @@ grpc_log_sink(gpr_log_func_args *a)
 	    LOG_LVL_DEBUG, f, 1, "gRPC: %s", a->message);
 }
 
-static char *
-pem_string(const ProtobufCBinaryData *b)
-{
-	char *s;
-
-	if (b->len == 0)
-		return NULL;
-	if ((s = malloc(b->len + 1)) == NULL)
-		fatal("malloc");
-	memcpy(s, b->data, b->len);
-	s[b->len] = '\0';
-	return s;
-}
-
-static void
-pem_free(char *s)
-{
-	if (s != NULL) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
-
 static void
 open_peers(struct probe *p)
 {
@@ -121,9 +78,12 @@ open_peers(struct probe *p)
 		grpc_init();
 		p->grpc_up = true;
 	}
-	tls.ca_pem = ca = pem_string(&p->push->tls_ca);
-	tls.cert_pem = cert = pem_string(&p->push->tls_cert);
-	tls.key_pem = key = pem_string(&p->push->tls_key);
+	tls.ca_pem = ca = pem_string(p->push->tls_ca.data,
+	    p->push->tls_ca.len);
+	tls.cert_pem = cert = pem_string(p->push->tls_cert.data,
+	    p->push->tls_cert.len);
+	tls.key_pem = key = pem_string(p->push->tls_key.data,
+	    p->push->tls_key.len);
 	p->peers = peers_new(p->conf, &tls);
 	/* the credentials copied what they need */
 	pem_free(ca);
@@ -229,38 +189,68 @@ send_verdict(Harepd__Verdict *v)
 	log_warn("sending verdict %" PRIu64, v->seq);
 }
 
-static void take_control(struct probe *, const Harepd__Control *);
+/* DENIED and UNKNOWN < INTENT < ALLOWED: how much the gate claims. */
+static int
+gate_rank(int state)
+{
+	switch (state) {
+	case MODELS__GATE__STATE__INTENT: return 1;
+	case MODELS__GATE__STATE__ALLOWED: return 2;
+	default: return 0;
+	}
+}
+
+static void
+take_gate_served(void *arg, const Harepd__GateServed *g)
+{
+	struct probe *p = arg;
+
+	/*
+	 * Only what is served for the last declaration counts: an old
+	 * INTENT acknowledged late must not let step 3 pass while the rpc
+	 * worker already serves something else (the model found it).
+	 */
+	if (g->seq != p->declared_seq)
+		return;
+	p->served_state = g->state;
+	if (gate_rank(g->state) < gate_rank(p->served_min))
+		p->served_min = g->state;
+	if (p->retick_on_serve && gate_rank(g->state) >= 1) {
+		/* INTENT is visible to peers now: ask them again at once */
+		p->retick_on_serve = false;
+		p->next_tick_us = clock_mono_us();
+	}
+}
+
+/* The gate declared for verdict seq; goes before the verdict itself. */
+static void
+send_gate_declared(struct probe *p, uint64_t seq, int64_t decided_boot_ms)
+{
+	Harepd__GateDeclared g = HAREPD__GATE_DECLARED__INIT;
+	ipc_envelope env = HAREPD__ENVELOPE__INIT;
+
+	g.seq = seq;
+	g.state = p->ds.declared_gate;
+	g.decided_boot_ms = decided_boot_ms;
+	g.last_allow_seq = p->last_allow_seq;
+	p->declared_seq = seq;
+	env.body_case = HAREPD__ENVELOPE__BODY_GATE_DECLARED;
+	env.gate_declared = &g;
+	if (worker_send(&env) == -1)
+		log_warn("sending the declared gate");
+	if (p->ds.retick)
+		p->retick_on_serve = true;
+}
 
 /*
  * Called while a tick waits for peers: SHUTDOWN ends the tick at once
  * (the supervisor kills a worker that takes seconds to stop); anything
- * else waits until the tick is over.
+ * else waits until the tick is over (a reload frees the peers).
  */
 static bool
 tick_abort(void *arg)
 {
-	struct probe *p = arg;
-	ipc_envelope *env;
-	enum ipc_rc rc;
-	char err[256];
-
-	while (!p->stop && p->n_deferred < DEFERRED_MAX &&
-	    (rc = worker_recv(&env, err, sizeof(err))) != IPC_AGAIN) {
-		if (rc == IPC_EOF || rc == IPC_SYSERR) {
-			log_warnx("supervisor channel: %s, stopping",
-			    ipc_rc_str(rc));
-			p->stop = true;
-		} else if (rc != IPC_OK)
-			log_warnx("bad message from the supervisor: %s: %s",
-			    ipc_rc_str(rc), err);
-		else if (env->body_case == HAREPD__ENVELOPE__BODY_CONTROL &&
-		    env->control->command == HAREPD__CONTROL__COMMAND__SHUTDOWN) {
-			take_control(p, env->control);
-			ipc_free(env);
-		} else
-			p->deferred[p->n_deferred++] = env;
-	}
-	return p->stop;
+	return worker_check_stop();
 }
 
 static Harepd__PeerAnswer **
@@ -274,6 +264,7 @@ ask_peers(struct probe *p, const Harepd__LocalView *view)
 	q.ip = view->ip[0] != '\0' ? view->ip : p->conf->primary_ip;
 	q.nodeid = view->node_id;
 	q.nodename = p->conf->node_name;
+	q.wantsgate = true;
 	return peers_ask(p->peers, &q, p->conf->connection_deadline * 1000,
 	    tick_abort, p);
 }
@@ -288,17 +279,28 @@ verdict_tick(struct probe *p, const Harepd__LocalView *view, int64_t t0)
 	size_t i, n = 0;
 	int64_t now;
 
+	/*
+	 * The lease counts from before the asks: an allow decided from an
+	 * answer must end one lease after that answer at the latest, however
+	 * long the wait for the other peers took.
+	 */
+	now = clock_boot_ms();
+	/* what peers are told from here until decide(): the least of it */
+	p->served_min = p->served_state;
 	/* a dead database denies everything: do not wait for peers first */
 	if (view->db_error[0] == '\0') {
 		answers = ask_peers(p, view);
 		n = peers_count(p->peers);
 	}
-	if (p->stop) {
+	/* GateServed that came during the asks is handled by check_stop */
+	if (worker_check_stop()) {
 		/* shutting down: a verdict from cancelled calls means nothing */
 		peers_answers_free(answers, n);
 		return;
 	}
-	now = probe_boot_ms();
+	p->ds.served_gate = p->served_min;
+	p->ds.view_stable_ms = p->lists_since_ms > 0 ? now - p->lists_since_ms :
+	    0;
 	decide(view, answers, n, p->conf, now, &p->ds, &pv);
 	v.seq = ++p->seq;
 	v.rw_allow = pv.rw_allow;
@@ -308,29 +310,97 @@ verdict_tick(struct probe *p, const Harepd__LocalView *view, int64_t t0)
 	v.evidence = answers;
 	v.n_evidence = n;
 	v.lease_ms = (uint32_t)p->conf->lease_ms;
-	v.decided_at_ms = probe_real_ms();
+	v.decided_at_ms = clock_wall_ms();
 	v.decided_boot_ms = now;
-	v.tick_us = probe_mono_us() - t0;
+	v.tick_us = clock_mono_us() - t0;
 	/* send_verdict may detach the answers: keep them to free */
-	if ((kept = calloc(n + 1, sizeof(*kept))) == NULL)
-		fatal("calloc");
+	kept = xcalloc(n + 1, sizeof(*kept));
 	for (i = 0; i < n; i++)
 		kept[i] = answers[i]->answer;
-	send_verdict(&v);
-	log_verdict(&v);
+	/* eager only just after a change: an old primary that stays denied
+	 * (a newer timeline elsewhere) must not tick 4 times a second */
+	p->eager = pv.candidate && !pv.rw_allow &&
+	    now - p->lists_since_ms < PROBE_EAGER_FOR_MS;
+	send_gate_declared(p, v.seq, now);
+	if (p->ds.retick) {
+		/*
+		 * Only waiting for INTENT to be served (milliseconds): no
+		 * verdict, so a restarted primary's allow is not replaced by
+		 * a deny it would undo at once (pg_hba.conf is not touched).
+		 */
+		log_debug("verdict %llu held: %s", (unsigned long long)v.seq,
+		    v.reason);
+		p->seq--;
+	} else {
+		if (v.rw_allow)
+			p->last_allow_seq = v.seq;
+		send_verdict(&v);
+		log_verdict(&v);
+	}
 	for (i = 0; i < n; i++)
 		answers[i]->answer = kept[i];
 	free(kept);
 	peers_answers_free(answers, n);
 }
 
+/*
+ * The witness (--server-only) asks the data nodes and serves the lists of
+ * the newest primary instead of its repmgr.nodes copy (docs/POLICY.md,
+ * "Agreement that follows the facts"). It never decides.
+ */
+static void
+follow_tick(struct probe *p, Harepd__LocalView *view)
+{
+	Harepd__PeerAnswer **answers;
+	size_t n;
+	int i;
+
+	if (p->conf->n_neighbours == 0 && p->conf->witness == NULL)
+		return;
+	answers = ask_peers(p, view);
+	n = peers_count(p->peers);
+	i = worker_stopping() ? -1 :
+	    witness_follow(view, answers, n, &p->max_tl_seen);
+	if (i >= 0 && witness_adopt(view, answers[i]->answer)) {
+		if (!p->following)
+			log_info("serving the lists of %s (out of recovery on "
+			    "timeline %u, the highest): repmgr.nodes here is "
+			    "behind", answers[i]->target,
+			    answers[i]->answer->observation->timeline);
+		p->following = true;
+	} else if (p->following && i < 0) {
+		log_info("serving this node's repmgr.nodes again");
+		p->following = false;
+	}
+	peers_answers_free(answers, n);
+}
+
+/* Since when the lists this node serves have been what they are. */
+static void
+note_lists(struct probe *p, Harepd__LocalView *view)
+{
+	char sig[VIEW_SIGNATURE_MAX];
+
+	if (view->db_error[0] != '\0')
+		return;
+	view_lists_signature(view, sig, sizeof(sig));
+	if (p->lists_since_ms == 0 || strcmp(sig, p->lists_sig) != 0) {
+		memcpy(p->lists_sig, sig, sizeof(sig));
+		p->lists_since_ms = clock_boot_ms();
+	}
+	view->lists_since_boot_ms = p->lists_since_ms;
+}
+
 static void
 tick(struct probe *p)
 {
-	int64_t t0 = probe_mono_us();
+	int64_t t0 = clock_mono_us();
 	Harepd__LocalView *view;
 
 	view = local_view_collect(p->lv);
+	if (p->push->server_only && view->db_error[0] == '\0')
+		follow_tick(p, view);
+	note_lists(p, view);
 	send_view(p, view);
 	if (!p->push->server_only && !p->paused)
 		verdict_tick(p, view, t0);
@@ -340,15 +410,10 @@ tick(struct probe *p)
 /* ---- supervisor messages ---- */
 
 static void
-take_config(struct probe *p, ipc_envelope *env)
+take_config(void *arg, struct conf *c, Harepd__ConfigPush **push)
 {
-	struct conf *c;
+	struct probe *p = arg;
 
-	if ((c = worker_conf_from_push(env->config)) == NULL) {
-		log_warnx("reloaded configuration does not load: keeping the "
-		    "running one");
-		return;
-	}
 	/* the view and the channels point into the old configuration */
 	local_view_free(p->lv);
 	peers_free(p->peers);
@@ -356,23 +421,20 @@ take_config(struct probe *p, ipc_envelope *env)
 	conf_free(p->conf);
 	worker_config_push_free(p->push);
 	p->conf = c;
-	p->push = env->config;
-	env->config = NULL;	/* ours now; ipc_free skips it */
-	env->body_case = HAREPD__ENVELOPE__BODY__NOT_SET;
+	p->push = *push;	/* ours now: the PEM bytes and server_only */
+	*push = NULL;
 	p->lv = local_view_new(c);
-	p->next_tick_us = probe_mono_us();
+	p->next_tick_us = clock_mono_us();
 	log_info("configuration reloaded: watchDog %d s, policy %s",
 	    c->watchdog, decide_policy_name(c->policy));
 }
 
 static void
-take_control(struct probe *p, const Harepd__Control *ctl)
+take_control(void *arg, const Harepd__Control *ctl)
 {
+	struct probe *p = arg;
+
 	switch (ctl->command) {
-	case HAREPD__CONTROL__COMMAND__SHUTDOWN:
-		log_info("shutdown requested");
-		p->stop = true;
-		break;
 	case HAREPD__CONTROL__COMMAND__PAUSE:
 		if (!p->paused)
 			log_info("paused (stop-client): views only, no verdicts");
@@ -383,103 +445,42 @@ take_control(struct probe *p, const Harepd__Control *ctl)
 	case HAREPD__CONTROL__COMMAND__RESUME:
 		if (p->paused)
 			log_info("resumed (start-client): deciding again");
+		/* the hba worker gives the allow it kept a new lease from now */
+		if (p->paused && p->ds.rw_allowed_last)
+			p->ds.rw_allowed_at_ms = clock_boot_ms();
 		p->paused = false;
-		p->next_tick_us = probe_mono_us();
+		p->next_tick_us = clock_mono_us();
 		break;
 	default:
 		log_warnx("unknown control command %d", (int)ctl->command);
 	}
 }
 
-static void
-dispatch(struct probe *p, ipc_envelope *env)
+/* ---- the tick timer ---- */
+
+static int
+tick_timeout(void *arg)
 {
-	switch (env->body_case) {
-	case HAREPD__ENVELOPE__BODY_CONFIG:
-		take_config(p, env);
-		break;
-	case HAREPD__ENVELOPE__BODY_CONTROL:
-		take_control(p, env->control);
-		break;
-	default:
-		log_warnx("unexpected %s message from the supervisor, dropped",
-		    ipc_body_name(env->body_case));
-	}
+	const struct probe *p = arg;
+	int64_t left = p->next_tick_us - clock_mono_us();
+
+	return left <= 0 ? 0 : (int)((left + 999) / 1000);
 }
 
 static void
-run_deferred(struct probe *p)
+tick_due(void *arg)
 {
-	size_t i;
-
-	for (i = 0; i < p->n_deferred; i++) {
-		if (!p->stop)
-			dispatch(p, p->deferred[i]);
-		ipc_free(p->deferred[i]);
-	}
-	p->n_deferred = 0;
-}
-
-static void
-read_channel(struct probe *p)
-{
-	ipc_envelope *env;
-	enum ipc_rc rc;
-	char err[256];
-
-	while (!p->stop && (rc = worker_recv(&env, err, sizeof(err))) !=
-	    IPC_AGAIN) {
-		if (rc == IPC_OK) {
-			dispatch(p, env);
-			ipc_free(env);
-		} else if (rc == IPC_EOF || rc == IPC_SYSERR) {
-			log_warnx("supervisor channel: %s, stopping",
-			    ipc_rc_str(rc));
-			p->stop = true;
-		} else
-			log_warnx("bad message from the supervisor: %s: %s",
-			    ipc_rc_str(rc), err);
-	}
-}
-
-/* Waits on the channel until the next tick is due (or stop). */
-static void
-wait_tick(struct probe *p)
-{
-	struct pollfd pfd = { .fd = worker_fd() };
-	int64_t left;
-
-	while (!p->stop && (left = p->next_tick_us - probe_mono_us()) > 0) {
-		pfd.events = POLLIN | (worker_pending() ? POLLOUT : 0);
-		if (poll(&pfd, 1, (int)((left + 999) / 1000)) == -1 &&
-		    errno != EINTR)
-			fatal("poll");
-		if (pfd.revents & POLLOUT)
-			worker_flush();
-		if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
-			read_channel(p);
-	}
-}
-
-static void
-loop(struct probe *p)
-{
+	struct probe *p = arg;
 	int64_t now;
 
-	p->next_tick_us = probe_mono_us();
-	for (;;) {
-		wait_tick(p);
-		if (p->stop)
-			break;
-		tick(p);
-		/* fixed rate; a tick longer than watchDog starts the next now */
-		p->next_tick_us += (int64_t)p->conf->watchdog * 1000000;
-		if (p->next_tick_us < (now = probe_mono_us()))
-			p->next_tick_us = now;
-		/* messages that came during the tick, without waiting */
-		run_deferred(p);
-		read_channel(p);
-	}
+	if (clock_mono_us() < p->next_tick_us)
+		return;
+	tick(p);
+	/* fixed rate; a tick longer than watchDog starts the next now */
+	p->next_tick_us += p->eager || p->push->server_only ?
+	    PROBE_EAGER_MS * 1000LL : (int64_t)p->conf->watchdog * 1000000;
+	if (p->next_tick_us < (now = clock_mono_us()))
+		p->next_tick_us = now;
 }
 
 int
@@ -496,8 +497,15 @@ probe_worker_main(void)
 	    p.conf->node_name, p.conf->primary_ip, p.conf->watchdog,
 	    p.push->server_only ? "server only (view, no verdicts)" :
 	    "deciding");
-	loop(&p);
-	run_deferred(&p);	/* frees what a stop left unhandled */
+	p.next_tick_us = clock_mono_us();
+	worker_run(&(struct worker_ops){
+		.arg = &p,
+		.on_control = take_control,
+		.on_config = take_config,
+		.on_gate_served = take_gate_served,
+		.next_timeout = tick_timeout,
+		.on_timer = tick_due,
+	});
 	peers_free(p.peers);
 	if (p.grpc_up)
 		grpc_shutdown();

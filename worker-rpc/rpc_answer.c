@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ipc/ipc.h"
+#include "util/grpc_status.h"
 #include "worker-rpc/rpc.h"
 
 void
@@ -58,6 +59,7 @@ rpc_snapshot_new(const Harepd__LocalView *v)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->collected_at_ms = v->collected_at_ms;
+	s->lists_since_boot_ms = v->lists_since_boot_ms;
 	s->node_id = v->node_id;
 	s->packed = pack_iknow(v, &s->packed_len);
 	s->node_name = strdup(v->node_name ? v->node_name : "");
@@ -158,18 +160,7 @@ rpc_request_decode(const uint8_t *buf, size_t len, Models__WhatYouKnow **out,
 const char *
 rpc_status_name(grpc_status_code code)
 {
-	static const char *names[] = {
-		"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
-		"DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-		"PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
-		"FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-		"UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
-		"UNAUTHENTICATED",
-	};
-
-	if ((unsigned)code < sizeof(names) / sizeof(names[0]))
-		return names[code];
-	return "UNKNOWN";
+	return grpc_status_name((int)code);
 }
 
 int

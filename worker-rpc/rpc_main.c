@@ -3,13 +3,12 @@
  * the supervisor pushed. Runs unprivileged (the supervisor dropped
  * privileges before exec) and opens no file: the TLS PEM bytes arrive in
  * the ConfigPush. gRPC is initialised here and nowhere else, after the
- * last fork (FACTS.md: a child forked with gRPC initialised hangs).
+ * last fork: a child forked from a process with gRPC initialised can
+ * hang on the core's threads and locks.
  */
-#include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <grpc/grpc.h>
@@ -17,6 +16,8 @@
 
 #include "ipc/log.h"
 #include "ipc/worker.h"
+#include "util/clock.h"
+#include "util/pem.h"
 #include "worker-rpc/rpc.h"
 
 #define TICK_MS		500
@@ -27,7 +28,8 @@ struct rpc_worker {
 	struct rpc_server	*server;
 	bool			 had_view;
 	bool			 db_down;	/* last view carried db_error */
-	bool			 stop;
+	uint64_t		 gate_seq;	/* the probe's last GateDeclared */
+	int			 served;	/* what peers are told */
 };
 
 /*
@@ -57,7 +59,7 @@ grpc_log_sink(gpr_log_func_args *a)
 	bool ok;
 
 	pthread_mutex_lock(&grpc_log_lock);
-	ok = rpc_ratelimit_take(&grpc_log_limit, rpc_monotonic_ms(), &report);
+	ok = rpc_ratelimit_take(&grpc_log_limit, clock_mono_ms(), &report);
 	pthread_mutex_unlock(&grpc_log_lock);
 	grpc_log_suppressed(report);
 	if (!ok)
@@ -72,33 +74,9 @@ grpc_log_tick(void)
 	unsigned long report;
 
 	pthread_mutex_lock(&grpc_log_lock);
-	report = rpc_ratelimit_expire(&grpc_log_limit, rpc_monotonic_ms());
+	report = rpc_ratelimit_expire(&grpc_log_limit, clock_mono_ms());
 	pthread_mutex_unlock(&grpc_log_lock);
 	grpc_log_suppressed(report);
-}
-
-/* PEM bytes as the C string gRPC wants; NULL when absent. */
-static char *
-pem_string(const ProtobufCBinaryData *b)
-{
-	char *s;
-
-	if (b->len == 0)
-		return NULL;
-	if ((s = malloc(b->len + 1)) == NULL)
-		fatal("malloc");
-	memcpy(s, b->data, b->len);
-	s[b->len] = '\0';
-	return s;
-}
-
-static void
-pem_free(char *s)
-{
-	if (s != NULL) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
 }
 
 static const char *
@@ -121,9 +99,11 @@ start_server(struct rpc_worker *w)
 	};
 	char err[512], *ca, *cert, *key;
 
-	o.ca_pem = ca = pem_string(&w->push->tls_ca);
-	o.cert_pem = cert = pem_string(&w->push->tls_cert);
-	o.key_pem = key = pem_string(&w->push->tls_key);
+	o.ca_pem = ca = pem_string(w->push->tls_ca.data, w->push->tls_ca.len);
+	o.cert_pem = cert = pem_string(w->push->tls_cert.data,
+	    w->push->tls_cert.len);
+	o.key_pem = key = pem_string(w->push->tls_key.data,
+	    w->push->tls_key.len);
 	w->server = rpc_server_start(&o, err, sizeof(err));
 	/* the core copied what it needs; leave no key bytes of ours behind */
 	pem_free(ca);
@@ -132,6 +112,7 @@ start_server(struct rpc_worker *w)
 	if (w->server == NULL)
 		fatalx("gRPC server on %s port %d: %s", o.bind_address, o.port,
 		    err);
+	rpc_server_set_conf(w->server, w->conf);
 	log_info("serving %s on %s port %d (%s), views answered up to %lld "
 	    "ms old", RPC_METHOD, o.bind_address, rpc_server_port(w->server),
 	    tls_mode(w->conf), (long long)o.max_age_ms);
@@ -156,8 +137,9 @@ log_view_change(struct rpc_worker *w, const Harepd__LocalView *v)
 }
 
 static void
-take_view(struct rpc_worker *w, const Harepd__LocalView *v)
+take_view(void *arg, const Harepd__LocalView *v)
 {
+	struct rpc_worker *w = arg;
 	struct rpc_snapshot *snap;
 
 	if ((snap = rpc_snapshot_new(v)) == NULL) {
@@ -196,21 +178,16 @@ needs_restart(const struct rpc_worker *w, const struct conf *c,
  * address and TLS material stay as they are until the worker restarts.
  */
 static void
-take_config(struct rpc_worker *w, Harepd__ConfigPush *p)
+take_config(void *arg, struct conf *c, Harepd__ConfigPush **push)
 {
-	struct conf *c;
+	struct rpc_worker *w = arg;
 
-	if ((c = worker_conf_from_push(p)) == NULL) {
-		log_warnx("reloaded configuration does not load: keeping the "
-		    "running one");
-		return;
-	}
-	if (needs_restart(w, c, p))
+	if (needs_restart(w, c, *push))
 		log_warnx("gRPC bindAddress, bindPort or TLS changed: still "
 		    "serving %s port %d (%s) until the rpc worker restarts",
 		    w->conf->bind_address, w->conf->bind_port,
 		    tls_mode(w->conf));
-	rpc_server_set_max_age(w->server, rpc_max_age_ms(c));
+	rpc_server_set_conf(w->server, c);
 	log_info("configuration reloaded, views answered up to %lld ms old",
 	    (long long)rpc_max_age_ms(c));
 	/* keep the PEM bytes the server runs with: compare with those */
@@ -219,61 +196,15 @@ take_config(struct rpc_worker *w, Harepd__ConfigPush *p)
 }
 
 static void
-take_control(struct rpc_worker *w, const Harepd__Control *ctl)
+take_control(void *arg, const Harepd__Control *ctl)
 {
 	switch (ctl->command) {
-	case HAREPD__CONTROL__COMMAND__SHUTDOWN:
-		log_info("shutdown requested");
-		w->stop = true;
-		break;
 	case HAREPD__CONTROL__COMMAND__PAUSE:
 	case HAREPD__CONTROL__COMMAND__RESUME:
 		/* stop-client leaves the server answering: nothing to do */
 		break;
 	default:
 		log_warnx("unknown control command %d", (int)ctl->command);
-	}
-}
-
-static void
-dispatch(struct rpc_worker *w, ipc_envelope *env)
-{
-	switch (env->body_case) {
-	case HAREPD__ENVELOPE__BODY_LOCAL_VIEW:
-		take_view(w, env->local_view);
-		break;
-	case HAREPD__ENVELOPE__BODY_CONFIG:
-		take_config(w, env->config);
-		break;
-	case HAREPD__ENVELOPE__BODY_CONTROL:
-		take_control(w, env->control);
-		break;
-	default:
-		log_warnx("unexpected %s message from the supervisor, dropped",
-		    ipc_body_name(env->body_case));
-	}
-}
-
-/* Everything the supervisor sent so far. */
-static void
-read_channel(struct rpc_worker *w)
-{
-	ipc_envelope *env;
-	enum ipc_rc rc;
-	char err[256];
-
-	while (!w->stop && (rc = worker_recv(&env, err, sizeof(err))) !=
-	    IPC_AGAIN) {
-		if (rc == IPC_OK) {
-			dispatch(w, env);
-			ipc_free(env);
-		} else if (rc == IPC_EOF || rc == IPC_SYSERR) {
-			log_warnx("supervisor channel: %s, stopping",
-			    ipc_rc_str(rc));
-			w->stop = true;
-		} else
-			log_warnx("bad message from the supervisor: %s: %s",
-			    ipc_rc_str(rc), err);
 	}
 }
 
@@ -306,28 +237,61 @@ catch_term(sigset_t *unblocked)
 	pthread_sigmask(SIG_BLOCK, &block, unblocked);
 }
 
-static void
-loop(struct rpc_worker *w, const sigset_t *unblocked)
+static int
+tick_timeout(void *arg)
 {
-	struct timespec tick = { .tv_sec = 0, .tv_nsec = TICK_MS * 1000000L };
-	struct pollfd pfd = { .fd = worker_fd() };
+	return TICK_MS;
+}
 
-	while (!w->stop) {
-		pfd.events = POLLIN | (worker_pending() ? POLLOUT : 0);
-		pfd.revents = 0;
-		if (ppoll(&pfd, 1, &tick, unblocked) == -1 && errno != EINTR)
-			fatal("ppoll");
-		if (got_term) {
-			log_info("SIGTERM: shutting down");
-			break;
-		}
-		if (pfd.revents & POLLOUT)
-			worker_flush();
-		if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
-			read_channel(w);
-		rpc_server_tick(w->server);
-		grpc_log_tick();
+/* After every wake-up: SIGTERM first, then the server's own timers. */
+static void
+tick(void *arg)
+{
+	struct rpc_worker *w = arg;
+
+	if (got_term) {
+		log_info("SIGTERM: shutting down");
+		worker_stop();
+		return;
 	}
+	rpc_server_tick(w->server);
+	grpc_log_tick();
+}
+
+/* Tells the probe what peers are told now (docs/IPC.md, GateServed). */
+static void
+send_served(struct rpc_worker *w, int served)
+{
+	Harepd__GateServed g = HAREPD__GATE_SERVED__INIT;
+	ipc_envelope env = HAREPD__ENVELOPE__INIT;
+
+	w->served = served;
+	g.seq = w->gate_seq;
+	g.state = served;
+	env.body_case = HAREPD__ENVELOPE__BODY_GATE_SERVED;
+	env.gate_served = &g;
+	if (worker_send(&env) == -1)
+		log_warn("sending GateServed");
+}
+
+/* Every declaration is acknowledged: the probe waits for it. */
+static void
+take_gate_declared(void *arg, const Harepd__GateDeclared *d)
+{
+	struct rpc_worker *w = arg;
+
+	w->gate_seq = d->seq;
+	send_served(w, rpc_server_gate_declared(w->server, d));
+}
+
+static void
+take_hba_applied(void *arg, const Harepd__HbaApplied *a)
+{
+	struct rpc_worker *w = arg;
+	int served = rpc_server_hba_applied(w->server, a);
+
+	if (served != w->served)
+		send_served(w, served);
 }
 
 int
@@ -345,7 +309,17 @@ rpc_worker_main(void)
 	start_server(&w);
 	if (worker_send_hello("rpc") == -1)
 		log_warn("sending hello");
-	loop(&w, &unblocked);
+	worker_run(&(struct worker_ops){
+		.arg = &w,
+		.on_view = take_view,
+		.on_gate_declared = take_gate_declared,
+		.on_hba_applied = take_hba_applied,
+		.on_control = take_control,
+		.on_config = take_config,
+		.next_timeout = tick_timeout,
+		.on_timer = tick,
+		.sigmask = &unblocked,
+	});
 	rpc_server_stop(w.server);
 	grpc_shutdown();
 	grpc_log_suppressed(rpc_ratelimit_drain(&grpc_log_limit));

@@ -1,11 +1,9 @@
 /*
  * The Go harepd logged every inquiry (two lines each: 16.7 MB for 37k
- * requests, FACTS.md). We log each one too, but at most `burst` per
+ * requests, as measured). We log each one too, but at most `burst` per
  * second, so a flood of requests cannot fill the disk; what was left out
  * is counted and said in one line.
  */
-#include <time.h>
-
 #include "worker-rpc/rpc.h"
 
 #define WINDOW_MS	1000
@@ -53,13 +51,4 @@ rpc_ratelimit_take(struct rpc_ratelimit *rl, int64_t now_ms,
 	}
 	rl->suppressed++;
 	return false;
-}
-
-int64_t
-rpc_monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

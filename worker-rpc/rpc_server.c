@@ -6,9 +6,14 @@
  * the answer is a copy of bytes packed when the view arrived, so there
  * is nothing to wait for.
  *
- * Shutdown (FACTS.md): refuse new requests, grpc_server_shutdown_and_notify,
- * cancel every call, wait for the tag, then shut the queues down and
- * let each thread drain its queue to GRPC_QUEUE_SHUTDOWN.
+ * Shutdown, in the order the C core needs: refuse new requests,
+ * grpc_server_shutdown_and_notify, cancel every call, wait for the tag,
+ * then shut the queues down and let each thread drain its queue to
+ * GRPC_QUEUE_SHUTDOWN.
+ *
+ * Over 600 lines on purpose: the threads, the call slots, the published
+ * view and the shutdown order all work on one struct rpc_server, which
+ * stays private to this file.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
@@ -25,6 +29,8 @@
 #include <grpc/support/time.h>
 
 #include "ipc/log.h"
+#include "util/clock.h"
+#include "util/xmalloc.h"
 #include "worker-rpc/rpc.h"
 
 enum slot_kind {
@@ -77,6 +83,12 @@ struct rpc_server {
 	bool			 shutdown_done;
 
 	pthread_mutex_t		 view_lock;
+	struct rpc_gate		 gate;		/* under view_lock */
+	uint8_t			 ident[RPC_IDENT_MAX];	/* ip, nodeId, nodeName */
+	size_t			 ident_len;
+	char			 ident_ip[RPC_IDENT_MAX / 4];
+	char			 ident_name[RPC_IDENT_MAX / 4];
+	int32_t			 ident_id;
 	struct rpc_snapshot	*snap;
 	grpc_slice		 snap_slice;	/* snap->packed, refcounted */
 	int64_t			 max_age_ms;
@@ -84,15 +96,6 @@ struct rpc_server {
 	pthread_mutex_t		 log_lock;
 	struct rpc_ratelimit	 log_limit;
 };
-
-static int64_t
-realtime_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- inquiry log ---- */
 
@@ -111,7 +114,7 @@ inquiry_log_allowed(struct rpc_server *srv)
 	bool ok;
 
 	pthread_mutex_lock(&srv->log_lock);
-	ok = rpc_ratelimit_take(&srv->log_limit, rpc_monotonic_ms(), &report);
+	ok = rpc_ratelimit_take(&srv->log_limit, clock_mono_ms(), &report);
 	pthread_mutex_unlock(&srv->log_lock);
 	log_suppressed(report);
 	return ok;
@@ -123,7 +126,7 @@ rpc_server_tick(struct rpc_server *srv)
 	unsigned long report;
 
 	pthread_mutex_lock(&srv->log_lock);
-	report = rpc_ratelimit_expire(&srv->log_limit, rpc_monotonic_ms());
+	report = rpc_ratelimit_expire(&srv->log_limit, clock_mono_ms());
 	pthread_mutex_unlock(&srv->log_lock);
 	log_suppressed(report);
 }
@@ -179,23 +182,54 @@ log_inquiry(struct call_slot *s, const Models__WhatYouKnow *q,
 
 /* ---- answering ---- */
 
-/* The current view's bytes as a reply, or why there is none. */
+/* One reply of two parts: protobuf merges concatenated encodings. */
+static grpc_byte_buffer *
+reply_with_gate(struct rpc_server *srv, grpc_slice head)
+{
+	uint8_t gate[RPC_GATE_MAX];
+	grpc_slice parts[2];
+	grpc_byte_buffer *b;
+	size_t n;
+
+	n = rpc_gate_pack(&srv->gate, clock_boot_ms(), gate);
+	parts[0] = head;
+	parts[1] = grpc_slice_from_copied_buffer((const char *)gate, n);
+	b = grpc_raw_byte_buffer_create(parts, 2);
+	grpc_slice_unref(parts[1]);
+	return b;
+}
+
+/*
+ * The current view's bytes and this node's gate as a reply, or why there
+ * is none. An asker that reads the gate (WhatYouKnow.wantsGate) gets the
+ * gate with this node's identity when the view cannot be answered (the
+ * database is down, the view is stale): "DENIED" is worth more to it
+ * than silence. A Go asker gets UNAVAILABLE as before.
+ */
 static grpc_status_code
-view_reply(struct rpc_server *srv, grpc_byte_buffer **reply, char *why,
-    size_t whylen)
+view_reply(struct rpc_server *srv, const Models__WhatYouKnow *q,
+    grpc_byte_buffer **reply, char *why, size_t whylen)
 {
 	grpc_status_code code;
+	grpc_slice ident;
 
 	pthread_mutex_lock(&srv->view_lock);
-	code = rpc_snapshot_status(srv->snap, realtime_ms(), srv->max_age_ms,
+	code = rpc_snapshot_status(srv->snap, clock_wall_ms(), srv->max_age_ms,
 	    why, whylen);
 	if (code == GRPC_STATUS_OK)
-		*reply = grpc_raw_byte_buffer_create(&srv->snap_slice, 1);
+		*reply = reply_with_gate(srv, srv->snap_slice);
+	else if (q->wantsgate) {
+		ident = grpc_slice_from_copied_buffer((const char *)srv->ident,
+		    srv->ident_len);
+		*reply = reply_with_gate(srv, ident);
+		grpc_slice_unref(ident);
+		code = GRPC_STATUS_OK;
+	}
 	pthread_mutex_unlock(&srv->view_lock);
 	return code;
 }
 
-/* A request may arrive compressed or in several slices (FACTS.md). */
+/* A request may arrive compressed or in several slices. */
 static grpc_status_code
 decode_payload(grpc_byte_buffer *payload, Models__WhatYouKnow **q,
     char *why, size_t whylen)
@@ -227,7 +261,7 @@ answer_method(struct call_slot *s, Models__WhatYouKnow **q, char *why,
 
 	code = decode_payload(s->payload, q, why, whylen);
 	if (code == GRPC_STATUS_OK)
-		code = view_reply(s->srv, &s->reply, why, whylen);
+		code = view_reply(s->srv, *q, &s->reply, why, whylen);
 	return code;
 }
 
@@ -489,8 +523,7 @@ init_slots(struct rpc_server *srv)
 	size_t per_cq = RPC_SLOTS_PER_CQ + 1;
 
 	srv->n_slots = per_cq * RPC_CQ_THREADS;
-	if ((srv->slots = calloc(srv->n_slots, sizeof(*srv->slots))) == NULL)
-		fatal("calloc");
+	srv->slots = xcalloc(srv->n_slots, sizeof(*srv->slots));
 	for (size_t i = 0; i < srv->n_slots; i++) {
 		struct call_slot *s = &srv->slots[i];
 
@@ -508,8 +541,7 @@ start_threads(struct rpc_server *srv)
 	struct cq_thread_arg *a;
 
 	for (int i = 0; i < RPC_CQ_THREADS; i++) {
-		if ((a = malloc(sizeof(*a))) == NULL)
-			fatal("malloc");
+		a = xmalloc(sizeof(*a));
 		a->srv = srv;
 		a->idx = i;
 		errno = pthread_create(&srv->thread[i], NULL, cq_thread, a);
@@ -524,8 +556,7 @@ server_alloc(int64_t max_age_ms)
 {
 	struct rpc_server *srv;
 
-	if ((srv = calloc(1, sizeof(*srv))) == NULL)
-		fatal("calloc");
+	srv = xcalloc(1, sizeof(*srv));
 	pthread_rwlock_init(&srv->request_lock, NULL);
 	pthread_mutex_init(&srv->shutdown_lock, NULL);
 	pthread_cond_init(&srv->shutdown_cond, NULL);
@@ -588,6 +619,18 @@ rpc_server_port(const struct rpc_server *srv)
 	return srv->port;
 }
 
+/* What a gate-only answer says of us: enough to be told apart. Locked. */
+static void
+pack_ident(struct rpc_server *srv)
+{
+	Models__IKnow k = MODELS__IKNOW__INIT;
+
+	k.ip = srv->ident_ip;
+	k.nodename = srv->ident_name;
+	k.nodeid = srv->ident_id;
+	srv->ident_len = models__iknow__pack(&k, srv->ident);
+}
+
 void
 rpc_server_publish(struct rpc_server *srv, struct rpc_snapshot *snap)
 {
@@ -600,12 +643,58 @@ rpc_server_publish(struct rpc_server *srv, struct rpc_snapshot *snap)
 	pthread_mutex_lock(&srv->view_lock);
 	old = srv->snap;
 	old_slice = srv->snap_slice;
+	if (snap != NULL) {
+		srv->gate.lists_since_boot_ms = snap->lists_since_boot_ms;
+		if (snap->node_id != 0 && snap->node_id != srv->ident_id) {
+			srv->ident_id = snap->node_id;
+			pack_ident(srv);
+		}
+	}
 	srv->snap = snap;
 	srv->snap_slice = slice;
 	pthread_mutex_unlock(&srv->view_lock);
 	/* replies still in flight hold their own reference to old_slice */
 	grpc_slice_unref(old_slice);
 	rpc_snapshot_free(old);
+}
+
+int
+rpc_server_gate_declared(struct rpc_server *srv,
+    const Harepd__GateDeclared *d)
+{
+	int served;
+
+	pthread_mutex_lock(&srv->view_lock);
+	rpc_gate_declared(&srv->gate, d);
+	served = rpc_gate_served(&srv->gate);
+	pthread_mutex_unlock(&srv->view_lock);
+	return served;
+}
+
+int
+rpc_server_hba_applied(struct rpc_server *srv, const Harepd__HbaApplied *a)
+{
+	int served;
+
+	pthread_mutex_lock(&srv->view_lock);
+	rpc_gate_applied(&srv->gate, a);
+	served = rpc_gate_served(&srv->gate);
+	pthread_mutex_unlock(&srv->view_lock);
+	return served;
+}
+
+void
+rpc_server_set_conf(struct rpc_server *srv, const struct conf *c)
+{
+	pthread_mutex_lock(&srv->view_lock);
+	rpc_gate_conf(&srv->gate, c);
+	srv->max_age_ms = rpc_max_age_ms(c);
+	/* truncated names cannot overflow ident: 2 x 128 bytes + tags */
+	snprintf(srv->ident_ip, sizeof(srv->ident_ip), "%s", c->primary_ip);
+	snprintf(srv->ident_name, sizeof(srv->ident_name), "%s",
+	    c->node_name);
+	pack_ident(srv);
+	pthread_mutex_unlock(&srv->view_lock);
 }
 
 void

@@ -1,13 +1,15 @@
-# Shared by tests/integration/30-hba*.t: a throwaway PostgreSQL whose
-# pg_hba.conf the hba worker edits, a config for it, and the fake
-# supervisor (tests/helpers/hba_super.c) as a bash coproc.
+# Shared by tests/integration/3x-hba*.t: a throwaway PostgreSQL whose
+# pg_hba.conf the hba worker edits, a config for it; the supervisor is
+# tests/helpers/fakesup (fakesup.sh), the worker runs as postgres with -v.
 #
 #   hba_pg_setup [LEASE_MS] [ALLOW_METHOD]   # pg_start + $HBA_CONF
-#   sup_start; sup start; sup verdict 1 1 1 5000; sup applied 3000
-#   $SUP_REPLY holds the last reply line
+#   fs_start hba "$HBA_CONF"
+#   fs send verdict seq=1 rw=1 ro=1 lease_ms=5000
+#   fs_next 3 '^applied '                    # $FS_REPLY: the line or timeout
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/pg.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/fakesup.sh"
 
-HBA_SUPER=$HAREPD_BUILD/tests/helpers/hba_super
+FS_START_OPTS="-v user=postgres"
 HBA_PGCHECK=$HAREPD_BUILD/tests/helpers/hba_pgcheck
 
 hba_write_conf() {	# hba_write_conf LEASE_MS ALLOW_METHOD [HBA_PATH]
@@ -39,24 +41,8 @@ hba_pg_setup() {
 	HBA_ORIG=$PG_TMP/pg_hba.conf.orig
 	cp "$HBA" "$HBA_ORIG"
 	hba_write_conf "${1:-2500}" "${2:-md5}"
-	SUP_LOG=$PG_TMP/hba_super.log
-}
-
-sup_start() {
-	coproc SUP { HBA_SUPER_USER=postgres exec "$HBA_SUPER" "$HBA_CONF" \
-	    "$HAREPD" 2>>"$SUP_LOG"; }
-	SUP_IN=${SUP[1]}
-	SUP_OUT=${SUP[0]}
-}
-
-sup() {		# sup COMMAND...: one request, one reply in $SUP_REPLY
-	echo "$*" >&"$SUP_IN"
-	SUP_REPLY=
-	read -r -t 30 -u "$SUP_OUT" SUP_REPLY
-}
-
-sup_field() {	# sup_field KEY: value of KEY= in $SUP_REPLY
-	printf '%s\n' "$SUP_REPLY" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -1
+	fs_init "$PG_TMP"
+	trap '' PIPE
 }
 
 # The file with harepd's block (and the blank line adoption adds after it)

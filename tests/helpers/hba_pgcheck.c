@@ -1,5 +1,5 @@
 /*
- * Test helper: what HAProxy's `option pgsql-check user U` does (FACTS.md),
+ * Test helper: what HAProxy's `option pgsql-check user U` does (docs/HBA.md),
  * from a chosen source address: one StartupMessage with only user=U, then
  * the first reply. libpq cannot bind a source address, this can.
  *

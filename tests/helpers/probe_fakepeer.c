@@ -344,6 +344,7 @@ static grpc_server_credentials *
 server_creds(char **tls, int client_auth)
 {
 	grpc_ssl_pem_key_cert_pair pair;
+	grpc_server_credentials *creds;
 	char *ca, *cert, *key;
 
 	if (tls == NULL)
@@ -353,9 +354,15 @@ server_creds(char **tls, int client_auth)
 		die("reading TLS files");
 	pair.private_key = key;
 	pair.cert_chain = cert;
-	return grpc_ssl_server_credentials_create_ex(ca, &pair, 1, client_auth ?
+	creds = grpc_ssl_server_credentials_create_ex(ca, &pair, 1,
+	    client_auth ?
 	    GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY :
 	    GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE, NULL);
+	/* the core copied the PEM bytes */
+	free(ca);
+	free(cert);
+	free(key);
+	return creds;
 }
 
 /* static: a request still pending at shutdown completes into them later */

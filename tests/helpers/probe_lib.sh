@@ -1,31 +1,22 @@
 # Shell side of the probe worker's tests: a PostgreSQL with the repmgr
-# extension, fake gRPC peers (probe_fakepeer) and a fake supervisor
-# (probe_fakesup) fed through a FIFO.
+# extension and fake gRPC peers (probe_fakepeer); the supervisor is
+# tests/helpers/fakesup (fakesup.sh: fs_start probe CONF, fs_wait, ...).
 #
 #   . tests/lib/tap.sh; . tests/lib/pg.sh; . tests/helpers/probe_lib.sh
-#   probe_setup                        # PROBE_TMP, cleanup trap
+#   probe_setup                        # PROBE_TMP (= FS_DIR)
 #   probe_repmgr_db                    # repmgr user/db/extension in $PGDATA's server
 #   probe_peer NAME ADDR [SPEC...]     # fake peer; PEER_PORT[NAME], spec in PEER_SPEC[NAME]
 #   probe_blackhole NAME ADDR          # silent TCP listener; PEER_PORT[NAME]
 #   probe_spec NAME SPEC...            # change a peer's answer (atomic)
 #   probe_conf FILE NODE IP "neighbours" "witness" [lines under harepd:]
-#   probe_start [--server-only] CONF   # waits for hello
-#   probe_send CMD                     # pause|resume|shutdown|config
-#   probe_mark; probe_wait T REGEX     # a line written after the mark matches
-#   probe_stop
+#   probe_sanitizer_reports            # of the worker, fakesup or the peers
+. "$(dirname "${BASH_SOURCE[0]}")/fakesup.sh"
 PROBE_FAKEPEER=$HAREPD_BUILD/tests/helpers/probe_fakepeer
-PROBE_FAKESUP=$HAREPD_BUILD/tests/helpers/probe_fakesup
 declare -A PEER_PORT PEER_PID PEER_SPEC
-PROBE_MARK=0
 
 probe_cleanup() {
 	local n
-	[ -n "${PROBE_FD:-}" ] && exec {PROBE_FD}>&-
-	PROBE_FD=
-	if [ -n "${PROBE_SUP_PID:-}" ]; then
-		wait_for 3 '! kill -0 $PROBE_SUP_PID 2>/dev/null' ||
-			kill -9 "$PROBE_SUP_PID" 2>/dev/null
-	fi
+	fs_close
 	for n in "${!PEER_PID[@]}"; do
 		kill "${PEER_PID[$n]}" 2>/dev/null
 	done
@@ -33,13 +24,14 @@ probe_cleanup() {
 		wait "${PEER_PID[$n]}" 2>/dev/null
 	done
 	pg_stop_all 2>/dev/null
-	[ -n "${PROBE_TMP:-}" ] && rm -rf "$PROBE_TMP"
+	[ -n "${PROBE_TMP:-}" ] && [ -z "${PROBE_KEEP:-}" ] && rm -rf "$PROBE_TMP"
 }
 
 probe_setup() {
-	[ -x "$PROBE_FAKEPEER" ] && [ -x "$PROBE_FAKESUP" ] ||
+	[ -x "$PROBE_FAKEPEER" ] && [ -x "$FAKESUP" ] ||
 		bail "probe helpers not built in $HAREPD_BUILD"
 	PROBE_TMP=$(mktemp -d /tmp/harepd-probe.XXXXXX)
+	fs_init "$PROBE_TMP"
 	chmod 0755 "$PROBE_TMP"
 	: >"$PROBE_TMP/pg_hba.conf"
 }
@@ -136,54 +128,7 @@ probe_conf() {	# probe_conf FILE NODE IP "NEIGHBOURS" "WITNESS" [lines...]
 	} >"$file"
 }
 
-probe_start() {	# probe_start [--server-only] [--pem CA CERT KEY] CONF
-	rm -f "$PROBE_TMP/cmd"
-	mkfifo "$PROBE_TMP/cmd"
-	: >"$PROBE_TMP/sup.out"
-	PROBE_MARK=0
-	"$PROBE_FAKESUP" "${@:1:$#-1}" "$HAREPD" "${@: -1}" \
-	    <"$PROBE_TMP/cmd" >"$PROBE_TMP/sup.out" 2>"$PROBE_TMP/sup.err" &
-	PROBE_SUP_PID=$!
-	exec {PROBE_FD}>"$PROBE_TMP/cmd"
-	wait_for 10 'grep -q "^hello \|^exit " "$PROBE_TMP/sup.out"'
-	grep -q "^hello " "$PROBE_TMP/sup.out" && return 0
-	sed 's/^/# /' "$PROBE_TMP/sup.out" "$PROBE_TMP/sup.err"
-	return 1
-}
-
-probe_send() { echo "$*" >&"$PROBE_FD"; }
-
-probe_mark() { PROBE_MARK=$(wc -l <"$PROBE_TMP/sup.out"); }
-probe_since() { tail -n +"$((PROBE_MARK + 1))" "$PROBE_TMP/sup.out"; }
-probe_wait() {	# probe_wait TIMEOUT REGEX
-	PROBE_RE=$2
-	wait_for "$1" 'probe_since | grep -Eq -- "$PROBE_RE"'
-}
-# the first line after the mark matching REGEX (after waiting for it)
-probe_line() {	# probe_line TIMEOUT REGEX
-	probe_wait "$1" "$2"
-	probe_since | grep -E -- "$2" | head -1
-}
-# value of key= in a line (values without blanks; reason= and error= take the rest)
-probe_field() {	# probe_field LINE KEY
-	case $2 in
-	reason|error|db_error) printf '%s\n' "$1" | sed -n "s/.* $2=//p" ;;
-	*) printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1 ;;
-	esac
-}
-
-probe_stop() {	# sets PROBE_EXIT
-	probe_send shutdown
-	wait_for 5 'grep -q "^exit " "$PROBE_TMP/sup.out"'
-	PROBE_EXIT=$(grep "^exit " "$PROBE_TMP/sup.out")
-	exec {PROBE_FD}>&-
-	PROBE_FD=
-	wait "$PROBE_SUP_PID" 2>/dev/null
-	PROBE_SUP_PID=
-	cat "$PROBE_TMP/sup.err" >>"$PROBE_TMP/all.err"
-}
-
-# Sanitizer reports of the worker (ASan build) or of the fake peers.
+# Sanitizer reports of the worker (ASan build), fakesup or the fake peers.
 probe_sanitizer_reports() {
 	cat "$PROBE_TMP"/*.err 2>/dev/null |
 	    grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' | head -5

@@ -1,17 +1,16 @@
-# Shell side of the rpc worker's tests: a fake supervisor (rpc_fakesup)
-# fed through a FIFO, and the python3-grpcio client of tests/interop.
+# Shell side of the rpc worker's tests: the python3-grpcio client of
+# tests/interop; the supervisor is tests/helpers/fakesup (fakesup.sh:
+# fs_start rpc CONF [ca=F cert=F key=F], fs send view ..., fs_stop).
 #
 #   . tests/lib/tap.sh; . tests/helpers/rpc_lib.sh
-#   rpc_setup                      # RPC_TMP, RPC_PORT, python stubs
+#   rpc_setup                      # RPC_TMP (= FS_DIR), RPC_PORT, python stubs
 #   rpc_conf FILE PORT [yaml lines under gRPC:...]
-#   rpc_start CONF [CA CERT KEY]   # waits for the worker's hello
-#   rpc_send "view id=1 ..."       # a command for rpc_fakesup
+#   rpc_view [KEY=VALUE...]        # send the view of a healthy primary
 #   rpc_call [client args]         # prints the client's outcome lines
-#   rpc_stop                       # shutdown; RPC_EXIT has the exit line
 #   rpc_pki DIR                    # throwaway CA and certificates
+. "$(dirname "${BASH_SOURCE[0]}")/fakesup.sh"
 RPC_PY=/usr/bin/python3		# Debian's, where python3-grpcio lives
 RPC_CLIENT=$TOP/tests/interop/rpc_client.py
-RPC_FAKESUP=$HAREPD_BUILD/tests/helpers/rpc_fakesup
 
 rpc_free_port() {
 	local p
@@ -24,22 +23,15 @@ rpc_free_port() {
 }
 
 rpc_cleanup() {
-	[ -n "${RPC_FD:-}" ] && exec {RPC_FD}>&-
-	RPC_FD=
-	if [ -n "${RPC_SUP_PID:-}" ]; then
-		# end of input makes rpc_fakesup shut the worker down
-		wait_for 3 '! kill -0 $RPC_SUP_PID 2>/dev/null' ||
-			kill -9 "$RPC_SUP_PID" "${RPC_PID:-}" 2>/dev/null
-	fi
-	RPC_SUP_PID=
+	fs_close
 	[ -n "${RPC_TMP:-}" ] && rm -rf "$RPC_TMP"
 }
 
 rpc_setup() {
 	"$RPC_PY" -c 'import grpc, google.protobuf' 2>/dev/null ||
 		skip_all "python3-grpcio or python3-protobuf missing"
-	[ -x "$RPC_FAKESUP" ] || bail "$RPC_FAKESUP not built"
 	RPC_TMP=$(mktemp -d /tmp/harepd-rpc.XXXXXX)
+	fs_init "$RPC_TMP"
 	trap rpc_cleanup EXIT
 	trap '' PIPE
 	# Debian has no grpc_tools: the message classes from protoc suffice
@@ -68,32 +60,8 @@ rpc_conf() {	# rpc_conf FILE PORT [extra lines, indented under gRPC:]
 	} >"$file"
 }
 
-rpc_start() {	# rpc_start CONF [CA CERT KEY]
-	rm -f "$RPC_TMP/cmd"
-	mkfifo "$RPC_TMP/cmd"
-	: >"$RPC_TMP/sup.out"
-	"$RPC_FAKESUP" "$HAREPD" "$@" <"$RPC_TMP/cmd" >"$RPC_TMP/sup.out" \
-	    2>"$RPC_TMP/sup.err" &
-	RPC_SUP_PID=$!
-	exec {RPC_FD}>"$RPC_TMP/cmd"
-	RPC_PID=
-	wait_for 10 'grep -q "^hello \|^exit " "$RPC_TMP/sup.out"'
-	if grep -q "^hello " "$RPC_TMP/sup.out"; then
-		RPC_PID=$(sed -n 's/^hello pid=\([0-9]*\).*/\1/p' \
-		    "$RPC_TMP/sup.out")
-		return 0
-	fi
-	cat "$RPC_TMP/sup.out" "$RPC_TMP/sup.err" | sed 's/^/# /'
-	return 1
-}
-
-# A worker that has exited takes rpc_fakesup with it: a write to the
-# FIFO then fails (SIGPIPE is ignored, see rpc_setup) instead of killing
-# the test.
-rpc_send() { { echo "$*" >&"$RPC_FD"; } 2>/dev/null; }
-
 # A view as the probe would send it: this node a primary, two standbys.
-rpc_view() { rpc_send "view id=1 name=node_1 ip=127.0.0.1" \
+rpc_view() { fs send view "id=1 name=node_1 ip=127.0.0.1" \
     "primaries=127.0.0.1 standbys=127.0.0.2,127.0.0.3 witness=127.0.0.4" \
     "recovery=0 timeline=3 $*"; }
 
@@ -101,19 +69,6 @@ rpc_call() {	# rpc_call [args...]: target 127.0.0.1:$RPC_PORT unless --target
 	local target=127.0.0.1:$RPC_PORT
 	if [ "${1:-}" = --target ]; then target=$2; shift 2; fi
 	"$RPC_PY" "$RPC_CLIENT" "$target" --pb "$RPC_TMP" "$@" 2>&1
-}
-
-# Log lines the worker sent, as JSON (one per line).
-rpc_logs() { sed -n 's/^log //p' "$RPC_TMP/sup.out"; }
-
-rpc_stop() {	# sets RPC_EXIT to rpc_fakesup's "exit ..." line
-	grep -q "^exit " "$RPC_TMP/sup.out" || rpc_send "control shutdown"
-	wait_for 5 'grep -q "^exit " "$RPC_TMP/sup.out"'
-	RPC_EXIT=$(grep "^exit " "$RPC_TMP/sup.out")
-	exec {RPC_FD}>&-
-	RPC_FD=
-	wait "$RPC_SUP_PID" 2>/dev/null
-	RPC_SUP_PID=
 }
 
 # A throwaway PKI made with openssl (EC P-256, valid 2 days) in DIR:

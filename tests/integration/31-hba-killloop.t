@@ -12,13 +12,13 @@
 LOOPS=${HBA_KILL_LOOPS:-200}
 
 hba_pg_setup 60000 md5
-sup_start
-sup start
-like "$SUP_REPLY" "^hello " "worker up"
-sup verdict 1 1 1 60000; sup applied 3000
+fs_start hba "$HBA_CONF"
+like "$FS_REPLY" "^hello " "worker up"
+fs send verdict seq=1 rw=1 ro=1 lease_ms=60000; fs_next 3 '^applied '
 cp "$HBA" "$PG_TMP/allow.conf"
-sup verdict 2 0 0 60000; sup applied 3000
+fs send verdict seq=2 rw=0 ro=0 lease_ms=60000; fs_next 3 '^applied '
 cp "$HBA" "$PG_TMP/deny.conf"
+fs kill 0; fs_next 5 '^exit '	# the loop starts its own workers
 ok "! cmp -s '$PG_TMP/allow.conf' '$PG_TMP/deny.conf'" "the allow and deny files differ"
 is "$(outside_block "$PG_TMP/allow.conf" | cmp - "$HBA_ORIG" && echo same)" same "allow file: operator's bytes intact"
 is "$(outside_block "$PG_TMP/deny.conf" | cmp - "$HBA_ORIG" && echo same)" same "deny file: operator's bytes intact"
@@ -26,12 +26,12 @@ is "$(outside_block "$PG_TMP/deny.conf" | cmp - "$HBA_ORIG" && echo same)" same 
 loaded=0 checks=0 missing=0 torn=0 perms=0 unparsed=0 nohello=0 stale=0 midwrite=0 kills=0
 allow_seen=0 deny_seen=0
 for i in $(seq "$LOOPS"); do
-	sup start
-	case "$SUP_REPLY" in hello*) ;; *) nohello=$((nohello + 1)); diag "start $i: $SUP_REPLY" ;; esac
+	fs_start hba "$HBA_CONF"
+	case "$FS_REPLY" in hello*) ;; *) nohello=$((nohello + 1)); diag "start $i: $FS_REPLY" ;; esac
 	[ "$(temp_files)" -eq 0 ] || stale=$((stale + 1))
-	sup verdict $((i + 10)) $((i % 2)) $((i % 2)) 60000
+	fs send verdict seq=$((i + 10)) rw=$((i % 2)) ro=$((i % 2)) lease_ms=60000
 	# the write takes a few ms after the verdict: land before, in, after
-	sup kill $((RANDOM % 8000))
+	fs kill $((RANDOM % 8000)); fs_next 5 '^exit '
 	kills=$((kills + 1))
 	[ "$(temp_files)" -eq 0 ] || midwrite=$((midwrite + 1))
 	if [ ! -f "$HBA" ]; then
@@ -53,12 +53,12 @@ for i in $(seq "$LOOPS"); do
 	# (same bytes) must still leave PostgreSQL with it loaded, even if
 	# the kill fell between rename() and pg_reload_conf()
 	if [ -n "$ondisk" ] && [ $((i % 5)) -eq 0 ]; then
-		sup start
-		sup verdict $((i + 100000)) "$ondisk" "$ondisk" 60000
+		fs_start hba "$HBA_CONF"
+		fs send verdict seq=$((i + 100000)) rw=$ondisk ro=$ondisk lease_ms=60000
 		# skip what the killed worker answered before it died
 		for _ in 1 2 3 4 5; do
-			sup applied 3000
-			case "$SUP_REPLY" in "applied seq=$((i + 100000)) "*|timeout|eof) break ;; esac
+			fs_next 3 '^(applied|exit) '
+			case "$FS_REPLY" in "applied seq=$((i + 100000)) "*|timeout|exit*) break ;; esac
 		done
 		got=$(pgcheck 127.0.0.5 harw)
 		checks=$((checks + 1))
@@ -66,10 +66,10 @@ for i in $(seq "$LOOPS"); do
 		1:auth*|0:error*) ;;
 		*) loaded=$((loaded + 1)); diag "kill $i: file says $ondisk, pgsql-check got '$got'" ;;
 		esac
-		sup kill 0
+		fs kill 0; fs_next 5 '^exit '
 	fi
 done
-sup start
+fs_start hba "$HBA_CONF"
 [ "$(temp_files)" -eq 0 ] || stale=$((stale + 1))
 
 is "$kills" "$LOOPS" "killed the worker $LOOPS times"
@@ -83,5 +83,5 @@ is "$stale" 0 "no temp file left once the next worker started"
 ok "[ $allow_seen -gt 0 ] && [ $deny_seen -gt 0 ]" "verdicts did alternate on disk (allow $allow_seen, deny $deny_seen)"
 diag "$kills kills: $midwrite left a temp file (killed mid-write), allow $allow_seen, deny $deny_seen"
 ok "[ $midwrite -gt 0 ]" "some kills landed in the middle of a write ($midwrite)"
-ok "! grep -Eq 'Sanitizer|runtime error:' '$SUP_LOG'" "no sanitizer report from the worker or the helper"
+ok "! grep -Eq 'Sanitizer|runtime error:' '$FS_ERR'" "no sanitizer report from the worker or the helper"
 done_testing

@@ -8,17 +8,16 @@
 [ "$(id -u)" -eq 0 ] || skip_all "needs root to run PostgreSQL as postgres"
 
 hba_pg_setup 60000 md5
-sup_start
-sup start; like "$SUP_REPLY" "^hello" "worker up"
-sup verdict 1 0 0 60000; sup applied 3000
+fs_start hba "$HBA_CONF"; like "$FS_REPLY" "^hello" "worker up"
+fs send verdict seq=1 rw=0 ro=0 lease_ms=60000; fs_next 3 '^applied '
 cp -p "$HBA" "$PG_TMP/deny.conf"
 like "$(pgcheck 127.0.0.5 harw)" "^error" "deny: harw DOWN"
 
 allow_then_kill_mid_write() {
-	sup verdict "$1" 1 1 60000; sup applied 3000
-	like "$SUP_REPLY" "reloaded=1" "allow written and reloaded"
+	fs send verdict seq="$1" rw=1 ro=1 lease_ms=60000; fs_next 3 '^applied '
+	like "$FS_REPLY" "reloaded=1" "allow written and reloaded"
 	like "$(pgcheck 127.0.0.5 harw)" "^auth" "allow: harw UP"
-	sup kill 0
+	fs kill 0; fs_next 5 '^exit '
 	# what a worker killed between rename() and pg_reload_conf() leaves
 	cp -p "$PG_TMP/deny.conf" "$HBA"
 	like "$(pgcheck 127.0.0.5 harw)" "^auth" "deny on disk, allow still loaded"
@@ -26,20 +25,20 @@ allow_then_kill_mid_write() {
 
 # 1. the first verdict after the restart is deny: the bytes do not change
 allow_then_kill_mid_write 2
-sup start; like "$SUP_REPLY" "^hello" "restarted"
-sup verdict 3 0 0 60000; sup applied 3000
-like "$SUP_REPLY" "changed=0 reloaded=1" "deny verdict, same bytes: reloaded anyway"
+fs_start hba "$HBA_CONF"; like "$FS_REPLY" "^hello" "restarted"
+fs send verdict seq=3 rw=0 ro=0 lease_ms=60000; fs_next 3 '^applied '
+like "$FS_REPLY" "changed=0 reloaded=1" "deny verdict, same bytes: reloaded anyway"
 like "$(pgcheck 127.0.0.5 harw)" "^error" "deny verdict: harw DOWN"
-sup verdict 4 0 0 60000; sup applied 3000
-like "$SUP_REPLY" "changed=0 reloaded=0" "the next same verdict: no reload"
+fs send verdict seq=4 rw=0 ro=0 lease_ms=60000; fs_next 3 '^applied '
+like "$FS_REPLY" "changed=0 reloaded=0" "the next same verdict: no reload"
 
 # 2. no verdict after the restart: the lease fence finds the deny on disk
 allow_then_kill_mid_write 5
 hba_write_conf 1500 md5
-sup start; like "$SUP_REPLY" "^hello" "restarted with a 1.5 s lease"
-sup applied 5000
-like "$SUP_REPLY" "fenced=1" "lease ran out: fenced"
-like "$SUP_REPLY" "reloaded=1" "fence, same bytes: reloaded anyway"
+fs_start hba "$HBA_CONF"; like "$FS_REPLY" "^hello" "restarted with a 1.5 s lease"
+fs_next 5 '^applied '
+like "$FS_REPLY" "fenced=1" "lease ran out: fenced"
+like "$FS_REPLY" "reloaded=1" "fence, same bytes: reloaded anyway"
 like "$(pgcheck 127.0.0.5 harw)" "^error" "fence: harw DOWN"
-ok "! grep -Eq 'Sanitizer|runtime error:' '$SUP_LOG'" "no sanitizer report"
+ok "! grep -Eq 'Sanitizer|runtime error:' '$FS_ERR'" "no sanitizer report"
 done_testing

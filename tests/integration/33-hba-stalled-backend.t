@@ -10,26 +10,25 @@
 hba_pg_setup 60000 md5
 BPID=
 trap '[ -n "$BPID" ] && kill -CONT "$BPID" 2>/dev/null; pg_stop_all' EXIT
-sup_start
-sup start; like "$SUP_REPLY" "^hello" "worker up"
-sup verdict 1 1 1 60000; sup applied 3000
-like "$SUP_REPLY" "reloaded=1" "allow reloaded"
+fs_start hba "$HBA_CONF"; like "$FS_REPLY" "^hello" "worker up"
+fs send verdict seq=1 rw=1 ro=1 lease_ms=60000; fs_next 3 '^applied '
+like "$FS_REPLY" "reloaded=1" "allow reloaded"
 like "$(pgcheck 127.0.0.5 harw)" "^auth" "allow: harw UP"
 
 BPID=$(pg_psql -c "select pid from pg_stat_activity where application_name = 'harepd-hba'")
 like "$BPID" '^[0-9]+$' "the worker's backend: $BPID"
 kill -STOP "$BPID"
 
-sup verdict 2 0 0 60000; sup applied 10000
-like "$SUP_REPLY" "^applied seq=2 " "deny verdict answered although the backend is stopped"
-like "$SUP_REPLY" "reloaded=0 .*no answer from PostgreSQL within 3500 ms" "reported as a timeout, not reloaded"
-us=$(sup_field us)
+fs send verdict seq=2 rw=0 ro=0 lease_ms=60000; fs_next 10 '^applied '
+like "$FS_REPLY" "^applied seq=2 " "deny verdict answered although the backend is stopped"
+like "$FS_REPLY" "reloaded=0 .*no answer from PostgreSQL within 3500 ms" "reported as a timeout, not reloaded"
+us=$(fs_field "$FS_REPLY" us)
 ok "[ '${us:-99999999}' -lt 6000000 ]" "answered within the deadline (${us:-?} us)"
 ok "grep -q '^host *harw harw 127.0.0.5/32 *reject' '$HBA'" "the deny is on disk (a fence must not wait)"
 
-sup verdict 3 0 0 60000; sup applied 10000
-like "$SUP_REPLY" "^applied seq=3 .*reloaded=1" "next verdict: new connection, reloaded"
+fs send verdict seq=3 rw=0 ro=0 lease_ms=60000; fs_next 10 '^applied '
+like "$FS_REPLY" "^applied seq=3 .*reloaded=1" "next verdict: new connection, reloaded"
 like "$(pgcheck 127.0.0.5 harw)" "^error" "deny: harw DOWN"
 kill -CONT "$BPID"; BPID=
-ok "! grep -Eq 'Sanitizer|runtime error:' '$SUP_LOG'" "no sanitizer report"
+ok "! grep -Eq 'Sanitizer|runtime error:' '$FS_ERR'" "no sanitizer report"
 done_testing

@@ -8,22 +8,21 @@
 [ "$(id -u)" -eq 0 ] || skip_all "needs root to run PostgreSQL as postgres"
 
 hba_pg_setup 60000 md5
-sup_start
-sup start; like "$SUP_REPLY" "^hello" "worker up"
-sup verdict 1 0 0 60000; sup applied 3000
-like "$SUP_REPLY" "^applied seq=1 .*rw=0" "fresh deny applied"
+fs_start hba "$HBA_CONF"; like "$FS_REPLY" "^hello" "worker up"
+fs send verdict seq=1 rw=0 ro=0 lease_ms=60000; fs_next 3 '^applied '
+like "$FS_REPLY" "^applied seq=1 .*rw=0" "fresh deny applied"
 
 # verdict SEQ RW RO LEASE_MS REAL_AGE BOOT_AGE (-1: field unset)
-sup verdict 2 1 1 5000 60000 -1; sup applied 1500
-is "$SUP_REPLY" timeout "allow 12 leases old by the wall clock (no boot stamp): ignored"
-sup verdict 3 1 1 5000 0 6000; sup applied 1500
-is "$SUP_REPLY" timeout "allow 1.2 leases old by the boot clock, fresh by the wall clock: ignored"
+fs send verdict seq=2 rw=1 ro=1 lease_ms=5000 at_age_ms=60000 decided_boot_ms=0; fs_next 1.5 '^applied '
+is "$FS_REPLY" timeout "allow 12 leases old by the wall clock (no boot stamp): ignored"
+fs send verdict seq=3 rw=1 ro=1 lease_ms=5000 boot_age_ms=6000; fs_next 1.5 '^applied '
+is "$FS_REPLY" timeout "allow 1.2 leases old by the boot clock, fresh by the wall clock: ignored"
 like "$(pgcheck 127.0.0.5 harw)" "^error" "harw still DOWN"
 
-sup verdict 4 1 1 5000 -3600000 100; sup applied 3000
-like "$SUP_REPLY" "^applied seq=4 .*rw=1" "fresh by the boot clock, wall clock stepped: applied"
-sup verdict 5 0 0 60000 -1 -1; sup applied 3000
-like "$SUP_REPLY" "^applied seq=5 .*rw=0" "no stamp at all: taken as just decided"
-ok "grep -q 'verdict 2 arrived after its lease ran out' '$SUP_LOG'" "the stale verdict is logged"
-ok "! grep -Eq 'Sanitizer|runtime error:' '$SUP_LOG'" "no sanitizer report"
+fs send verdict seq=4 rw=1 ro=1 lease_ms=5000 at_age_ms=-3600000 boot_age_ms=100; fs_next 3 '^applied '
+like "$FS_REPLY" "^applied seq=4 .*rw=1" "fresh by the boot clock, wall clock stepped: applied"
+fs send verdict seq=5 rw=0 ro=0 lease_ms=60000 decided_at_ms=0 decided_boot_ms=0; fs_next 3 '^applied '
+like "$FS_REPLY" "^applied seq=5 .*rw=0" "no stamp at all: taken as just decided"
+ok "grep -q 'verdict 2 arrived after its lease ran out' '$FS_OUT'" "the stale verdict is logged"
+ok "! grep -Eq 'Sanitizer|runtime error:' '$FS_ERR'" "no sanitizer report"
 done_testing

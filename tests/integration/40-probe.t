@@ -30,159 +30,160 @@ conf=$PROBE_TMP/conf.yml
 
 # ---- steady state, majority ----
 probe_conf "$conf" n1 127.0.0.1 "\"$N2\", \"$N3\"" "$W"
-probe_start "$conf" || bail "probe did not say hello"
-ok "grep -q '^hello .*role=probe' '$PROBE_TMP/sup.out'" "worker says hello"
-view=$(probe_line 5 '^view ')
+fs_start probe "$conf" || bail "probe did not say hello"
+ok "grep -q '^hello .*role=probe' '$FS_OUT'" "worker says hello"
+view=$(fs_line 5 '^view ')
 is "$view" "view id=1 name=n1 ip=127.0.0.1 primaries=127.0.0.1 standbys=127.0.0.2,127.0.0.3 witness=127.0.0.4 recovery=0 timeline=1 db_error=" \
     "view from repmgr.nodes: own id and IP, active nodes only, timeline"
 # a fresh probe holds rw down for leaseMs + connectionDeadline + 250 ms
-v0=$(probe_line 5 '^verdict ')
-is "$(probe_field "$v0" rw)/$(probe_field "$v0" ro)" "0/0" \
+v0=$(fs_line 5 '^verdict ')
+is "$(fs_field "$v0" rw)/$(fs_field "$v0" ro)" "0/0" \
     "all agree, but a fresh probe denies rw first"
-like "$(probe_field "$v0" reason)" "^hold-down: majority held for 0 of 4250 ms before rw; 4 of 4 members agree" \
+like "$(fs_field "$v0" reason)" "^hold-down: majority held for 0 of 4250 ms before rw; 4 of 4 members agree" \
     "hold-down: default lease 3000 + deadline 1000 + 250 ms"
-v=$(probe_line 8 '^verdict .*rw=1')
-is "$(probe_field "$v" rw)/$(probe_field "$v" ro)" "1/0" \
+v=$(fs_line 8 '^verdict .*rw=1')
+is "$(fs_field "$v" rw)/$(fs_field "$v" ro)" "1/0" \
     "all agree for the hold-down: rw allowed, ro not (allowRO off)"
-held=$(( $(probe_field "$v" decided_boot_ms) - $(probe_field "$v0" decided_boot_ms) ))
+held=$(( $(fs_field "$v" decided_boot_ms) - $(fs_field "$v0" decided_boot_ms) ))
 ok "[ $held -ge 4250 ] && [ $held -lt 6500 ]" \
     "rw allowed once the majority held for the hold-down ($held ms)"
-is "$(probe_field "$v" agrees)" "111" "every peer agrees"
-is "$(probe_field "$v" policy)" "majority" "default policy is majority"
-is "$(probe_field "$v" lease_ms)" "3000" "lease is 3 x watchDog"
+is "$(fs_field "$v" agrees)" "111" "every peer agrees"
+is "$(fs_field "$v" policy)" "majority" "default policy is majority"
+is "$(fs_field "$v" lease_ms)" "3000" "lease is 3 x watchDog"
 boot_now=$(awk '{ printf "%d", $1 * 1000 }' /proc/uptime)	# CLOCK_BOOTTIME
-boot_v=$(probe_field "$v" decided_boot_ms)
+boot_v=$(fs_field "$v" decided_boot_ms)
 ok "[ \"\${boot_v:-0}\" -gt $((boot_now - 10000)) ] && [ \"\${boot_v:-0}\" -le $((boot_now + 1000)) ]" \
     "decided_boot_ms is CLOCK_BOOTTIME when decided ($boot_v, now $boot_now)"
-like "$(probe_field "$v" reason)" "^4 of 4 members agree" "reason says who agreed"
+like "$(fs_field "$v" reason)" "^4 of 4 members agree" "reason says who agreed"
 ok "grep -q '^asked ip=127.0.0.1 nodeId=1 nodeName=n1$' '$PROBE_TMP/n2.out'" \
     "WhatYouKnow carries our ip, nodeId, nodeName"
-ok "probe_wait 3 '^log .*\"msg\":\"verdict [0-9]+: rw allow, ro deny: 4 of 4.*\"evidence\":\"neighbour $N2 agrees'" \
+ok "fs_wait 3 '^log .*\"msg\":\"verdict [0-9]+: rw allow, ro deny: 4 of 4.*\"evidence\":\"neighbour $N2 agrees'" \
     "verdict logged with reason and evidence"
-probe_mark
-v2=$(probe_line 3 '^verdict ')
-ok "[ $(probe_field "$v2" seq) -gt $(probe_field "$v" seq) ]" "sequence numbers increase"
+fs_mark
+v2=$(fs_line 3 '^verdict ')
+ok "[ $(fs_field "$v2" seq) -gt $(fs_field "$v" seq) ]" "sequence numbers increase"
 
 # ---- a peer saw a higher timeline: the old primary fences ----
 probe_spec n2 answer ip=127.0.0.2 masters=127.0.0.2 slaves=127.0.0.3 obs=0/2
-probe_mark
-v=$(probe_line 4 '^verdict .*rw=0')
-like "$(probe_field "$v" reason)" "neighbour $N2 saw timeline 2, ours is 1" \
+fs_mark
+v=$(fs_line 4 '^verdict .*rw=0')
+like "$(fs_field "$v" reason)" "neighbour $N2 saw timeline 2, ours is 1" \
     "higher timeline of a peer denies rw"
 
 # ---- garbage and errors count as no answer ----
 probe_spec n2 garbage
-probe_mark
-v=$(probe_line 4 '^verdict .*answered=011')
-like "$(probe_field "$v" rw) $(probe_field "$v" reason)" "^0 hold-down: majority held for 0 of 4250 ms before rw; 3 of 4" \
+fs_mark
+v=$(fs_line 4 '^verdict .*answered=011')
+like "$(fs_field "$v" rw) $(fs_field "$v" reason)" "^0 hold-down: majority held for 0 of 4250 ms before rw; 3 of 4" \
     "the majority holds again after a denial: the hold-down starts over"
-v=$(probe_line 8 '^verdict .*rw=1 .*answered=011')
-is "$(probe_field "$v" rw)" "1" "garbage from one peer: 3 of 4 still agree"
-ok "probe_since | grep -q '^peer .*target=$N2 .*answered=0 .*error=unreadable answer'" \
+v=$(fs_line 8 '^verdict .*rw=1 .*answered=011')
+is "$(fs_field "$v" rw)" "1" "garbage from one peer: 3 of 4 still agree"
+ok "fs_since | grep -q '^peer .*target=$N2 .*answered=0 .*error=unreadable answer'" \
     "garbage reported as an unreadable answer"
 probe_spec n2 raw 1a02c328
-probe_mark
-p=$(probe_line 4 "^peer .*target=$N2 .*answered=0")
+fs_mark
+p=$(fs_line 4 "^peer .*target=$N2 .*answered=0")
 like "$p" "error=unreadable answer" "an answer whose strings are not UTF-8 is unreadable"
 probe_spec n2 big 20000
-probe_mark
-p=$(probe_line 4 "^peer .*target=$N2 .*answered=0")
+fs_mark
+p=$(fs_line 4 "^peer .*target=$N2 .*answered=0")
 like "$p" "error=RESOURCE_EXHAUSTED" "an oversized answer is refused by the client"
 probe_spec n2 status 14 harepd: local database unreachable
-probe_mark
-p=$(probe_line 4 "^peer .*target=$N2 .*error=UNAVAILABLE")
+fs_mark
+p=$(fs_line 4 "^peer .*target=$N2 .*error=UNAVAILABLE")
 like "$p" "error=UNAVAILABLE: harepd: local database unreachable" \
     "peer's gRPC status and details in the evidence"
 probe_spec n3 status 14 down
-probe_mark
-v=$(probe_line 4 '^verdict .*answered=001')
-is "$(probe_field "$v" rw)" "0" "two neighbours down: 2 of 4 is no majority"
+fs_mark
+v=$(fs_line 4 '^verdict .*answered=001')
+is "$(fs_field "$v" rw)" "0" "two neighbours down: 2 of 4 is no majority"
 probe_spec n2 answer ip=127.0.0.2 $SAME obs=1/1
 probe_spec n3 answer ip=127.0.0.3 $SAME obs=1/1
 
 # ---- pause / resume ----
-probe_mark
-probe_line 8 '^verdict .*rw=1' >/dev/null
-probe_send pause
+fs_mark
+fs_line 8 '^verdict .*rw=1' >/dev/null
+fs send control pause
 sleep 0.5
-probe_mark
+fs_mark
 sleep 2.5
-ok "[ \$(probe_since | grep -c '^view ') -ge 2 ]" "paused: views go on"
-is "$(probe_since | grep -c '^verdict ')" "0" "paused: no verdicts"
-probe_send resume
-probe_mark
-ok "probe_wait 2 '^verdict .*rw=1'" \
+ok "[ \$(fs_since | grep -c '^view ') -ge 2 ]" "paused: views go on"
+is "$(fs_since | grep -c '^verdict ')" "0" "paused: no verdicts"
+fs send control resume
+fs_mark
+ok "fs_wait 2 '^verdict .*rw=1'" \
     "resumed: verdicts again at once, rw kept (it was allowed before the pause)"
 
 # ---- reload: policy seed, from the same file ----
 probe_conf "$conf" n1 127.0.0.1 "\"$N2\", \"$N3\"" "$W" "policy: seed"
 probe_spec n2 answer ip=127.0.0.2 masters=127.0.0.2 slaves=127.0.0.3
-probe_send config
-probe_mark
-v=$(probe_line 4 '^verdict .*policy=seed')
-is "$(probe_field "$v" rw)/$(probe_field "$v" agrees)" "1/011" \
+fs push-config
+fs_mark
+v=$(fs_line 4 '^verdict .*policy=seed')
+is "$(fs_field "$v" rw)/$(fs_field "$v" agrees)" "1/011" \
     "seed: first neighbour not synced, the witness decides"
-like "$(probe_field "$v" reason)" "neighbour $N2 is not synced.*synced with witness $W" \
+like "$(fs_field "$v" reason)" "neighbour $N2 is not synced.*synced with witness $W" \
     "seed reason names both steps"
 probe_spec n2 answer ip=127.0.0.2 $SAME
-probe_mark
-v=$(probe_line 4 "^verdict .*reason=synced with neighbour $N2")
-is "$(probe_field "$v" rw)" "1" "seed: Go peer (no observation) synced: rw"
+fs_mark
+v=$(fs_line 4 "^verdict .*reason=synced with neighbour $N2")
+is "$(fs_field "$v" rw)" "1" "seed: Go peer (no observation) synced: rw"
 
 # ---- a query that hangs (repmgr.nodes locked) ends at the deadline ----
-probe_mark
-probe_line 4 '^verdict .*rw=1' >/dev/null
+fs_mark
+fs_line 4 '^verdict .*rw=1' >/dev/null
 pg_psql -d repmgr -c "begin" -c "lock table repmgr.nodes in access exclusive mode" \
     -c "select pg_sleep(3)" -c "commit" &
 locker=$!
-probe_mark
-view=$(probe_line 5 '^view .*db_error=.+')
-like "$(probe_field "$view" db_error)" "query timed out after 1000 ms|statement timeout" \
+fs_mark
+view=$(fs_line 5 '^view .*db_error=.+')
+like "$(fs_field "$view" db_error)" "query timed out after 1000 ms|statement timeout" \
     "a blocked query ends at connectionDeadline: the view says so"
-v=$(probe_line 4 '^verdict .*reason=local database unreachable')
-is "$(probe_field "$v" rw)" "0" "blocked query: rw denied"
-ok "[ $(probe_field "$v" tick_us) -lt 1500000 ]" \
-    "blocked query: the tick still ends within the deadline ($(probe_field "$v" tick_us) us)"
+v=$(fs_line 4 '^verdict .*reason=local database unreachable')
+is "$(fs_field "$v" rw)" "0" "blocked query: rw denied"
+ok "[ $(fs_field "$v" tick_us) -lt 1500000 ]" \
+    "blocked query: the tick still ends within the deadline ($(fs_field "$v" tick_us) us)"
 wait "$locker"
-probe_mark
-ok "probe_wait 10 '^verdict .*rw=1'" "lock released: rw again"
+fs_mark
+ok "fs_wait 10 '^verdict .*rw=1'" "lock released: rw again"
 
 # ---- the database goes away and comes back ----
 probe_conf "$conf" n1 127.0.0.1 "\"$N2\", \"$N3\"" "$W"
-probe_send config
+fs push-config
 (cd / && pg_as "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1)
-probe_mark
-view=$(probe_line 5 '^view .*db_error=.+')
+fs_mark
+view=$(fs_line 5 '^view .*db_error=.+')
 like "$view" "db_error=.+" "database stopped: the view says why"
-v=$(probe_line 5 '^verdict .*reason=local database unreachable')
-is "$(probe_field "$v" rw)/$(probe_field "$v" ro)" "0/0" "database down: deny rw and ro"
-ok "[ $(probe_field "$v" tick_us) -lt 500000 ]" \
-    "database down: fenced without waiting for peers ($(probe_field "$v" tick_us) us)"
+v=$(fs_line 5 '^verdict .*reason=local database unreachable')
+is "$(fs_field "$v" rw)/$(fs_field "$v" ro)" "0/0" "database down: deny rw and ro"
+ok "[ $(fs_field "$v" tick_us) -lt 500000 ]" \
+    "database down: fenced without waiting for peers ($(fs_field "$v" tick_us) us)"
 (cd "$PG_TMP" && pg_as env HOME="$PG_TMP" "$PGBIN/pg_ctl" -D "$PGDATA" \
     -l "$PG_TMP/server.log" -w start >/dev/null 2>&1 </dev/null)
-probe_mark
-ok "probe_wait 20 '^verdict .*rw=1'" "database back: reconnected, rw again"
-ok "probe_since | grep -q 'local database reachable again'" "recovery logged"
-probe_stop
-is "$PROBE_EXIT" "exit status=0 signal=0" "shutdown: exit 0"
+fs_mark
+ok "fs_wait 20 '^verdict .*rw=1'" "database back: reconnected, rw again"
+ok "fs_since | grep -q 'local database reachable again'" "recovery logged"
+fs_stop
+like "$FS_EXIT" "^exit status=0 signal=0 " "shutdown: exit 0"
 
-# ---- server-only: the view, nothing else ----
+# ---- server-only (the witness): views, no verdict; it asks the data
+# nodes, whose timelines it follows (docs/POLICY.md) ----
 : >"$PROBE_TMP/n2.out.before"
 cp "$PROBE_TMP/n2.out" "$PROBE_TMP/n2.out.before"
-probe_start --server-only "$conf" || bail "probe did not start"
+fs_start probe "$conf" server_only=1 || bail "probe did not start"
 sleep 2.5
-ok "[ \$(grep -c '^view ' '$PROBE_TMP/sup.out') -ge 2 ]" "server-only: views"
-is "$(grep -c '^verdict ' "$PROBE_TMP/sup.out")" "0" "server-only: no verdicts"
-ok "cmp -s '$PROBE_TMP/n2.out' '$PROBE_TMP/n2.out.before'" \
-    "server-only: no peer is asked"
-probe_stop
+ok "[ \$(grep -c '^view ' '$FS_OUT') -ge 2 ]" "server-only: views"
+is "$(grep -c '^verdict ' "$FS_OUT")" "0" "server-only: no verdicts"
+ok "! cmp -s '$PROBE_TMP/n2.out' '$PROBE_TMP/n2.out.before'" \
+    "server-only: the data nodes are asked (their timelines)"
+fs_stop
 
 # ---- tick duration with 0, 1 and 4 blackholed peers (deadline 1 s) ----
 tick_median() {	# tick_median CONF: median tick_us of 5 verdicts
-	probe_start "$1" || return 1
-	probe_wait 15 '^verdict seq=6 '
-	probe_stop
-	grep '^verdict ' "$PROBE_TMP/sup.out" | sed -n '2,6p' |
+	fs_start probe "$1" || return 1
+	fs_wait 15 '^verdict seq=6 '
+	fs_stop
+	grep '^verdict ' "$FS_OUT" | sed -n '2,6p' |
 	    sed 's/.* tick_us=\([0-9]*\).*/\1/' | sort -n | sed -n 3p
 }
 BH=() ; for i in 1 2 3 4; do BH+=("\"$(probe_target bh$i 127.0.0.$((4 + i)))\""); done
@@ -196,21 +197,21 @@ diag "tick duration (median of 5, deadline 1 s): 0 blackholed ${t0} us, 1 blackh
 ok "[ '$t0' -lt 200000 ]" "no dead peer: a tick takes milliseconds ($t0 us)"
 ok "[ '$t1' -ge 1000000 ] && [ '$t1' -lt 1500000 ]" "1 blackholed peer: one deadline ($t1 us)"
 ok "[ '$t4' -ge 1000000 ] && [ '$t4' -lt 1500000 ]" "4 blackholed peers: still one deadline ($t4 us)"
-v=$(grep '^verdict ' "$PROBE_TMP/sup.out" | tail -1)
-is "$(probe_field "$v" answered)/$(probe_field "$v" rw)" "1100001/0" \
+v=$(grep '^verdict ' "$FS_OUT" | tail -1)
+is "$(fs_field "$v" answered)/$(fs_field "$v" rw)" "1100001/0" \
     "4 blackholed of 8 members: 4 agree, 5 needed, rw denied"
 
 # ---- shutdown while a tick waits for a dead peer (deadline 5 s) ----
 PROBE_DEADLINE=5 probe_conf "$conf" n1 127.0.0.1 "\"$N2\", ${BH[0]}" "$W"
-probe_start "$conf" || bail "probe did not start"
-probe_wait 5 '^view '
+fs_start probe "$conf" || bail "probe did not start"
+fs_wait 5 '^view '
 sleep 0.5
 t0=$(date +%s%N)
-probe_stop
+fs_stop
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-is "$PROBE_EXIT" "exit status=0 signal=0" "shutdown during a tick: clean exit"
+like "$FS_EXIT" "^exit status=0 signal=0 " "shutdown during a tick: clean exit"
 ok "[ $ms -lt 1000 ]" "shutdown during a tick: the dead peer is not waited for ($ms ms)"
-is "$(grep -c '^verdict ' "$PROBE_TMP/sup.out")" "0" "shutdown during a tick: no verdict from cancelled calls"
+is "$(grep -c '^verdict ' "$FS_OUT")" "0" "shutdown during a tick: no verdict from cancelled calls"
 
 for n in n2 n3 w; do probe_peer_stop $n; done
 is "$(probe_sanitizer_reports)" "" "no sanitizer report from the worker or the peers"

@@ -30,14 +30,14 @@ answered() {	# answered OVERRIDE CERT [tls enabled]: answered= of a verdict
 	PROBE_GRPC_EXTRA="    serverHostOverride: \"$1\"
     tls: { enabled: ${3:-true}, ca: $P/ca.pem, cert: $P/$2.pem, key: $P/$2.key }"
 	probe_conf "$conf" n1 127.0.0.1 "$NEIGH" ""
-	probe_start --pem "$P/ca.pem" "$P/$2.pem" "$P/$2.key" "$conf" || return 1
-	probe_field "$(probe_line 5 '^verdict ')" answered
-	probe_stop
+	fs_start probe "$conf" ca="$P/ca.pem" cert="$P/$2.pem" key="$P/$2.key" || return 1
+	fs_field "$(fs_line 5 '^verdict ')" answered
+	fs_stop
 }
 
 is "$(answered peer.harepd.test client)" "110" \
     "TLS with serverHostOverride: TLS and mutual TLS peers answer, a plaintext one does not"
-ok "grep -q '^peer .*target=$(probe_target plain 127.0.0.4) .*error=UNAVAILABLE' '$PROBE_TMP/sup.out'" \
+ok "grep -q '^peer .*target=$(probe_target plain 127.0.0.4) .*error=UNAVAILABLE' '$FS_OUT'" \
     "plaintext peer: UNAVAILABLE"
 is "$(answered "" client)" "000" \
     "no serverHostOverride: the certificate's name does not match 127.0.0.x"

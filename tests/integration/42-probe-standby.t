@@ -48,48 +48,48 @@ conf=$PROBE_TMP/conf.yml
 PGHOST=$SB_TMP PGPORT=$SB_PORT probe_conf "$conf" n2 127.0.0.2 \
     "\"$(probe_target n1 127.0.0.1)\"" "$(probe_target w 127.0.0.4)" \
     "allowRO: true" "leaseMs: 1500"
-probe_start "$conf" || bail "probe did not say hello"
-view=$(probe_line 5 '^view ')
+fs_start probe "$conf" || bail "probe did not say hello"
+view=$(fs_line 5 '^view ')
 is "$view" "view id=2 name=n2 ip=127.0.0.2 primaries=127.0.0.1 standbys=127.0.0.2 witness=127.0.0.4 recovery=1 timeline=1 db_error=" \
     "standby's view: replicated repmgr.nodes, in recovery, received timeline 1"
-v=$(probe_line 5 '^verdict ')
-is "$(probe_field "$v" rw)/$(probe_field "$v" ro)" "0/1" "healthy standby: ro only"
-like "$(probe_field "$v" reason)" "3 of 3 members agree; primaryIP 127.0.0.2 is a healthy standby" \
+v=$(fs_line 5 '^verdict ')
+is "$(fs_field "$v" rw)/$(fs_field "$v" ro)" "0/1" "healthy standby: ro only"
+like "$(fs_field "$v" reason)" "3 of 3 members agree; primaryIP 127.0.0.2 is a healthy standby" \
     "reason names the standby"
 
 # ---- promotion ----
 (cd / && pg_as "$PGBIN/pg_ctl" -D "$SB_DATA" -w promote >/dev/null 2>&1) ||
 	bail "promote failed"
 t0=$(date +%s%N)
-probe_mark
-view=$(probe_line 5 '^view .*recovery=0')
+fs_mark
+view=$(fs_line 5 '^view .*recovery=0')
 like "$view" "recovery=0 timeline=2 " \
     "promoted: out of recovery, on timeline 2 at once ($(( ($(date +%s%N) - t0) / 1000000 )) ms)"
-v=$(probe_line 5 '^verdict ')
-is "$(probe_field "$v" rw)/$(probe_field "$v" ro)" "0/0" \
+v=$(fs_line 5 '^verdict ')
+is "$(fs_field "$v" rw)/$(fs_field "$v" ro)" "0/0" \
     "promoted but repmgr.nodes still names n1: no rw, no ro"
 # what `repmgr standby promote` writes on the new primary
 sb_psql -c "update repmgr.nodes set active = false where node_id = 1" \
     -c "update repmgr.nodes set type = 'primary', upstream_node_id = null where node_id = 2"
-probe_mark
-v=$(probe_line 5 '^verdict .*reason=only')
-like "$(probe_field "$v" reason)" "only 1 of 3 members agree" \
+fs_mark
+v=$(fs_line 5 '^verdict .*reason=only')
+like "$(fs_field "$v" reason)" "only 1 of 3 members agree" \
     "new primary while n1 and the witness still tell the old story: no rw"
 NEW="masters=127.0.0.2 slaves= witness=127.0.0.4"
 probe_spec w answer ip=127.0.0.4 $NEW obs=0/1
-probe_mark
-v=$(probe_line 5 '^verdict .*reason=hold-down')
-like "$(probe_field "$v" rw) $(probe_field "$v" reason)" "^0 hold-down: majority held for 0 of 2750 ms before rw; 2 of 3" \
+fs_mark
+v=$(fs_line 5 '^verdict .*reason=hold-down')
+like "$(fs_field "$v" rw) $(fs_field "$v" reason)" "^0 hold-down: majority held for 0 of 2750 ms before rw; 2 of 3" \
     "the witness followed: rw held down for leaseMs 1500 + deadline 1000 + 250 ms"
-v=$(probe_line 5 '^verdict .*rw=1')
-like "$(probe_field "$v" reason)" "2 of 3 members agree; primaryIP 127.0.0.2 is the only active primary, not in recovery, timeline 2" \
+v=$(fs_line 5 '^verdict .*rw=1')
+like "$(fs_field "$v" reason)" "2 of 3 members agree; primaryIP 127.0.0.2 is the only active primary, not in recovery, timeline 2" \
     "once the witness followed: rw on the new primary"
 probe_spec n1 answer ip=127.0.0.1 $OLD obs=0/2
-probe_mark
-v=$(probe_line 5 '^verdict ')
-like "$(probe_field "$v" reason)" "neighbour .* is out of recovery on timeline 2, ours is 2" \
+fs_mark
+v=$(fs_line 5 '^verdict ')
+like "$(fs_field "$v" reason)" "neighbour .* is out of recovery on timeline 2, ours is 2" \
     "a second writer on our timeline denies rw"
-probe_stop
-is "$PROBE_EXIT" "exit status=0 signal=0" "shutdown: exit 0"
+fs_stop
+like "$FS_EXIT" "^exit status=0 signal=0 " "shutdown: exit 0"
 is "$(probe_sanitizer_reports)" "" "no sanitizer report"
 done_testing

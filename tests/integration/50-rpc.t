@@ -10,8 +10,8 @@
 
 rpc_setup
 RPC_WATCHDOG=2 rpc_conf "$RPC_TMP/conf.yml" "$RPC_PORT"
-rpc_start "$RPC_TMP/conf.yml" || bail "rpc worker did not say hello"
-like "$(rpc_logs | grep serving)" "port $RPC_PORT \\(insecure\\).*up to 7000 ms" \
+fs_start rpc "$RPC_TMP/conf.yml" || bail "rpc worker did not say hello"
+like "$(fs_logs | grep serving)" "port $RPC_PORT \\(insecure\\).*up to 7000 ms" \
     "serves on the configured port; a view lives 3 watchDog + 1 deadline"
 
 # --- answers from the view ---
@@ -23,7 +23,7 @@ want='{"ip": "127.0.0.1", "master": ["127.0.0.1"], "nodeId": 1, "nodeName": "nod
 is "$(rpc_call)" "code=OK n=1 answer=$want" \
     "answers the view: master = primaries, slaves = standbys, observation"
 
-rpc_send "view id=2 name=node_2 ip=127.0.0.2 primaries=127.0.0.1" \
+fs send view "id=2 name=node_2 ip=127.0.0.2 primaries=127.0.0.1" \
     "standbys=127.0.0.2 recovery=1 timeline=7"
 like "$(rpc_call)" '"nodeId": 2, "nodeName": "node_2", "observation": \{"inRecovery": true, "timeline": 7\}.*"witness": ""' \
     "a newer view replaces the old one at once (standby, no witness)"
@@ -31,11 +31,11 @@ like "$(rpc_call)" '"nodeId": 2, "nodeName": "node_2", "observation": \{"inRecov
 rpc_view "db_error=could not connect to server: Connection refused"
 is "$(rpc_call)" "code=UNAVAILABLE n=1 details=local database unreachable: could not connect to server: Connection refused" \
     "database down in the view: UNAVAILABLE with the database's error"
-like "$(rpc_logs | grep 'database unreachable')" '"level":"warning"' \
+like "$(fs_logs | grep 'database unreachable')" '"level":"warning"' \
     "the worker logs that peers now get UNAVAILABLE"
 rpc_view
 like "$(rpc_call)" "^code=OK" "database back: answers again"
-like "$(rpc_logs | grep 'reachable again')" 'answering peers' \
+like "$(fs_logs | grep 'reachable again')" 'answering peers' \
     "and logs it"
 
 rpc_view age_ms=7500
@@ -47,7 +47,7 @@ like "$(rpc_call)" "^code=OK" "a view 3 s old is still answered"
 ok "wait_for 6 'rpc_call | grep -q \"^code=UNAVAILABLE.*stale\"'" \
     "the same view turns stale while nobody refreshes it"
 rpc_view
-rpc_send "refresh 200"
+fs refresh 200
 
 # --- hostile or mistaken callers ---
 like "$(rpc_call --raw ffffffff)" "^code=INVALID_ARGUMENT n=1 details=request of 4 bytes is not a models.WhatYouKnow" \
@@ -76,9 +76,9 @@ like "$(rpc_call --timeout 1)" "^code=OK" "a silent TCP client blocks nobody"
 exec {silent}>&-
 
 # a stopped server: the caller's deadline, not the core's 20 s, ends it
-kill -STOP "$RPC_PID"
+kill -STOP "$FS_WORKER"
 out=$(rpc_call --timeout 0.5 --time)
-kill -CONT "$RPC_PID"
+kill -CONT "$FS_WORKER"
 like "$out" "^code=DEADLINE_EXCEEDED" "stopped worker: DEADLINE_EXCEEDED"
 ms=$(echo "$out" | sed -n 's/^elapsed_ms=//p')
 # the core's own connect timeout is 20 s: the caller's deadline must win
@@ -88,20 +88,20 @@ like "$(rpc_call)" "^code=OK" "after all of that the server still answers"
 # --- the inquiry log ---
 sleep 1.1	# a fresh one-second window of the log limiter
 rpc_call --node-name node_7 --node-id 7 --ip 127.0.0.7 >/dev/null
-wait_for 3 'rpc_logs | grep -q node_7'
-line=$(rpc_logs | grep '"nodeName":"node_7"' | head -1)
+wait_for 3 'fs_logs | grep -q node_7'
+line=$(fs_logs | grep '"nodeName":"node_7"' | head -1)
 like "$line" '"msg":"inquiry from ipv4:127\.0\.0\.1:[0-9]+: ip 127\.0\.0\.7, nodeId 7, nodeName node_7".*"peer":"ipv4:127\.0\.0\.1:[0-9]+","ip":"127\.0\.0\.7","nodeId":"7","nodeName":"node_7","status":"OK"' \
     "an inquiry is logged with the peer's address and the WhatYouKnow fields"
 like "$(rpc_call --size 3000)" "^code=OK" "a 3000-byte nodeName is a valid question"
-wait_for 3 'rpc_logs | grep -q nnnnnnnnnn'
-name=$(rpc_logs | grep -m1 nnnnnnnnnn | sed 's/.*"nodeName":"\(n*\)".*/\1/')
+wait_for 3 'fs_logs | grep -q nnnnnnnnnn'
+name=$(fs_logs | grep -m1 nnnnnnnnnn | sed 's/.*"nodeName":"\(n*\)".*/\1/')
 is "${#name}" 79 "but the log line carries only its first 79 bytes"
-like "$(rpc_logs | grep 'GetSecrets')" '"method":"/models.ClusterInfo/GetSecrets","status":"UNIMPLEMENTED"' \
+like "$(fs_logs | grep 'GetSecrets')" '"method":"/models.ClusterInfo/GetSecrets","status":"UNIMPLEMENTED"' \
     "a call of another method is logged"
 
 sleep 1.1	# a fresh one-second window
-mark=$(rpc_logs | wc -l)
-flood_logs() { rpc_logs | tail -n +$((mark + 1)); }
+mark=$(fs_logs | wc -l)
+flood_logs() { fs_logs | tail -n +$((mark + 1)); }
 like "$(rpc_call --count 500)" "^code=OK n=500 " "500 inquiries in a row are answered"
 logged=$(flood_logs | grep -c '"msg":"inquiry from')
 suppressed() { flood_logs | sed -n 's/.*suppressed \([0-9]*\) inquiry.*/\1/p' |
@@ -114,24 +114,24 @@ secs=$(flood_logs | grep -c 'suppressed [0-9]* inquiry')
 ok "[ $logged -le $(( (secs + 1) * 10 )) ]" \
     "at most 10 lines a second: $logged logged line by line, $secs summaries"
 # --- control and reload ---
-rpc_send "control pause"
+fs send control pause
 like "$(rpc_call)" "^code=OK" "stop-client (PAUSE) leaves the server answering"
-rpc_send "control resume"
+fs send control resume
 RPC_WATCHDOG=5 rpc_conf "$RPC_TMP/conf.yml" "$((RPC_PORT + 1))"
-rpc_send config
-ok "wait_for 3 'rpc_logs | grep -q \"bindPort or TLS changed\"'" \
+fs push-config
+ok "wait_for 3 'fs_logs | grep -q \"bindPort or TLS changed\"'" \
     "reload with another port: logged as needing a restart"
-like "$(rpc_logs | grep 'configuration reloaded')" "up to 16000 ms old" \
+like "$(fs_logs | grep 'configuration reloaded')" "up to 16000 ms old" \
     "the view's age limit follows the new watchDog at once"
 like "$(rpc_call)" "^code=OK" "and the server still answers on the old port"
 echo "harepd: { gRPC: { bindPort: not-a-port" >"$RPC_TMP/conf.yml"
-rpc_send config
-ok "wait_for 3 'rpc_logs | grep -q \"does not load: keeping the running one\"'" \
+fs push-config
+ok "wait_for 3 'fs_logs | grep -q \"does not load: keeping the running one\"'" \
     "a reloaded configuration that does not load is refused, and logged"
 like "$(rpc_call)" "^code=OK" "the worker goes on with the running one"
 
 # --- no file of its own ---
-files=$(for fd in /proc/$RPC_PID/fd/*; do
+files=$(for fd in /proc/$FS_WORKER/fd/*; do
 	n=${fd##*/}; [ "$n" -le 2 ] && continue
 	t=$(readlink "$fd"); case $t in socket:*|pipe:*|anon_inode:*|/dev/null) ;; *) echo "$n=$t";; esac
 done)
@@ -141,21 +141,21 @@ is "$files" "" "beyond stdio the worker holds only sockets, pipes, event fds, /d
 rpc_call --count 3000 --timeout 2 >"$RPC_TMP/load.out" &
 load=$!
 sleep 0.5
-rpc_stop
-like "$RPC_EXIT" "^exit status=0 signal=0 shutdown_ms=[0-9]+$" "SHUTDOWN under load: exit status 0"
-ms=$(echo "$RPC_EXIT" | sed 's/.*shutdown_ms=//')
+fs_stop
+like "$FS_EXIT" "^exit status=0 signal=0 shutdown_ms=[0-9]+$" "SHUTDOWN under load: exit status 0"
+ms=$(echo "$FS_EXIT" | sed 's/.*shutdown_ms=//')
 ok "[ $ms -lt 1000 ]" "and in less than a second ($ms ms)"
 wait $load
-like "$(rpc_logs | tail -1)" '"msg":"stopped"' "its last words reach the supervisor"
+like "$(fs_logs | tail -1)" '"msg":"stopped"' "its last words reach the supervisor"
 
 # --- IPv6 ---
 if (exec 3<>/dev/tcp/::1/1) 2>&1 | grep -q "refused"; then
 	RPC_BIND=::1 rpc_conf "$RPC_TMP/conf6.yml" "$RPC_PORT"
-	if rpc_start "$RPC_TMP/conf6.yml"; then
+	if fs_start rpc "$RPC_TMP/conf6.yml"; then
 		rpc_view
 		like "$(rpc_call --target "[::1]:$RPC_PORT")" "^code=OK" \
 		    "bindAddress ::1 serves on [::1]"
-		rpc_stop
+		fs_stop
 	else
 		ok false "bindAddress ::1 serves on [::1]"
 	fi

@@ -17,13 +17,13 @@ tls_conf() {	# tls_conf CLIENT_AUTH
 	    "  clientAuth: $1" "  ca: $P/ca.pem" "  cert: $P/server.pem" \
 	    "  key: $P/server.key"
 }
-pems=("$P/ca.pem" "$P/server.pem" "$P/server.key")
+pems=(ca="$P/ca.pem" cert="$P/server.pem" key="$P/server.key")
 
 # --- TLS, server authenticated only ---
 tls_conf false
-rpc_start "$RPC_TMP/conf.yml" "${pems[@]}" || bail "TLS worker did not start"
+fs_start rpc "$RPC_TMP/conf.yml" "${pems[@]}" || bail "TLS worker did not start"
 rpc_view
-like "$(rpc_logs | grep serving)" "\\(TLS\\)" "serving with TLS"
+like "$(fs_logs | grep serving)" "\\(TLS\\)" "serving with TLS"
 like "$(rpc_call --ca "$P/ca.pem")" '^code=OK n=1 answer=\{"ip": "127.0.0.1"' \
     "python client checks the server's certificate (SAN IP:127.0.0.1)"
 like "$(rpc_call --ca "$P/ca.pem" --override node1.harepd.test)" "^code=OK" \
@@ -40,15 +40,15 @@ like "$(rpc_call --ca "$P/ca.pem" --raw ffff)" "^code=INVALID_ARGUMENT" \
     "garbage over TLS: INVALID_ARGUMENT"
 like "$(rpc_call --ca "$P/ca.pem" --size 5000)" "^code=RESOURCE_EXHAUSTED" \
     "oversized over TLS: RESOURCE_EXHAUSTED"
-rpc_stop
-like "$RPC_EXIT" "^exit status=0 " "TLS worker stops cleanly"
+fs_stop
+like "$FS_EXIT" "^exit status=0 " "TLS worker stops cleanly"
 
 # --- mutual TLS ---
 tls_conf true
-rpc_start "$RPC_TMP/conf.yml" "${pems[@]}" || bail "mTLS worker did not start"
+fs_start rpc "$RPC_TMP/conf.yml" "${pems[@]}" || bail "mTLS worker did not start"
 rpc_view
-rpc_send "refresh 200"
-like "$(rpc_logs | grep serving)" "\\(mutual TLS\\)" "serving with mutual TLS"
+fs refresh 200
+like "$(fs_logs | grep serving)" "\\(mutual TLS\\)" "serving with mutual TLS"
 client=(--ca "$P/ca.pem" --cert "$P/client.pem" --key "$P/client.key")
 like "$(rpc_call "${client[@]}")" '^code=OK n=1 answer=\{"ip": "127.0.0.1"' \
     "a client with a certificate signed by ca is answered"
@@ -61,7 +61,7 @@ like "$(rpc_call "${client[@]}" --count 50)" "^code=OK n=50 " \
     "the server goes on answering members after the refusals"
 # every refused handshake makes the core log an error line: a flood of
 # them must not fill the disk
-mark=$(rpc_logs | wc -l)
+mark=$(fs_logs | wc -l)
 t0=$(date +%s)
 # four at a time, so that even a slow machine makes more than 5 a second
 flood=()
@@ -74,25 +74,25 @@ for j in 1 2 3 4; do
 done
 wait "${flood[@]}"
 secs=$(( $(date +%s) - t0 + 1 ))
-wait_for 3 'rpc_logs | tail -n +$((mark + 1)) | grep -q "suppressed [0-9]* gRPC core log lines"'
-core=$(rpc_logs | tail -n +$((mark + 1)) | grep -c '"msg":"gRPC: ')
-like "$(rpc_logs | tail -n +$((mark + 1)) | grep '"msg":"gRPC: ' | head -1)" \
+wait_for 3 'fs_logs | tail -n +$((mark + 1)) | grep -q "suppressed [0-9]* gRPC core log lines"'
+core=$(fs_logs | tail -n +$((mark + 1)) | grep -c '"msg":"gRPC: ')
+like "$(fs_logs | tail -n +$((mark + 1)) | grep '"msg":"gRPC: ' | head -1)" \
     'Handshake failed.*did not return a certificate' \
     "a refused handshake is logged: the peer gave no certificate"
-sup=$(rpc_logs | tail -n +$((mark + 1)) | sed -n 's/.*suppressed \([0-9]*\) gRPC core.*/\1/p' |
+sup=$(fs_logs | tail -n +$((mark + 1)) | sed -n 's/.*suppressed \([0-9]*\) gRPC core.*/\1/p' |
 	awk '{s += $1} END {print s + 0}')
 ok "[ $sup -gt 0 ] && [ $core -le $((5 * secs + 5)) ]" \
     "60 refused handshakes in $secs s: $core core lines logged, $sup suppressed"
 like "$(rpc_call "${client[@]}")" "^code=OK" "and members are still answered"
-like "$(rpc_logs | grep '"msg":"inquiry from' | tail -1)" '"peer":"ipv4:127\.0\.0\.1:[0-9]+"' \
+like "$(fs_logs | grep '"msg":"inquiry from' | tail -1)" '"peer":"ipv4:127\.0\.0\.1:[0-9]+"' \
     "inquiries over mutual TLS are logged with the peer"
-rpc_stop
-like "$RPC_EXIT" "^exit status=0 " "mTLS worker stops cleanly"
+fs_stop
+like "$FS_EXIT" "^exit status=0 " "mTLS worker stops cleanly"
 
 # --- TLS on, but the supervisor sent no key material ---
-rpc_start "$RPC_TMP/conf.yml" "$P/ca.pem" "$P/server.pem" "" >/dev/null
-wait_for 5 'grep -q "^exit " "$RPC_TMP/sup.out"'
-like "$(grep '^exit ' "$RPC_TMP/sup.out")" "^exit status=[1-9]" \
+fs_start rpc "$RPC_TMP/conf.yml" ca="$P/ca.pem" cert="$P/server.pem" >/dev/null
+wait_for 5 'grep -q "^exit " "$FS_OUT"'
+like "$(grep '^exit ' "$FS_OUT")" "^exit status=[1-9]" \
     "TLS without the key's PEM: the worker refuses to start"
-like "$(rpc_logs | grep -i 'PEM')" "key PEM is missing" "and says what is missing"
+like "$(fs_logs | grep -i 'PEM')" "key PEM is missing" "and says what is missing"
 done_testing

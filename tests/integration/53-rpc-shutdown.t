@@ -13,7 +13,7 @@ RPC_CALL=$HAREPD_BUILD/tests/helpers/rpc_call
 rpc_conf "$RPC_TMP/conf.yml" "$RPC_PORT"
 ROUNDS=12
 for i in $(seq $ROUNDS); do
-	rpc_start "$RPC_TMP/conf.yml" || { ok false "round $i: worker started"; continue; }
+	fs_start rpc "$RPC_TMP/conf.yml" || { ok false "round $i: worker started"; continue; }
 	rpc_view
 	# C core clients, 32 calls in flight: thousands of calls a second
 	loads=()
@@ -22,29 +22,29 @@ for i in $(seq $ROUNDS); do
 		    >"$RPC_TMP/load.$c" 2>&1 &
 		loads+=($!)
 	done
-	wait_for 3 'rpc_logs | grep -q "inquiry from"'
+	wait_for 3 'fs_logs | grep -q "inquiry from"'
 	sleep "0.$(( i * 37 % 10 ))"
-	rpc_stop
-	like "$RPC_EXIT" "^exit status=0 signal=0 " "round $i: exit status 0 under load"
-	ms=${RPC_EXIT##*shutdown_ms=}
+	fs_stop
+	like "$FS_EXIT" "^exit status=0 signal=0 " "round $i: exit status 0 under load"
+	ms=${FS_EXIT##*shutdown_ms=}
 	ok "[ $ms -lt 1000 ]" "round $i: stopped in $ms ms"
 	wait "${loads[@]}"
 	like "$(cat "$RPC_TMP/load.1")" "^status=OK count=[1-9]" "round $i: calls were answered before"
 done
 # SIGTERM (an operator, or PDEATHSIG when the supervisor dies) does the same
-rpc_start "$RPC_TMP/conf.yml" || bail "worker did not start"
+fs_start rpc "$RPC_TMP/conf.yml" || bail "worker did not start"
 rpc_view
 "$RPC_CALL" -n 200000 -C 32 -d 2000 "127.0.0.1:$RPC_PORT" >/dev/null 2>&1 &
 load=$!
-wait_for 3 'rpc_logs | grep -q "inquiry from"'
+wait_for 3 'fs_logs | grep -q "inquiry from"'
 t0=$(date +%s%N)
-kill -TERM "$RPC_PID"
-wait_for 5 'grep -q "^exit " "$RPC_TMP/sup.out"'
+kill -TERM "$FS_WORKER"
+wait_for 5 'grep -q "^exit " "$FS_OUT"'
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-like "$(grep '^exit ' "$RPC_TMP/sup.out")" "^exit status=0 signal=0 " \
+like "$(grep '^exit ' "$FS_OUT")" "^exit status=0 signal=0 " \
     "SIGTERM under load: a clean exit, status 0"
 ok "[ $ms -lt 1000 ]" "within a second ($ms ms)"
-like "$(rpc_logs | grep SIGTERM)" "shutting down" "and it says why it stopped"
+like "$(fs_logs | grep SIGTERM)" "shutting down" "and it says why it stopped"
 wait $load
-rpc_stop
+fs_stop
 done_testing

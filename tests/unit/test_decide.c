@@ -60,7 +60,7 @@ struct dcase {
 #define NEW	"M=10.0.0.2 S=10.0.0.3"
 #define N2_NEW	"n 10.0.0.2:10000 " NEW " ip=10.0.0.2 obs=0/3"
 #define N3_NEW	"n 10.0.0.3:10000 " NEW " ip=10.0.0.3 obs=1/3"
-/* The witness's copy of repmgr.nodes still names n1 (FACTS.md). */
+/* The witness's copy of repmgr.nodes still names n1 (docs/POLICY.md). */
 #define W_STALE	"w 10.0.0.4:10000 " SAME " ip=10.0.0.4 obs=0/1"
 /* A restarted old primary n1 tells its old story, timeline 2. */
 #define N1_OLD	"n 10.0.0.1:10000 " SAME " ip=10.0.0.1 obs=0/2"
@@ -180,7 +180,7 @@ static const struct dcase cases[] = {
 	  false, "10.0.0.1", "P=10.0.0.1 S=10.0.0.2 rec=0 tl=1",
 	  { "n 10.0.0.2:1 M=10.0.0.1 S=10.0.0.2,10.0.0.3" },
 	  false, false, "only 1 of 2", "0" },
-	/* ---- majority: failover stories (FACTS.md) ---- */
+	/* ---- majority: failover stories (docs/POLICY.md) ---- */
 	{ "majority: restarted old primary learns the higher timeline",
 	  MAJ, true, "10.0.0.1", VIEW_N1, { N2_NEW, N3_NEW, W_STALE },
 	  false, false, "saw timeline 3, ours is 2", "001" },
@@ -378,6 +378,41 @@ parse_view(struct arena *a, const char *spec, Harepd__LocalView *v)
 	}
 }
 
+static int
+gate_state(const char *s)
+{
+	if (strncmp(s, "DENIED", 6) == 0)
+		return MODELS__GATE__STATE__DENIED;
+	if (strncmp(s, "INTENT", 6) == 0)
+		return MODELS__GATE__STATE__INTENT;
+	if (strncmp(s, "ALLOWED", 7) == 0)
+		return MODELS__GATE__STATE__ALLOWED;
+	if (strncmp(s, "UNKNOWN", 7) == 0)
+		return MODELS__GATE__STATE__UNKNOWN;
+	fail_msg("bad gate state %s", s);
+	return -1;
+}
+
+/* "STATE[/viewStableMs[/leaseMs[/members]]]" */
+static Models__Gate *
+parse_gate(struct arena *a, const char *spec)
+{
+	Models__Gate *g = keep(a, malloc(sizeof(*g)));
+	const char *slash;
+
+	models__gate__init(g);
+	g->state = gate_state(spec);
+	g->leasems = 3000;
+	g->deadlinems = 1000;
+	if ((slash = strchr(spec, '/')) != NULL)
+		g->viewstablems = strtoull(slash + 1, NULL, 10);
+	if (slash != NULL && (slash = strchr(slash + 1, '/')) != NULL)
+		g->leasems = (uint32_t)strtoul(slash + 1, NULL, 10);
+	if (slash != NULL && (slash = strchr(slash + 1, '/')) != NULL)
+		g->members = (uint32_t)strtoul(slash + 1, NULL, 10);
+	return g;
+}
+
 static void
 parse_answer_token(struct arena *a, char *tok, Models__IKnow *k)
 {
@@ -397,7 +432,9 @@ parse_answer_token(struct arena *a, char *tok, Models__IKnow *k)
 		o->inrecovery = tok[4] == '1';
 		o->timeline = (uint32_t)atoi(tok + 6);
 		k->observation = o;
-	} else
+	} else if (strncmp(tok, "gate=", 5) == 0)
+		k->gate = parse_gate(a, tok + 5);
+	else
 		fail_msg("bad peer token %s", tok);
 }
 
@@ -437,7 +474,8 @@ run_case(void **state)
 	Harepd__LocalView view;
 	struct arena a = { .n = 0 };
 	struct decide_state st = { .rw_allowed_last = true, .holding = true,
-	    .majority_since_ms = 0 };
+	    .majority_since_ms = 0, .rw_allowed_at_ms = 1000000 - 1000,
+	    .served_gate = MODELS__GATE__STATE__ALLOWED };
 	char agrees[MAXP + 1];
 	size_t n;
 
@@ -487,6 +525,10 @@ struct tick {
 	bool		 rw, ro;
 	const char	*reason;
 	const char	*view;		/* NULL: VIEW_N1 */
+	const char	*served;	/* gate served at the asks; NULL:
+					   what the last tick declared */
+	int64_t		 stable_ms;	/* this node's view stable for */
+	const char	*declared;	/* NULL: not checked */
 };
 
 struct hcase {
@@ -495,6 +537,9 @@ struct hcase {
 	struct decide_state start;
 	struct tick	 ticks[8];
 };
+
+/* Rows leave the handover columns out when they do not test them. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 /* leaseMs 3000 + connectionDeadline 1 s + 250 ms grace */
 #define HOLD	4250
@@ -528,14 +573,14 @@ static const struct hcase hcases[] = {
 	{ "hold-down: already allowed and the condition holds: stays "
 	  "allowed without waiting", MAJ,
 	  { .rw_allowed_last = true, .holding = true,
-	    .majority_since_ms = 9000 }, {
+	    .majority_since_ms = 9000, .rw_allowed_at_ms = 9500 }, {
 		{ 10000, HOLDS, true, true, "4 of 4", NULL },
 		{ 11000, HOLDS, true, true, "4 of 4", NULL },
 		{ 0 } } },
 	{ "hold-down: allowed, the condition fails once, then the node "
 	  "waits again", MAJ,
 	  { .rw_allowed_last = true, .holding = true,
-	    .majority_since_ms = 0 }, {
+	    .majority_since_ms = 0, .rw_allowed_at_ms = 9000 }, {
 		{ 10000, HOLDS, true, true, "4 of 4", NULL },
 		{ 11000, FAILS, false, false, "only 2 of 4", NULL },
 		{ 12000, HOLDS, false, true, "held for 0 of 4250", NULL },
@@ -558,6 +603,134 @@ static const struct hcase hcases[] = {
 	{ "hold-down: ro of a standby is not held down", MAJ, { 0 }, {
 		{ 1000, { N1_OK, N3_OK, W_OK }, false, true,
 		  "healthy standby", VIEW_SB },
+		{ 0 } } },
+	/* ---- handover: gate reports instead of the blind wait ---- */
+	{ "handover: every data peer reports DENIED: rw at once, no "
+	  "hold-down", MAJ, { 0 }, {
+		{ 1000, { N2_OK " gate=DENIED", N3_OK " gate=DENIED", W_OK },
+		  true, true, "4 of 4", NULL, "INTENT", 0, "ALLOWED" },
+		{ 0 } } },
+	{ "handover: INTENT not yet served: announce it, re-tick, then "
+	  "take rw", MAJ, { 0 }, {
+		{ 1000, { N2_OK " gate=DENIED", N3_OK " gate=DENIED", W_OK },
+		  false, true, "announcing INTENT", NULL, "UNKNOWN", 0,
+		  "INTENT" },
+		{ 1100, { N2_OK " gate=DENIED", N3_OK " gate=DENIED", W_OK },
+		  true, true, "4 of 4", NULL, NULL, 0, "ALLOWED" },
+		{ 0 } } },
+	{ "handover: a data peer whose gate still allows is waited for",
+	  MAJ, { 0 }, {
+		{ 1000, { N2_OK " gate=ALLOWED", N3_OK " gate=DENIED", W_OK },
+		  false, true, "reports gate ALLOWED, waiting", NULL, "INTENT",
+		  0, "INTENT" },
+		{ 1500, { N2_OK " gate=DENIED", N3_OK " gate=DENIED", W_OK },
+		  true, true, "4 of 4", NULL, NULL, 0, "ALLOWED" },
+		{ 0 } } },
+	{ "handover: UNKNOWN (hba not reported yet) counts as a holder",
+	  MAJ, { 0 }, {
+		{ 1000, { N2_OK " gate=UNKNOWN", N3_OK " gate=DENIED", W_OK },
+		  false, true, "reports gate UNKNOWN", NULL, "INTENT", 0,
+		  NULL },
+		{ 0 } } },
+	{ "handover: a peer out of recovery on a higher timeline: rule 4 "
+	  "denies before the handover is asked", MAJ, { 0 }, {
+		{ 1000, { "n 10.0.0.2:10000 " SAME " ip=10.0.0.2 obs=0/2 "
+		  "id=2 gate=INTENT", N3_OK " gate=DENIED", W_OK },
+		  false, false, "saw timeline 2", "P=10.0.0.1 "
+		  "S=10.0.0.2,10.0.0.3 W=10.0.0.4 rec=0 tl=1 id=1", "INTENT",
+		  0, "DENIED" },
+		{ 0 } } },
+	{ "handover: INTENT of a peer on a lower timeline: keep INTENT",
+	  MAJ, { 0 }, {
+		{ 1000, { "n 10.0.0.2:10000 " SAME " ip=10.0.0.2 obs=0/1 "
+		  "id=2 gate=INTENT", N3_OK " gate=DENIED", W_OK },
+		  false, true, "reports gate INTENT", NULL, "INTENT", 0,
+		  "INTENT" },
+		{ 0 } } },
+	{ "handover: equal timelines, the lower node id keeps INTENT", MAJ,
+	  { 0 }, {
+		{ 1000, { "n 10.0.0.2:10000 " SAME " ip=10.0.0.2 obs=1/2 "
+		  "id=2 gate=INTENT", N3_OK " gate=DENIED", W_OK },
+		  false, true, "reports gate INTENT", "P=10.0.0.1 "
+		  "S=10.0.0.2,10.0.0.3 W=10.0.0.4 rec=0 tl=2 id=1", "INTENT",
+		  0, "INTENT" },
+		{ 0 } } },
+	{ "handover: equal timelines, the higher node id backs off", MAJ,
+	  { 0 }, {
+		{ 1000, { "n 10.0.0.2:10000 " SAME " ip=10.0.0.2 obs=1/2 "
+		  "id=2 gate=INTENT", N3_OK " gate=DENIED", W_OK },
+		  false, true, "reports gate INTENT", "P=10.0.0.1 "
+		  "S=10.0.0.2,10.0.0.3 W=10.0.0.4 rec=0 tl=2 id=5", "INTENT",
+		  0, "DENIED" },
+		{ 0 } } },
+	{ "handover: a silent data peer is covered only by the hold-down",
+	  MAJ, { 0 }, {
+		{ 1000, { N2_DOWN, N3_OK " gate=DENIED", W_OK },
+		  false, true, "hold-down: majority held for 0 of 4250", NULL,
+		  "INTENT", 0, "INTENT" },
+		{ 1000 + HOLD, { N2_DOWN, N3_OK " gate=DENIED", W_OK },
+		  true, true, "3 of 4", NULL, NULL, 0, "ALLOWED" },
+		{ 0 } } },
+	{ "handover: a Go peer (no gate) is covered only by the hold-down",
+	  MAJ, { 0 }, {
+		{ 1000, { N2_OK, N3_OK " gate=DENIED", W_OK },
+		  false, true, "hold-down: majority held for 0", NULL,
+		  "INTENT", 0, NULL },
+		{ 0 } } },
+	{ "handover: restart, a silent peer, but a majority stable for "
+	  "longer than the hold-down: rw at the first tick", MAJ, { 0 }, {
+		{ 1000, { N2_DOWN, N3_OK " gate=DENIED/60000",
+		  W_OK " gate=DENIED/60000" }, true, true, "3 of 4", NULL,
+		  "ALLOWED", 60000, "ALLOWED" },
+		{ 0 } } },
+	{ "handover: this node's own view of unknown age does not count",
+	  MAJ, { 0 }, {
+		{ 1000, { N2_DOWN, N3_OK " gate=DENIED/60000",
+		  W_OK " gate=DENIED/60000" }, false, true, "hold-down", NULL,
+		  "ALLOWED", 0, "INTENT" },
+		{ 0 } } },
+	{ "handover: stable members below a majority do not cover", MAJ,
+	  { 0 }, {
+		{ 1000, { N2_DOWN, N3_OK " gate=DENIED/60000",
+		  W_OK " gate=DENIED/100" }, false, true, "hold-down", NULL,
+		  "ALLOWED", 60000, NULL },
+		{ 0 } } },
+	{ "handover: a peer's longer lease lengthens the hold-down", MAJ,
+	  { 0 }, {
+		{ 1000, { N2_DOWN, N3_OK " gate=DENIED/0/9000", W_OK },
+		  false, true, "held for 0 of 10250", NULL, "INTENT", 0,
+		  NULL },
+		{ 1000 + HOLD, { N2_DOWN, N3_OK " gate=DENIED/0/9000", W_OK },
+		  false, true, "held for 4250 of 10250", NULL, NULL, 0,
+		  NULL },
+		{ 11250, { N2_DOWN, N3_OK " gate=DENIED/0/9000", W_OK },
+		  true, true, "3 of 4", NULL, NULL, 0, NULL },
+		{ 0 } } },
+	{ "handover: a peer configured with more members raises the "
+	  "majority", MAJ, { 0 }, {
+		{ 1000, { N2_DOWN, N3_OK " gate=DENIED/0/3000/6", W_OK },
+		  false, false, "only 3 of 6 members agree", NULL, NULL, 0,
+		  "DENIED" },
+		{ 0 } } },
+	{ "handover: holding rw, another data peer reports ALLOWED: deny",
+	  MAJ, { .rw_allowed_last = true, .holding = true,
+	    .rw_allowed_at_ms = 900 }, {
+		{ 1000, { N2_OK " gate=ALLOWED", N3_OK " gate=DENIED", W_OK },
+		  false, true, "reports its gate allows rw too", NULL, NULL, 0,
+		  "DENIED" },
+		{ 0 } } },
+	{ "handover: holding rw, a peer in INTENT does not take it away",
+	  MAJ, { .rw_allowed_last = true, .holding = true,
+	    .rw_allowed_at_ms = 900 }, {
+		{ 1000, { N2_OK " gate=INTENT", N3_OK " gate=DENIED", W_OK },
+		  true, true, "4 of 4", NULL, NULL, 0, "ALLOWED" },
+		{ 0 } } },
+	{ "handover: an allow older than its lease (stalled ticks) is taken "
+	  "again, not kept", MAJ, { .rw_allowed_last = true, .holding = true,
+	    .majority_since_ms = 9000, .rw_allowed_at_ms = 1000 }, {
+		{ 9500, { N2_DOWN, N3_OK " gate=DENIED", W_OK },
+		  false, true, "hold-down: majority held for 500 of 4250",
+		  NULL, "ALLOWED", 0, "INTENT" },
 		{ 0 } } },
 	{ "hold-down: seed policy is not affected", SEED, { 0 }, {
 		{ 1000, HOLDS, true, true, "synced with neighbour", NULL },
@@ -598,6 +771,10 @@ run_hold(void **state)
 			else
 				c.n_neighbours++;
 		}
+		/* an rpc worker that serves what was declared at once */
+		st.served_gate = t->served ? gate_state(t->served) :
+		    st.declared_gate;
+		st.view_stable_ms = t->stable_ms;
 		decide(&view, peers, n, &c, t->now_ms, &st, &v);
 		print_message("# %lld ms: rw %d ro %d: %s\n",
 		    (long long)t->now_ms, v.rw_allow, v.ro_allow, v.reason);
@@ -606,16 +783,77 @@ run_hold(void **state)
 		if (strstr(v.reason, t->reason) == NULL)
 			fail_msg("at %lld ms: reason \"%s\" lacks \"%s\"",
 			    (long long)t->now_ms, v.reason, t->reason);
+		if (t->declared != NULL)
+			assert_int_equal(st.declared_gate,
+			    gate_state(t->declared));
 		arena_free(&a);
 	}
+}
+
+/* ---- witness_follow: the witness serves the newest primary's lists ---- */
+
+struct fcase {
+	const char	*name;
+	const char	*peers[MAXP];
+	uint32_t	 seen_before;
+	int		 want;		/* index followed, -1 none */
+	uint32_t	 seen_after;
+};
+
+#define N1_TL1	"n 10.0.0.1:1 M=10.0.0.1 S=10.0.0.2 ip=10.0.0.1 obs=0/1"
+#define N2_TL2	"n 10.0.0.2:1 M=10.0.0.2 S= ip=10.0.0.2 obs=0/2"
+#define N2_SB1	"n 10.0.0.2:1 M=10.0.0.1 S=10.0.0.2 ip=10.0.0.2 obs=1/1"
+
+static const struct fcase fcases[] = {
+	{ "follow: steady state, the primary's lists", { N1_TL1, N2_SB1 },
+	  0, 0, 1 },
+	{ "follow: after a promote the new timeline wins over the old "
+	  "primary", { N1_TL1, N2_TL2 }, 1, 1, 2 },
+	{ "follow: old primary down, the promoted node alone",
+	  { "n 10.0.0.1:1 -", N2_TL2 }, 1, 1, 2 },
+	{ "follow: an old primary on a lower timeline than seen before is "
+	  "never followed", { N1_TL1, "n 10.0.0.2:1 -" }, 2, -1, 2 },
+	{ "follow: a standby on the new timeline rules out the old primary",
+	  { N1_TL1, "n 10.0.0.3:1 M=10.0.0.2 S=10.0.0.3 ip=10.0.0.3 obs=1/2" },
+	  0, -1, 2 },
+	{ "follow: two out of recovery on the same timeline: nobody",
+	  { N1_TL1, "n 10.0.0.2:1 M=10.0.0.2 ip=10.0.0.2 obs=0/1" }, 0, -1,
+	  1 },
+	{ "follow: a node that does not name itself the only primary",
+	  { "n 10.0.0.2:1 M=10.0.0.2,10.0.0.1 ip=10.0.0.2 obs=0/2" }, 0, -1,
+	  2 },
+	{ "follow: Go peers (no observation) are not followed",
+	  { "n 10.0.0.1:1 M=10.0.0.1 S=10.0.0.2 ip=10.0.0.1" }, 0, -1, 0 },
+	{ "follow: a witness's own timeline is another cluster's",
+	  { "w 10.0.0.4:1 M=10.0.0.4 ip=10.0.0.4 obs=0/9", N1_TL1 }, 0, 1,
+	  1 },
+};
+
+static void
+run_follow(void **state)
+{
+	const struct fcase *fc = *state;
+	Harepd__PeerAnswer *peers[MAXP];
+	Harepd__LocalView view;
+	struct arena a = { .n = 0 };
+	uint32_t seen = fc->seen_before;
+	size_t n;
+
+	parse_view(&a, "P=10.0.0.1 S=10.0.0.2 rec=0 tl=0", &view);
+	for (n = 0; n < MAXP && fc->peers[n] != NULL; n++)
+		peers[n] = parse_peer(&a, fc->peers[n]);
+	assert_int_equal(witness_follow(&view, peers, n, &seen), fc->want);
+	assert_int_equal(seen, fc->seen_after);
+	arena_free(&a);
 }
 
 int
 main(void)
 {
 	enum { N = sizeof(cases) / sizeof(cases[0]),
-	    H = sizeof(hcases) / sizeof(hcases[0]) };
-	struct CMUnitTest tests[N + H];
+	    H = sizeof(hcases) / sizeof(hcases[0]),
+	    F = sizeof(fcases) / sizeof(fcases[0]) };
+	struct CMUnitTest tests[N + H + F];
 	size_t i;
 
 	memset(tests, 0, sizeof(tests));
@@ -629,5 +867,11 @@ main(void)
 		tests[N + i].test_func = run_hold;
 		tests[N + i].initial_state = (void *)&hcases[i];
 	}
-	return _cmocka_run_group_tests("decide", tests, N + H, NULL, NULL);
+	for (i = 0; i < F; i++) {
+		tests[N + H + i].name = fcases[i].name;
+		tests[N + H + i].test_func = run_follow;
+		tests[N + H + i].initial_state = (void *)&fcases[i];
+	}
+	return _cmocka_run_group_tests("decide", tests, N + H + F, NULL,
+	    NULL);
 }

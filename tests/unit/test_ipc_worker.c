@@ -425,6 +425,84 @@ test_garbage_from_supervisor(void **state)
 	assert_int_equal(reap(&w), 1);
 }
 
+static void
+send_verdict(struct ipc_chan *ch)
+{
+	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
+	Harepd__Verdict v = HAREPD__VERDICT__INIT;
+
+	v.seq = 1;
+	env.body_case = HAREPD__ENVELOPE__BODY_VERDICT;
+	env.verdict = &v;
+	assert_int_equal(ipc_send(ch, &env), 0);
+}
+
+static void
+loop_control(void *arg, const Harepd__Control *ctl)
+{
+	log_info("control %d", (int)ctl->command);
+}
+
+static int
+loop_timeout(void *arg)
+{
+	return 50;
+}
+
+static void
+loop_timer(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/* worker_run with a control handler: logs what it is handed. */
+static void
+body_loop(int fd, void *arg)
+{
+	int ticks = 0;
+	struct conf *c;
+
+	worker_init_fd("hba", fd);
+	c = worker_wait_config(5000, NULL);
+	worker_run(&(struct worker_ops){ .arg = &ticks,
+	    .on_control = loop_control, .next_timeout = loop_timeout,
+	    .on_timer = loop_timer });
+	log_info("loop ended after %s", ticks > 0 ? "timers" : "no timer");
+	conf_free(c);
+	worker_exit(0);
+}
+
+/*
+ * worker_run's rules: a datagram that does not decode is logged as an
+ * error and dropped, and the loop goes on; bodies without a handler are
+ * dropped with a warning; SHUTDOWN ends the loop (the worker's own code
+ * runs after it) and the worker exits 0.
+ */
+static void
+test_loop_rules(void **state)
+{
+	struct worker w;
+
+	if (!conf_loader_works())
+		skip();
+	spawn(&w, body_loop, NULL);
+	send_config(&w.sup, seed_yaml);
+	assert_int_equal(send(w.sup.fd, "\x3a\x05\x08", 3, 0), 3);
+	expect_log(&w.sup, HAREPD__LOG__LEVEL__ERROR, "bad message from the "
+	    "supervisor, dropped: truncated");
+	send_control(&w.sup, HAREPD__CONTROL__COMMAND__PAUSE);
+	expect_log(&w.sup, HAREPD__LOG__LEVEL__INFO, "control 2");
+	send_verdict(&w.sup);
+	expect_log(&w.sup, HAREPD__LOG__LEVEL__WARNING, "unexpected");
+	usleep(120 * 1000);	/* a few timers */
+	send_control(&w.sup, HAREPD__CONTROL__COMMAND__SHUTDOWN);
+	expect_log(&w.sup, HAREPD__LOG__LEVEL__INFO, "shutdown requested");
+	/* the worker's own code runs after the loop */
+	expect_log(&w.sup, HAREPD__LOG__LEVEL__INFO, "loop ended after timers");
+	assert_null(next(&w.sup, 5000));
+	assert_int_equal(reap(&w), 0);
+}
+
 #define THREADS		4
 #define PER_THREAD	500
 
@@ -720,6 +798,7 @@ main(void)
 		cmocka_unit_test(test_config_timeout),
 		cmocka_unit_test(test_supervisor_gone_before_config),
 		cmocka_unit_test(test_garbage_from_supervisor),
+		cmocka_unit_test(test_loop_rules),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_full_queue_drops),
 		cmocka_unit_test(test_refuses_non_socket),

@@ -216,7 +216,8 @@ test_synced(void **state)
  * A completion queue that stops delivering while calls are in flight:
  * peers_ask must not return (its calls' tags would point into freed
  * memory at the next tick) but stop the worker. Run in a child: it
- * exits, and gRPC is initialised only there (FACTS.md: fork).
+ * exits, and gRPC is initialised only there (a process that forks after
+ * grpc_init can leave its child hanging on the core's threads).
  */
 static void
 test_wait_broken_queue(void **state)

@@ -21,6 +21,7 @@
 #include <grpc/support/time.h>
 
 #include "ipc/log.h"
+#include "util/clock.h"
 #include "worker-rpc/rpc.h"
 
 struct reply {
@@ -131,15 +132,6 @@ ask(int port, struct reply *r)
 	call(port, RPC_METHOD, buf, models__what_you_know__pack(&q, buf), r);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct rpc_snapshot *
 snapshot(int64_t age_ms, const char *db_error)
 {
@@ -152,7 +144,7 @@ snapshot(int64_t age_ms, const char *db_error)
 	v.n_primaries = 1;
 	v.primaries = primaries;
 	v.timeline = 3;
-	v.collected_at_ms = now_ms() - age_ms;
+	v.collected_at_ms = clock_wall_ms() - age_ms;
 	v.db_error = (char *)(db_error ? db_error : "");
 	return rpc_snapshot_new(&v);
 }

@@ -106,7 +106,19 @@ test_accepts(void **state)
 		assert_true(role_accepts(&roles[i], B(CONTROL)));
 		assert_false(role_accepts(&roles[i], B(HELLO)));
 		assert_false(role_accepts(&roles[i], B(LOG)));
-		assert_false(role_accepts(&roles[i], B(HBA_APPLIED)));
+	}
+	/* the rpc worker tells peers the gate: what the probe declared and
+	 * what hba applied; the probe hears what was served */
+	assert_true(role_accepts(&roles[ROLE_RPC], B(HBA_APPLIED)));
+	assert_true(role_accepts(&roles[ROLE_RPC], B(GATE_DECLARED)));
+	assert_true(role_accepts(&roles[ROLE_PROBE], B(GATE_SERVED)));
+	for (size_t i = 0; i < ROLE_COUNT; i++) {
+		assert_int_equal(role_accepts(&roles[i], B(HBA_APPLIED)),
+		    i == ROLE_RPC);
+		assert_int_equal(role_accepts(&roles[i], B(GATE_DECLARED)),
+		    i == ROLE_RPC);
+		assert_int_equal(role_accepts(&roles[i], B(GATE_SERVED)),
+		    i == ROLE_PROBE);
 	}
 	assert_true(role_accepts(&roles[ROLE_RPC], B(LOCAL_VIEW)));
 	assert_false(role_accepts(&roles[ROLE_PROBE], B(LOCAL_VIEW)));

@@ -143,6 +143,18 @@ cl_net_up() {
 # Cut / restore a host's link (its bridge port): nobody reaches it, it
 # reaches nobody; its own processes keep running.
 cl_link_down() { ip -n "$(cl_ns sw)" link set "p-$1" down; cl_log "link $1 down"; }
+# Cut / restore the path between two hosts only (blackhole routes both
+# ways): each still reaches everyone else, HAProxy included.
+cl_cut() {	# cl_cut A B
+	ip -n "$(cl_ns "$1")" route add blackhole "$(cl_ip "$2")/32" &&
+	    ip -n "$(cl_ns "$2")" route add blackhole "$(cl_ip "$1")/32" &&
+	    cl_log "cut $1 <-> $2"
+}
+cl_heal() {	# cl_heal A B
+	ip -n "$(cl_ns "$1")" route del blackhole "$(cl_ip "$2")/32" 2>/dev/null
+	ip -n "$(cl_ns "$2")" route del blackhole "$(cl_ip "$1")/32" 2>/dev/null
+	cl_log "healed $1 <-> $2"
+}
 cl_link_up() { ip -n "$(cl_ns sw)" link set "p-$1" up; cl_log "link $1 up"; }
 
 # ---------------------------------------------------------------- PostgreSQL

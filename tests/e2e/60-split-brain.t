@@ -1,0 +1,49 @@
+#!/bin/bash
+# e2e: asymmetric split brain that heals. The primary n1 is cut off from
+# the standby and the witness but HAProxy still reaches it; n2 is
+# promoted; then the links come back with n1 still running as a primary
+# on the old timeline (not rejoined). Never two writers; n2 gets writes
+# and keeps them after the heal (the witness follows timelines, n1 sees
+# n2's higher timeline and stays denied).
+. "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/lib/cluster.sh"
+
+CL_ALLOWRO=true
+cl_suite_up n1 n2
+cl_monitor_start
+is "$(cl_insert before)" "n1" "before: writes on n1"
+
+# ---- cut n1 from n2 and the witness (HAProxy still reaches n1)
+t_loss=$(cl_now_ms)
+ok 'cl_cut n1 n2 && cl_cut n1 wt' "n1 cut off from n2 and the witness"
+ok 'wait_for 10 "cl_hba_denies n1 harw"' "n1 fences itself (alone, no majority)"
+cl_time split_loss_to_fence_ms $(( $(cl_now_ms) - t_loss ))
+ok 'wait_for 5 "[ -z \"\$(cl_hap_up pg_rw)\" ]"' "HAProxy: no server UP for writes"
+is "$(cl_in_recovery n1)" "f" "n1's PostgreSQL still runs as a primary"
+
+# ---- promote n2 (repmgr cannot reach n1)
+t_promote=$(cl_now_ms)
+ok 'cl_promote n2' "repmgr standby promote on n2"
+t_promoted=$(cl_now_ms)
+ok 'cl_wait_writer n2 30' "writes reach n2"
+t_routed=$(cl_now_ms)
+cl_time split_promote_to_routed_ms $(( t_routed - t_promoted ))
+cl_time split_loss_to_routed_ms $(( t_routed - t_loss ))
+diag "n2 verdict: $(cl_status n2 'd["verdict"]["reason"]')"
+
+# ---- heal: n1 runs on as a primary (timeline 1), not rejoined
+cl_heal n1 n2
+cl_heal n1 wt
+t_heal=$(cl_now_ms)
+dev=$(cl_hold 20 n2)
+is "$dev" "" "healed: for 20 s writes stay on n2 and only n2"
+is "$(cl_insert healed)" "n2" "healed: an INSERT lands on n2"
+is "$(cl_status n1 'd["verdict"]["rw"]')" "deny" "healed: n1's harepd denies rw"
+ok 'cl_hba_denies n1 harw' "healed: n1's pg_hba.conf rejects harw"
+diag "n1 verdict after heal: $(cl_status n1 'd["verdict"]["reason"]')"
+diag "n2 verdict after heal: $(cl_status n2 'd["verdict"]["reason"]')"
+diag "witness repmgr.nodes after heal: $(cl_nodes_view wt)"
+
+cl_monitor_stop "60-split-brain"
+[ "$TAP_FAILED" -eq 0 ] || cl_dump
+done_testing

@@ -1,0 +1,224 @@
+/*
+ * handover_take(): a node whose rules allow rw takes it as soon as it
+ * knows that no other data node can still hold an allow, instead of
+ * waiting a blind hold-down (docs/POLICY.md, "Handover"; the model in
+ * tests/model/ checks the argument). Pure, like decide().
+ *
+ * Every data peer is classified from its answer of this tick:
+ *   clear       it answered, and its gate is DENIED: decided and applied
+ *   contended   it answered INTENT, ALLOWED or UNKNOWN: it holds an
+ *               allow, may hold one, or is about to take one
+ *   uncovered   it did not answer, or is a Go peer (no gate): what it
+ *               enforces is not known, so the hold-down must cover it
+ * A node raises INTENT, and has its rpc worker serve it, before the asks
+ * whose answers let it take rw: of two nodes doing so at once, at least
+ * one sees the other's INTENT (each published before reading the other),
+ * so they cannot both read DENIED and both take rw.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "worker-probe/decide_int.h"
+
+#define GATE_UNKNOWN	MODELS__GATE__STATE__UNKNOWN
+#define GATE_DENIED	MODELS__GATE__STATE__DENIED
+#define GATE_INTENT	MODELS__GATE__STATE__INTENT
+#define GATE_ALLOWED	MODELS__GATE__STATE__ALLOWED
+
+static const char *
+gate_name(int g)
+{
+	switch (g) {
+	case GATE_DENIED: return "DENIED";
+	case GATE_INTENT: return "INTENT";
+	case GATE_ALLOWED: return "ALLOWED";
+	default: return "UNKNOWN";
+	}
+}
+
+int64_t
+handover_holddown_ms(const struct conf *c, Harepd__PeerAnswer **peers,
+    size_t n)
+{
+	int64_t lease = c->lease_ms, deadline = c->connection_deadline * 1000LL;
+	const Models__Gate *g;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!decide_answered(peers[i]) ||
+		    (g = peers[i]->answer->gate) == NULL)
+			continue;
+		if ((int64_t)g->leasems > lease)
+			lease = g->leasems;
+		if ((int64_t)g->deadlinems > deadline)
+			deadline = g->deadlinems;
+	}
+	return lease + deadline + PEERS_CANCEL_GRACE_MS;
+}
+
+/* A peer that could hold an allow: a data node that is not this node. */
+static bool
+gate_holder(const Harepd__LocalView *view, const Harepd__PeerAnswer *p,
+    const struct conf *c)
+{
+	if (decide_is_witness(p))
+		return false;
+	if (!decide_answered(p))
+		return true;
+	return decide_data_node(view, p) && !decide_is_self(view, p->answer, c);
+}
+
+static int
+peer_timeline(const Harepd__PeerAnswer *p)
+{
+	return p->answer->observation ? (int)p->answer->observation->timeline :
+	    0;
+}
+
+/*
+ * Of two nodes contending, the one on the higher timeline (the newer
+ * primary) goes on; on equal timelines the lower node id. The other
+ * backs off, so two INTENTs cannot wait for each other forever.
+ */
+static bool
+has_priority(const Harepd__LocalView *view, const Harepd__PeerAnswer *p)
+{
+	int ours = (int)view->timeline, theirs = peer_timeline(p);
+
+	if (ours != theirs)
+		return ours > theirs;
+	return p->answer->nodeid == 0 || (view->node_id != 0 &&
+	    view->node_id < p->answer->nodeid);
+}
+
+/*
+ * A strict majority of the members, each reporting that its view has
+ * named the same primary and standbys as ours for at least hold_ms: no
+ * other node can have had a majority within the last hold_ms, so any
+ * allow it decided from one has run out (its lease is shorter).
+ */
+static bool
+stable_majority(Harepd__PeerAnswer **peers, size_t n, int members,
+    const struct decide_state *st, int64_t hold_ms)
+{
+	int stable = st->view_stable_ms >= hold_ms;
+
+	for (size_t i = 0; i < n; i++)
+		if (peers[i]->agrees && peers[i]->answer->gate != NULL &&
+		    (int64_t)peers[i]->answer->gate->viewstablems >= hold_ms)
+			stable++;
+	return stable >= members / 2 + 1;
+}
+
+static void
+deny_rw(struct probe_verdict *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+deny_rw(struct probe_verdict *v, const char *fmt, ...)
+{
+	char reason[PROBE_REASON_MAX];
+	size_t len;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	len = strlen(reason);
+	if (len + 2 < sizeof(reason))
+		snprintf(reason + len, sizeof(reason) - len, "; %.*s",
+		    (int)(sizeof(reason) - len - 3), v->reason);
+	memcpy(v->reason, reason, sizeof(v->reason));
+	v->rw_allow = false;
+}
+
+struct classes {
+	const Harepd__PeerAnswer *contended;	/* the first one */
+	const Harepd__PeerAnswer *allowed;	/* a peer reporting ALLOWED */
+	bool	 priority;	/* ours over every contended peer */
+	int	 uncovered;
+};
+
+static void
+classify(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
+    size_t n, const struct conf *c, struct classes *k)
+{
+	const Models__Gate *g;
+
+	memset(k, 0, sizeof(*k));
+	k->priority = true;
+	for (size_t i = 0; i < n; i++) {
+		if (!gate_holder(view, peers[i], c))
+			continue;
+		if (!decide_answered(peers[i]) ||
+		    (g = peers[i]->answer->gate) == NULL) {
+			k->uncovered++;
+			continue;
+		}
+		if (g->state == GATE_DENIED)
+			continue;
+		if (k->contended == NULL)
+			k->contended = peers[i];
+		if (g->state == GATE_ALLOWED && k->allowed == NULL)
+			k->allowed = peers[i];
+		if (!has_priority(view, peers[i]))
+			k->priority = false;
+	}
+}
+
+/* A node that holds rw keeps it unless another data node says it does too. */
+static void
+keep_rw(const struct classes *k, int64_t now, struct decide_state *st,
+    struct probe_verdict *v)
+{
+	if (k->allowed != NULL) {
+		deny_rw(v, "%s %s reports its gate allows rw too: both deny",
+		    k->allowed->role, k->allowed->target);
+		st->rw_allowed_last = false;
+		st->declared_gate = GATE_DENIED;
+		return;
+	}
+	st->rw_allowed_at_ms = now;
+	st->declared_gate = GATE_ALLOWED;
+}
+
+void
+handover_take(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
+    size_t n, const struct conf *c, int64_t now, struct decide_state *st,
+    struct probe_verdict *v)
+{
+	int64_t hold = handover_holddown_ms(c, peers, n);
+	int64_t held = now - st->majority_since_ms;
+	struct classes k;
+
+	classify(view, peers, n, c, &k);
+	st->retick = false;
+	if (st->rw_allowed_last) {
+		keep_rw(&k, now, st, v);
+		return;
+	}
+	if (held < 0)
+		held = 0;
+	if (k.contended != NULL) {
+		st->declared_gate = k.priority ? GATE_INTENT : GATE_DENIED;
+		deny_rw(v, "handover: %s %s reports gate %s, waiting",
+		    k.contended->role, k.contended->target,
+		    gate_name(k.contended->answer->gate->state));
+		return;
+	}
+	st->declared_gate = GATE_INTENT;
+	if (k.uncovered > 0 && held < hold &&
+	    !stable_majority(peers, n, v->members, st, hold)) {
+		deny_rw(v, "hold-down: majority held for %lld of %lld ms "
+		    "before rw", (long long)held, (long long)hold);
+		return;
+	}
+	if (st->served_gate != GATE_INTENT && st->served_gate != GATE_ALLOWED) {
+		deny_rw(v, "handover: announcing INTENT before taking rw");
+		st->retick = true;
+		return;
+	}
+	st->rw_allowed_last = true;
+	st->rw_allowed_at_ms = now;
+	st->declared_gate = GATE_ALLOWED;
+}
