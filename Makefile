@@ -26,7 +26,7 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter \
-	   -Wmissing-prototypes -Wstrict-prototypes -Wpointer-arith
+	   -Wmissing-prototypes -Wstrict-prototypes -Wpointer-arith -Wcast-qual
 CFLAGS	?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN) -D_GNU_SOURCE -I. -isystem $(BUILD) $(PKG_CFLAGS)
 LDLIBS	= -Wl,--as-needed $(PKG_LIBS) -lpthread

@@ -19,6 +19,7 @@
 
 #include "supervisor/sup.h"
 #include "util/clock.h"
+#include "util/unconst.h"
 
 bool
 role_runs_in(const struct role *r, enum harepd_mode m)
@@ -145,7 +146,7 @@ child_exec(const struct proc_exec *x, const struct worker *w,
 {
 	extern char **environ;
 	const char *role = w->role->name;
-	char *argv[] = { "harepd", "--role", (char *)role,
+	char *argv[] = { "harepd", "--role", unconst_str(role),
 	    x->verbose ? "-v" : NULL, NULL };
 	char why[256];
 
