@@ -147,23 +147,24 @@ on_view(struct route *rt, ipc_envelope *env)
 	forward_all(rt, env, 1u << W_READY);
 }
 
-static void
+static unsigned
 on_verdict(struct route *rt, struct worker *w, ipc_envelope *env)
 {
 	if (rt->mode == MODE_SERVER_ONLY) {
 		ipc_free(env);
 		violation(w, "verdict in server-only mode");
-		return;
+		return 0;
 	}
 	if (rt->paused) {	/* PAUSE may still be in flight */
 		log_debug("dropping verdict #%llu: client paused",
 		    (unsigned long long)env->verdict->seq);
 		ipc_free(env);
-		return;
+		return 0;
 	}
 	keep(&rt->last_verdict, env);
 	/* a starting hba gets it too: it reads it after its config */
 	forward_all(rt, env, (1u << W_STARTING) | (1u << W_READY));
+	return ROUTE_VERDICT;
 }
 
 static void
@@ -226,8 +227,7 @@ dispatch(struct route *rt, struct worker *w, ipc_envelope *env)
 		on_view(rt, env);
 		return 0;
 	case HAREPD__ENVELOPE__BODY_VERDICT:
-		on_verdict(rt, w, env);
-		return 0;
+		return on_verdict(rt, w, env);
 	case HAREPD__ENVELOPE__BODY_HBA_APPLIED:
 		on_hba_applied(rt, env);
 		return ROUTE_HBA;
