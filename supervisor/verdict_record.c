@@ -64,9 +64,9 @@ verdict_record_save(const char *path, const Harepd__Verdict *v)
 		return -1;
 	}
 	fprintf(f, RECORD_MAGIC "\nboot_id=%s\nseq=%" PRIu64
-	    "\ndecided_boot_ms=%" PRId64 "\nlease_ms=%" PRIu32
-	    "\nrw_allow=%d\nro_allow=%d\n", id, v->seq, v->decided_boot_ms,
-	    v->lease_ms, v->rw_allow ? 1 : 0, v->ro_allow ? 1 : 0);
+	    "\ndecided_boot_ms=%" PRId64 "\ndecided_at_ms=%" PRId64
+	    "\nlease_ms=%" PRIu32 "\nrw_allow=%d\nro_allow=%d\n", id, v->seq,
+	    v->decided_boot_ms, v->decided_at_ms, v->lease_ms, v->rw_allow ? 1 : 0, v->ro_allow ? 1 : 0);
 	bad = ferror(f);
 	if (fclose(f) != 0 || bad || rename(tmp, path) == -1) {
 		unlink(tmp);
@@ -82,7 +82,7 @@ parse_record(FILE *f, Harepd__Verdict *v, char *why, size_t whylen)
 	char line[128], id[BOOT_ID_LEN + 1], rec_id[BOOT_ID_LEN + 2] = "";
 	int rw = -1, ro = -1, n = 0;
 	unsigned long long seq = 0;
-	long long decided = 0;
+	long long decided = 0, wall = 0;
 	unsigned long lease = 0;
 
 	if (fgets(line, sizeof(line), f) == NULL ||
@@ -94,13 +94,14 @@ parse_record(FILE *f, Harepd__Verdict *v, char *why, size_t whylen)
 		n += sscanf(line, "boot_id=%37s", rec_id) == 1;
 		n += sscanf(line, "seq=%llu", &seq) == 1;
 		n += sscanf(line, "decided_boot_ms=%lld", &decided) == 1;
+		n += sscanf(line, "decided_at_ms=%lld", &wall) == 1;
 		n += sscanf(line, "lease_ms=%lu", &lease) == 1;
 		n += sscanf(line, "rw_allow=%d", &rw) == 1;
 		n += sscanf(line, "ro_allow=%d", &ro) == 1;
 	}
-	if (n != 6 || decided <= 0 || lease > UINT32_MAX ||
+	if (n != 7 || decided <= 0 || lease > UINT32_MAX ||
 	    (rw != 0 && rw != 1) || (ro != 0 && ro != 1)) {
-		snprintf(why, whylen, "malformed (%d of 6 fields)", n);
+		snprintf(why, whylen, "malformed (%d of 7 fields)", n);
 		return -1;
 	}
 	if (boot_id(id) == -1 || strcmp(id, rec_id) != 0) {
@@ -109,6 +110,7 @@ parse_record(FILE *f, Harepd__Verdict *v, char *why, size_t whylen)
 	}
 	v->seq = seq;
 	v->decided_boot_ms = decided;
+	v->decided_at_ms = wall;	/* for status only */
 	v->lease_ms = (uint32_t)lease;
 	v->rw_allow = rw;
 	v->ro_allow = ro;

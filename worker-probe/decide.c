@@ -546,6 +546,7 @@ decide(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 		    MODELS__GATE__STATE__DENIED;
 	} else {
 		v->members = members_reported(peers, n_peers, v->members);
+		handover_learn_ids(peers, n_peers, st);
 		decide_majority(view, peers, n_peers, c, v);
 		expire_allow(c, now_ms, st);
 		track_majority(v, now_ms, st);

@@ -16,6 +16,7 @@
  * so they cannot both read DENIED and both take rw.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -110,6 +111,133 @@ stable_majority(Harepd__PeerAnswer **peers, size_t n, int members,
 	return stable >= members / 2 + 1;
 }
 
+/* The node id a peer's answers gave, remembered by target; 0: unknown. */
+static int32_t
+known_id(const struct decide_state *st, const char *target)
+{
+	for (size_t i = 0; i < DECIDE_KNOWN_PEERS; i++)
+		if (st->known[i].node_id != 0 &&
+		    strcmp(st->known[i].target, target) == 0)
+			return st->known[i].node_id;
+	return 0;
+}
+
+void
+handover_learn_ids(Harepd__PeerAnswer **peers, size_t n,
+    struct decide_state *st)
+{
+	for (size_t i = 0; i < n; i++) {
+		int32_t id;
+		size_t free_slot = DECIDE_KNOWN_PEERS;
+
+		if (!decide_answered(peers[i]) || decide_is_witness(peers[i]) ||
+		    (id = peers[i]->answer->nodeid) <= 0 ||
+		    strlen(peers[i]->target) >= ADDR_MAX)
+			continue;
+		for (size_t k = 0; k < DECIDE_KNOWN_PEERS; k++) {
+			if (strcmp(st->known[k].target, peers[i]->target) == 0) {
+				free_slot = k;
+				break;
+			}
+			if (st->known[k].node_id == 0 &&
+			    free_slot == DECIDE_KNOWN_PEERS)
+				free_slot = k;
+		}
+		if (free_slot == DECIDE_KNOWN_PEERS)
+			continue;	/* a big cluster: no silence cover */
+		snprintf(st->known[free_slot].target, ADDR_MAX, "%s",
+		    peers[i]->target);
+		st->known[free_slot].node_id = id;
+	}
+}
+
+/*
+ * One member's table of answers: true when neither node x nor any asker
+ * without an id (or evicted from the table) was given the lists within
+ * the last cover_ms.
+ */
+static bool
+table_silent(size_t n, const int32_t *ids, const int64_t *ages,
+    int64_t tracked_ms, int32_t x, int64_t cover_ms)
+{
+	bool listed = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (ids[i] != x && ids[i] != 0)
+			continue;
+		if (ages[i] < cover_ms)
+			return false;
+		listed |= ids[i] == x;
+	}
+	return listed || tracked_ms >= cover_ms;
+}
+
+static bool
+gate_silent(const Models__Gate *g, int32_t x, int64_t cover_ms)
+{
+	int32_t ids[DECIDE_ANSWERED_MAX];
+	int64_t ages[DECIDE_ANSWERED_MAX];
+	size_t n = 0;
+
+	for (size_t i = 0; i < g->n_answered; i++) {
+		if (n == DECIDE_ANSWERED_MAX)
+			return false;	/* more than any harepd sends */
+		ids[n] = g->answered[i]->nodeid;
+		ages[n++] = g->answered[i]->agems > INT64_MAX ? INT64_MAX :
+		    (int64_t)g->answered[i]->agems;
+	}
+	return table_silent(n, ids, ages, g->answerstrackedms > INT64_MAX ?
+	    INT64_MAX : (int64_t)g->answerstrackedms, x, cover_ms);
+}
+
+/* The largest leaseMs that this node or any answering peer reports. */
+static int64_t
+largest_lease(const struct conf *c, Harepd__PeerAnswer **peers, size_t n)
+{
+	int64_t lease = c->lease_ms;
+
+	for (size_t i = 0; i < n; i++)
+		if (decide_answered(peers[i]) && peers[i]->answer->gate &&
+		    (int64_t)peers[i]->answer->gate->leasems > lease)
+			lease = peers[i]->answer->gate->leasems;
+	return lease;
+}
+
+/*
+ * The silence cover (docs/POLICY.md, step 2): the silent data peer x
+ * cannot hold an allow when every other member, this node included,
+ * says it has not given its lists to x (nor to any asker without an id)
+ * for longer than the largest lease + the grace. x stamps an allow
+ * before it asks, an answer to that ask is given after the stamp, and x
+ * needs one for a majority: its lease has ended. The others must name
+ * us now (agree), so none gives x its lists again before their lists
+ * change; they must all answer, with a gate, this tick.
+ */
+static bool
+silence_cover(Harepd__PeerAnswer **peers, size_t n, const struct conf *c,
+    int members, const struct decide_state *st, size_t x_index)
+{
+	const struct own_answers *own = &st->own;
+	int32_t x = known_id(st, peers[x_index]->target);
+	int64_t cover = largest_lease(c, peers, n) + PEERS_CANCEL_GRACE_MS;
+	int vouching = 1;
+
+	if (x == 0 || !own->valid || !table_silent(own->n, own->node_id,
+	    own->age_ms, own->tracked_ms, x, cover))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (i == x_index)
+			continue;
+		if (!decide_answered(peers[i]) || !peers[i]->agrees ||
+		    peers[i]->answer->gate == NULL ||
+		    peers[i]->answer->nodeid == x ||
+		    !gate_silent(peers[i]->answer->gate, x, cover))
+			return false;
+		vouching++;
+	}
+	return vouching >= members - 1;
+}
+
 static void
 deny_rw(struct probe_verdict *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -132,11 +260,31 @@ deny_rw(struct probe_verdict *v, const char *fmt, ...)
 	v->rw_allow = false;
 }
 
+static void
+note(struct probe_verdict *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Appends "; <what>" to the reason, as far as it fits. */
+static void
+note(struct probe_verdict *v, const char *fmt, ...)
+{
+	size_t len = strlen(v->reason);
+	va_list ap;
+
+	if (len + 3 >= sizeof(v->reason))
+		return;
+	memcpy(v->reason + len, "; ", 2);
+	va_start(ap, fmt);
+	vsnprintf(v->reason + len + 2, sizeof(v->reason) - len - 2, fmt, ap);
+	va_end(ap);
+}
+
 struct classes {
 	const Harepd__PeerAnswer *contended;	/* the first one */
 	const Harepd__PeerAnswer *allowed;	/* a peer reporting ALLOWED */
 	bool	 priority;	/* ours over every contended peer */
 	int	 uncovered;
+	int	 silent;	/* of those, how many did not answer */
 };
 
 static void
@@ -153,6 +301,7 @@ classify(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 		if (!decide_answered(peers[i]) ||
 		    (g = peers[i]->answer->gate) == NULL) {
 			k->uncovered++;
+			k->silent += !decide_answered(peers[i]);
 			continue;
 		}
 		if (g->state == GATE_DENIED)
@@ -182,6 +331,22 @@ keep_rw(const struct classes *k, int64_t now, struct decide_state *st,
 	st->declared_gate = GATE_ALLOWED;
 }
 
+/* Every uncovered peer is silent and covered by the silence cover. */
+static bool
+all_silent_covered(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
+    size_t n, const struct conf *c, int members,
+    const struct decide_state *st, const struct classes *k)
+{
+	if (k->silent != k->uncovered)
+		return false;	/* a Go peer answers, and holds what it holds */
+	for (size_t i = 0; i < n; i++)
+		if (gate_holder(view, peers[i], c) &&
+		    !decide_answered(peers[i]) &&
+		    !silence_cover(peers, n, c, members, st, i))
+			return false;
+	return true;
+}
+
 void
 handover_take(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
     size_t n, const struct conf *c, int64_t now, struct decide_state *st,
@@ -209,9 +374,15 @@ handover_take(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 	st->declared_gate = GATE_INTENT;
 	if (k.uncovered > 0 && held < hold &&
 	    !stable_majority(peers, n, v->members, st, hold)) {
-		deny_rw(v, "hold-down: majority held for %lld of %lld ms "
-		    "before rw", (long long)held, (long long)hold);
-		return;
+		if (!all_silent_covered(view, peers, n, c, v->members, st,
+		    &k)) {
+			deny_rw(v, "hold-down: majority held for %lld of %lld "
+			    "ms before rw", (long long)held, (long long)hold);
+			return;
+		}
+		note(v, "silence cover: no member gave its lists to the "
+		    "silent data node%s for over a lease",
+		    k.uncovered > 1 ? "s" : "");
 	}
 	if (st->served_gate != GATE_INTENT && st->served_gate != GATE_ALLOWED) {
 		deny_rw(v, "handover: announcing INTENT before taking rw");

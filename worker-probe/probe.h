@@ -59,6 +59,24 @@ struct probe_verdict {
  * start: rw was not allowed, the condition has not been seen to hold and
  * nothing is known of what this node's rpc worker serves.
  */
+/* Whom this node's rpc worker gave its lists, as its last GateServed said. */
+#define DECIDE_ANSWERED_MAX	17
+struct own_answers {
+	bool	 valid;		/* told since the lists were last changed */
+	size_t	 n;
+	int32_t	 node_id[DECIDE_ANSWERED_MAX];	/* 0: anonymous askers */
+	int64_t	 age_ms[DECIDE_ANSWERED_MAX];	/* at the tick's now */
+	int64_t	 tracked_ms;	/* the table covers this long */
+};
+
+/* Data peers' node ids, learned from their answers, for when they fall
+ * silent (the silence cover names the silent node by its id). */
+#define DECIDE_KNOWN_PEERS	16
+struct known_peer {
+	char	 target[ADDR_MAX];
+	int32_t	 node_id;
+};
+
 struct decide_state {
 	bool	 rw_allowed_last;	/* the previous verdict allowed rw */
 	int64_t	 rw_allowed_at_ms;	/* when that allow was decided */
@@ -69,6 +87,9 @@ struct decide_state {
 					   node's rpc worker served when the
 					   tick's asks began */
 	int64_t	 view_stable_ms;	/* this node's lists unchanged this long */
+	struct own_answers own;		/* this node's rpc worker's answers */
+	/* kept by decide() */
+	struct known_peer known[DECIDE_KNOWN_PEERS];
 	/* set by decide() */
 	int	 declared_gate;		/* what the rpc worker is to serve */
 	bool	 retick;		/* ask again once declared_gate is served */

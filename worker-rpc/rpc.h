@@ -137,6 +137,9 @@ void	 rpc_server_set_max_age(struct rpc_server *, int64_t max_age_ms);
 int	 rpc_server_gate_declared(struct rpc_server *,
 	    const Harepd__GateDeclared *);
 int	 rpc_server_hba_applied(struct rpc_server *, const Harepd__HbaApplied *);
+/* Whom the lists were given to, as peers are told (GateServed). */
+struct rpc_gate_answers;
+void	 rpc_server_answers(struct rpc_server *, struct rpc_gate_answers *);
 /* Timing, members and identity for the gate; the view's age limit. */
 void	 rpc_server_set_conf(struct rpc_server *, const struct conf *);
 /* Timer: report inquiry log lines suppressed in the last window. */

@@ -19,6 +19,7 @@
 #include "util/clock.h"
 #include "util/pem.h"
 #include "worker-rpc/rpc.h"
+#include "worker-rpc/rpc_gate.h"
 
 #define TICK_MS		500
 
@@ -264,10 +265,16 @@ send_served(struct rpc_worker *w, int served)
 {
 	Harepd__GateServed g = HAREPD__GATE_SERVED__INIT;
 	ipc_envelope env = HAREPD__ENVELOPE__INIT;
+	struct rpc_gate_answers answers;
 
 	w->served = served;
 	g.seq = w->gate_seq;
 	g.state = served;
+	/* taken after the declaration, so after the LocalView before it */
+	rpc_server_answers(w->server, &answers);
+	g.n_answered = answers.n;
+	g.answered = answers.p;
+	g.answers_tracked_ms = answers.tracked_ms;
 	env.body_case = HAREPD__ENVELOPE__BODY_GATE_SERVED;
 	env.gate_served = &g;
 	if (worker_send(&env) == -1)

@@ -216,9 +216,10 @@ view_reply(struct rpc_server *srv, const Models__WhatYouKnow *q,
 	pthread_mutex_lock(&srv->view_lock);
 	code = rpc_snapshot_status(srv->snap, clock_wall_ms(), srv->max_age_ms,
 	    why, whylen);
-	if (code == GRPC_STATUS_OK)
+	if (code == GRPC_STATUS_OK) {
+		rpc_gate_answered(&srv->gate, q->nodeid, clock_boot_ms());
 		*reply = reply_with_gate(srv, srv->snap_slice);
-	else if (q->wantsgate) {
+	} else if (q->wantsgate) {
 		ident = grpc_slice_from_copied_buffer((const char *)srv->ident,
 		    srv->ident_len);
 		*reply = reply_with_gate(srv, ident);
@@ -565,6 +566,9 @@ server_alloc(int64_t max_age_ms)
 	rpc_ratelimit_init(&srv->log_limit, RPC_INQUIRY_LOG_PER_SEC);
 	srv->snap_slice = grpc_empty_slice();
 	srv->max_age_ms = max_age_ms;
+	/* nobody was answered before this worker started: the table of
+	 * answers covers only its own life */
+	srv->gate.tracked_since_boot_ms = clock_boot_ms();
 	return srv;
 }
 
@@ -669,6 +673,14 @@ rpc_server_gate_declared(struct rpc_server *srv,
 	served = rpc_gate_served(&srv->gate);
 	pthread_mutex_unlock(&srv->view_lock);
 	return served;
+}
+
+void
+rpc_server_answers(struct rpc_server *srv, struct rpc_gate_answers *out)
+{
+	pthread_mutex_lock(&srv->view_lock);
+	rpc_gate_answers(&srv->gate, clock_boot_ms(), out);
+	pthread_mutex_unlock(&srv->view_lock);
 }
 
 int

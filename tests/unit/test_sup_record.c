@@ -85,6 +85,7 @@ test_round_trip(void **state)
 	v.ro_allow = false;
 	v.lease_ms = 3000;
 	v.decided_boot_ms = 123456789;
+	v.decided_at_ms = 1700000000000;
 	assert_int_equal(verdict_record_save(f->path, &v), 0);
 	assert_int_equal(access(f->path, R_OK), 0);
 	env = verdict_record_load(f->path, &found, why, sizeof(why));
@@ -95,6 +96,7 @@ test_round_trip(void **state)
 	assert_false(env->verdict->ro_allow);
 	assert_int_equal(env->verdict->lease_ms, 3000);
 	assert_int_equal(env->verdict->decided_boot_ms, 123456789);
+	assert_int_equal(env->verdict->decided_at_ms, 1700000000000);
 	ipc_free(env);
 
 	/* a later verdict replaces it whole */
@@ -156,7 +158,7 @@ test_other_boot(void **state)
 
 	put(f->path, "harepd-last-verdict 1\n"
 	    "boot_id=00000000-0000-0000-0000-000000000000\nseq=9\n"
-	    "decided_boot_ms=5000\nlease_ms=3000\nrw_allow=1\nro_allow=1\n");
+	    "decided_boot_ms=5000\ndecided_at_ms=1\nlease_ms=3000\nrw_allow=1\nro_allow=1\n");
 	env = verdict_record_load(f->path, &found, why, sizeof(why));
 	assert_expired(env, found);
 	assert_string_equal(why, "written before the last reboot");
