@@ -152,28 +152,31 @@ handover_learn_ids(Harepd__PeerAnswer **peers, size_t n,
 }
 
 /*
- * One member's table of answers: true when neither node x nor any asker
- * without an id (or evicted from the table) was given the lists within
- * the last cover_ms.
+ * One member's table of answers: how long ago, at the least, it gave its
+ * lists to node x or to any asker without an id (or evicted from the
+ * table); an x not in the table was not answered while it was kept.
  */
-static bool
-table_silent(size_t n, const int32_t *ids, const int64_t *ages,
-    int64_t tracked_ms, int32_t x, int64_t cover_ms)
+static int64_t
+table_silence(size_t n, const int32_t *ids, const int64_t *ages,
+    int64_t tracked_ms, int32_t x)
 {
+	int64_t least = INT64_MAX;
 	bool listed = false;
 
 	for (size_t i = 0; i < n; i++) {
 		if (ids[i] != x && ids[i] != 0)
 			continue;
-		if (ages[i] < cover_ms)
-			return false;
+		if (ages[i] < least)
+			least = ages[i];
 		listed |= ids[i] == x;
 	}
-	return listed || tracked_ms >= cover_ms;
+	if (!listed && tracked_ms < least)
+		least = tracked_ms;
+	return least;
 }
 
-static bool
-gate_silent(const Models__Gate *g, int32_t x, int64_t cover_ms)
+static int64_t
+gate_silence(const Models__Gate *g, int32_t x)
 {
 	int32_t ids[DECIDE_ANSWERED_MAX];
 	int64_t ages[DECIDE_ANSWERED_MAX];
@@ -181,13 +184,13 @@ gate_silent(const Models__Gate *g, int32_t x, int64_t cover_ms)
 
 	for (size_t i = 0; i < g->n_answered; i++) {
 		if (n == DECIDE_ANSWERED_MAX)
-			return false;	/* more than any harepd sends */
+			return 0;	/* more than any harepd sends */
 		ids[n] = g->answered[i]->nodeid;
 		ages[n++] = g->answered[i]->agems > INT64_MAX ? INT64_MAX :
 		    (int64_t)g->answered[i]->agems;
 	}
-	return table_silent(n, ids, ages, g->answerstrackedms > INT64_MAX ?
-	    INT64_MAX : (int64_t)g->answerstrackedms, x, cover_ms);
+	return table_silence(n, ids, ages, g->answerstrackedms > INT64_MAX ?
+	    INT64_MAX : (int64_t)g->answerstrackedms, x);
 }
 
 /* The largest leaseMs that this node or any answering peer reports. */
@@ -213,30 +216,83 @@ largest_lease(const struct conf *c, Harepd__PeerAnswer **peers, size_t n)
  * us now (agree), so none gives x its lists again before their lists
  * change; they must all answer, with a gate, this tick.
  */
+/* Why one member cannot vouch for x, into why; true when it can. */
+static bool
+member_vouches(const Harepd__PeerAnswer *p, int32_t x, int64_t cover,
+    char *why, size_t whylen)
+{
+	int64_t quiet;
+
+	if (!decide_answered(p))
+		snprintf(why, whylen, "%s %s did not answer", p->role,
+		    p->target);
+	else if (p->answer->gate == NULL)
+		snprintf(why, whylen, "%s %s reports no gate", p->role,
+		    p->target);
+	else if (!p->agrees || p->answer->nodeid == x)
+		snprintf(why, whylen, "%s %s does not agree", p->role,
+		    p->target);
+	else if ((quiet = gate_silence(p->answer->gate, x)) < cover)
+		snprintf(why, whylen, "%s %s answered it %lld ms ago",
+		    p->role, p->target, (long long)quiet);
+	else
+		return true;
+	return false;
+}
+
+/*
+ * The silence cover (docs/POLICY.md, step 2): the silent data peer x
+ * cannot hold an allow when every other member, this node included,
+ * says it has not given its lists to x (nor to any asker without an id)
+ * for longer than the largest lease + the grace. x stamps an allow
+ * before it asks, an answer to that ask is given after the stamp, and x
+ * needs one for a majority: its lease has ended. The others must name
+ * us now (agree), so none gives x its lists again before their lists
+ * change; they must all answer, with a gate, this tick. why says what
+ * is missing when it does not hold.
+ */
 static bool
 silence_cover(Harepd__PeerAnswer **peers, size_t n, const struct conf *c,
-    int members, const struct decide_state *st, size_t x_index)
+    int members, const struct decide_state *st, size_t x_index, char *why,
+    size_t whylen)
 {
 	const struct own_answers *own = &st->own;
 	int32_t x = known_id(st, peers[x_index]->target);
 	int64_t cover = largest_lease(c, peers, n) + PEERS_CANCEL_GRACE_MS;
+	int64_t quiet;
 	int vouching = 1;
 
-	if (x == 0 || !own->valid || !table_silent(own->n, own->node_id,
-	    own->age_ms, own->tracked_ms, x, cover))
+	if (x == 0) {
+		snprintf(why, whylen, "node id of %s not known",
+		    peers[x_index]->target);
 		return false;
+	}
+	if (!own->valid) {
+		snprintf(why, whylen, "this node's answers not known yet");
+		return false;
+	}
+	quiet = table_silence(own->n, own->node_id, own->age_ms,
+	    own->tracked_ms, x);
+	if (quiet < cover) {
+		snprintf(why, whylen, "this node answered %s %lld ms ago",
+		    peers[x_index]->target, (long long)quiet);
+		return false;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (i == x_index)
 			continue;
-		if (!decide_answered(peers[i]) || !peers[i]->agrees ||
-		    peers[i]->answer->gate == NULL ||
-		    peers[i]->answer->nodeid == x ||
-		    !gate_silent(peers[i]->answer->gate, x, cover))
+		if (!member_vouches(peers[i], x, cover, why, whylen))
 			return false;
 		vouching++;
 	}
-	return vouching >= members - 1;
+	if (vouching < members - 1) {
+		snprintf(why, whylen, "%d of the %d other members vouch",
+		    vouching, members - 1);
+		return false;
+	}
+	return true;
 }
+
 
 static void
 deny_rw(struct probe_verdict *v, const char *fmt, ...)
@@ -259,6 +315,11 @@ deny_rw(struct probe_verdict *v, const char *fmt, ...)
 	memcpy(v->reason, reason, sizeof(v->reason));
 	v->rw_allow = false;
 }
+
+static void
+note(struct probe_verdict *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 
 static void
 note(struct probe_verdict *v, const char *fmt, ...)
@@ -335,14 +396,18 @@ keep_rw(const struct classes *k, int64_t now, struct decide_state *st,
 static bool
 all_silent_covered(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
     size_t n, const struct conf *c, int members,
-    const struct decide_state *st, const struct classes *k)
+    const struct decide_state *st, const struct classes *k, char *why,
+    size_t whylen)
 {
-	if (k->silent != k->uncovered)
-		return false;	/* a Go peer answers, and holds what it holds */
+	if (k->silent != k->uncovered) {
+		/* a Go peer answers, and holds what it holds */
+		snprintf(why, whylen, "a data peer without a gate answers");
+		return false;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (gate_holder(view, peers[i], c) &&
 		    !decide_answered(peers[i]) &&
-		    !silence_cover(peers, n, c, members, st, i))
+		    !silence_cover(peers, n, c, members, st, i, why, whylen))
 			return false;
 	return true;
 }
@@ -374,10 +439,19 @@ handover_take(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 	st->declared_gate = GATE_INTENT;
 	if (k.uncovered > 0 && held < hold &&
 	    !stable_majority(peers, n, v->members, st, hold)) {
+		char why[160];
+
 		if (!all_silent_covered(view, peers, n, c, v->members, st,
-		    &k)) {
-			deny_rw(v, "hold-down: majority held for %lld of %lld "
-			    "ms before rw", (long long)held, (long long)hold);
+		    &k, why, sizeof(why))) {
+			if (k.silent == 0)
+				deny_rw(v, "hold-down: majority held for %lld "
+				    "of %lld ms before rw", (long long)held,
+				    (long long)hold);
+			else
+				deny_rw(v, "hold-down: majority held for %lld "
+				    "of %lld ms before rw (no silence cover: "
+				    "%s)", (long long)held, (long long)hold,
+				    why);
 			return;
 		}
 		note(v, "silence cover: no member gave its lists to the "
