@@ -221,6 +221,10 @@ size_t	 peers_count(const struct peer_set *);
 #define PEERS_ABORT_CHECK_MS	100
 /* How long a call may outlive its deadline before it is cancelled. */
 #define PEERS_CANCEL_GRACE_MS	250
+/* The deadline of a peer that did not answer last time, except at
+ * every PEERS_FULL_EVERY-th ask in a row (peers.c, unconnected()). */
+#define PEERS_UNCONNECTED_MS	250
+#define PEERS_FULL_EVERY	4
 Harepd__PeerAnswer **peers_ask(struct peer_set *, const Models__WhatYouKnow *,
 	    int deadline_ms, bool (*abort)(void *), void *arg);
 void	 peers_answers_free(Harepd__PeerAnswer **, size_t n);

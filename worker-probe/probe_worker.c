@@ -238,11 +238,15 @@ own_answers_now(const struct probe *p, int64_t now, struct own_answers *out)
 	int64_t later = now - p->own_at_ms;
 
 	*out = p->own;
-	out->valid = p->own.valid && p->own_at_ms > 0 && later >= 0 &&
+	/* later < 0: it came during this tick's asks; the ages at now are
+	 * then smaller than those reported, and counted so */
+	out->valid = p->own.valid && p->own_at_ms > 0 &&
 	    p->lists_since_ms != 0 && p->own_lists_since == p->lists_since_ms;
 	for (size_t i = 0; i < out->n; i++)
-		out->age_ms[i] += later;
-	out->tracked_ms += later;
+		out->age_ms[i] = out->age_ms[i] + later < 0 ? 0 :
+		    out->age_ms[i] + later;
+	out->tracked_ms = out->tracked_ms + later < 0 ? 0 :
+	    out->tracked_ms + later;
 }
 
 static void

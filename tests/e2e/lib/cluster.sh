@@ -186,7 +186,7 @@ EOF
 	cat >"$d/repmgr.conf" <<EOF
 node_id=$(cl_node_id "$h")
 node_name='$h'
-conninfo='host=$(cl_ip "$h") port=$CL_PORT user=repmgr dbname=repmgr connect_timeout=2'
+conninfo='host=$(cl_ip "$h") port=$CL_PORT user=repmgr dbname=repmgr connect_timeout=1'
 data_directory='$d/data'
 pg_bindir='$CL_PGBIN'
 use_replication_slots=yes
