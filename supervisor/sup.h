@@ -181,6 +181,8 @@ unsigned route_drain(struct route *, struct worker *);
 /* Sends a body the worker's role accepts; -1 otherwise or on error. */
 int	 route_send(struct worker *, const ipc_envelope *);
 int	 route_send_control(struct worker *, Harepd__Control__Command);
+/* A new worker's second message (hba: the verdict in force); -1 on error. */
+int	 route_initial_verdict(struct route *, struct worker *);
 /* Reload: the new config to every worker with an open channel. */
 void	 route_push_config(struct route *, Harepd__ConfigPush *);
 void	 route_free(struct route *);

@@ -154,7 +154,8 @@ load_verdict(struct sup *s)
 
 /* ---- starts, exits and restarts ---- */
 
-/* The first messages a worker reads: its config, then (paused) PAUSE. */
+/* The first messages a worker reads: its config, the verdict in force
+ * (hba), then (paused) PAUSE. */
 static int
 send_initial(struct sup *s, struct worker *w)
 {
@@ -162,7 +163,7 @@ send_initial(struct sup *s, struct worker *w)
 
 	env.body_case = HAREPD__ENVELOPE__BODY_CONFIG;
 	env.config = &s->push;
-	if (route_send(w, &env) == -1)
+	if (route_send(w, &env) == -1 || route_initial_verdict(&s->rt, w) == -1)
 		return -1;
 	if (s->rt.paused && w->role->pausable)
 		return route_send_control(w, HAREPD__CONTROL__COMMAND__PAUSE);

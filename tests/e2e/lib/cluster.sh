@@ -539,8 +539,11 @@ cl_monitor_loop() {
 			[ -r "$f" ] || continue
 			# a stopped PostgreSQL enforces nothing (the allow on
 			# disk of a lost node is not a writer until it starts)
-			read -r pm <"$CL_DIR/$h/data/postmaster.pid" 2>/dev/null || continue
-			[ -d "/proc/$pm" ] || continue
+			if [ -d "$CL_DIR/$h/data" ]; then
+				pm=
+				read -r pm <"$CL_DIR/$h/data/postmaster.pid" 2>/dev/null
+				[ -n "$pm" ] && [ -d "/proc/$pm" ] || continue
+			fi
 			mapfile -t lines <"$f"
 			for line in "${lines[@]}"; do
 				if [[ $line =~ $re ]]; then hba="$hba${hba:+ }$h"; nhba=$((nhba + 1)); break; fi
