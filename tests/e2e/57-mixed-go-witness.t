@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib/cluster.sh"
 
 PY=/usr/bin/python3
-python3 -c 'import grpc' 2>/dev/null || bail "python3-grpc missing: make deps"
+"$PY" -c "import grpc" 2>/dev/null || bail "python3-grpc missing: make deps"
 cl_suite_up n1 n2
 PB=$CL_DIR/pb
 mkdir -p "$PB"
@@ -20,15 +20,16 @@ protoc --python_out="$PB" -I "$TOP/proto" "$TOP/proto/messaging.proto" ||
 
 # ---- replace the witness's harepd by a Go-like server
 cl_harepd_stop wt
+mkfifo "$CL_DIR/go.in"
 lists="runuser -u postgres -- $CL_PGBIN/psql -X -At -h $CL_DIR/wt -p $CL_PORT -U postgres -d repmgr -c \"SELECT type, active, split_part(split_part(conninfo, 'host=', 2), ' ', 1) FROM repmgr.nodes\""
 ( cd "$CL_DIR/wt" && exec ip netns exec "$(cl_ns wt)" "$PY" "$TOP/tests/interop/rpc_server.py" \
     --pb "$PB" --bind "$(cl_ip wt)" --port "$CL_GRPC_PORT" \
     --answer "{\"ip\": \"$(cl_ip wt)\", \"nodeId\": 99, \"nodeName\": \"wt\"}" \
-    --repmgr "$lists" </dev/null >"$CL_DIR/wt/go-server.out" 2>&1 ) &
-GO_PID=$!
-trap 'kill $GO_PID 2>/dev/null' EXIT
-ok 'wait_for 10 "grep -q ^port= $CL_DIR/wt/go-server.out"' "the Go-like witness server listens"
-ok 'wait_for 15 "grep -q \"^request .*nodeName=n1\" $CL_DIR/wt/go-server.out"' "n1 asks it"
+    --repmgr "$lists" <"$CL_DIR/go.in" >"$CL_DIR/wt/harepd/go-server.out" 2>&1 ) &
+# it runs until its stdin closes: this script holds the other end
+exec {GO_IN}>"$CL_DIR/go.in"
+ok 'wait_for 10 "grep -q ^port= $CL_DIR/wt/harepd/go-server.out"' "the Go-like witness server listens"
+ok 'wait_for 15 "grep -q \"^request .*nodeName=n1\" $CL_DIR/wt/harepd/go-server.out"' "n1 asks it"
 cl_monitor_start
 dev=$(cl_hold 5 n1)
 is "$dev" "" "with a Go witness: writes stay on n1"
