@@ -42,7 +42,7 @@
 struct rpc_snapshot {
 	uint8_t	*packed;	/* Models__IKnow */
 	size_t	 packed_len;
-	int64_t	 collected_at_ms;	/* CLOCK_REALTIME */
+	int64_t	 collected_boot_ms;	/* CLOCK_BOOTTIME; 0: not stamped */
 	char	*db_error;	/* NULL when the database answered */
 	int32_t	 node_id;
 	char	*node_name;
@@ -64,12 +64,17 @@ void	 rpc_snapshot_free(struct rpc_snapshot *);
 int64_t	 rpc_max_age_ms(const struct conf *);
 
 /*
- * GRPC_STATUS_OK when snap (NULL: none yet) may be answered at now_ms
- * (CLOCK_REALTIME); otherwise GRPC_STATUS_UNAVAILABLE and why says why,
- * in words a peer's operator can act on.
+ * GRPC_STATUS_OK when snap (NULL: none yet) may be answered at
+ * now_boot_ms; otherwise GRPC_STATUS_UNAVAILABLE and why says why, in
+ * words a peer's operator can act on. The age is measured on
+ * CLOCK_BOOTTIME only (docs/HARDENING.md, "Clocks"): the wall clock
+ * steps, and a step back must not make a stale view fresh.
  */
 grpc_status_code rpc_snapshot_status(const struct rpc_snapshot *snap,
-	    int64_t now_ms, int64_t max_age_ms, char *why, size_t whylen);
+	    int64_t now_boot_ms, int64_t max_age_ms, char *why, size_t whylen);
+/* The same, now (clock_boot_ms): what the server asks for every request. */
+grpc_status_code rpc_view_status(const struct rpc_snapshot *snap,
+	    int64_t max_age_ms, char *why, size_t whylen);
 
 /*
  * Decode a peer's request. GRPC_STATUS_OK sets *out (free with

@@ -214,8 +214,7 @@ view_reply(struct rpc_server *srv, const Models__WhatYouKnow *q,
 	grpc_slice ident;
 
 	pthread_mutex_lock(&srv->view_lock);
-	code = rpc_snapshot_status(srv->snap, clock_wall_ms(), srv->max_age_ms,
-	    why, whylen);
+	code = rpc_view_status(srv->snap, srv->max_age_ms, why, whylen);
 	if (code == GRPC_STATUS_OK)
 		*reply = reply_with_gate(srv, srv->snap_slice);
 	else if (q->wantsgate) {
