@@ -3,11 +3,11 @@
 
     rpc_flood.py idle HOST PORT N [--tls] [--hold S]
         N connections that connect (and with --tls finish the TLS
-        handshake, ALPN h2) and then say nothing. Prints "ready N" once
+        handshake, ALPN h2) and then say nothing. Prints "ready N open_ms=T" (T: how long opening them took) once
         all are open, then waits up to S seconds for the server to close
         them and prints
             idle opened=N closed=K min_ms=.. median_ms=.. max_ms=..
-        (ms from each connection's own connect to its close)
+        (ms from when each connection went idle to its close)
     rpc_flood.py h2idle HOST PORT N [--tls] [--hold S]
         the same, but each connection also completes the HTTP/2 preface
         and SETTINGS exchange: an idle gRPC client. Adds goaway=CODE,...
@@ -45,11 +45,11 @@ def tls_context():
 
 
 def connect(a, ctx, handshake=True):
-    s = socket.create_connection((a.host, a.port), timeout=10)
-    t = time.monotonic()
+    """The socket, and when it went idle (after the TLS handshake)."""
+    s = socket.create_connection((a.host, a.port), timeout=30)
     if ctx is not None:
         s = ctx.wrap_socket(s, do_handshake_on_connect=handshake)
-    return s, t
+    return s, time.monotonic()
 
 
 def frame(ftype, flags, payload=b"", stream=0):
@@ -132,12 +132,14 @@ def watch(conns, hold, h2):
 def cmd_idle(a, h2):
     ctx = tls_context() if a.tls else None
     conns = []
+    start = time.monotonic()
     for _ in range(a.n):
         s, t0 = connect(a, ctx)
         if h2:
             s.sendall(PREFACE + frame(4, 0))
         conns.append(Conn(s, t0))
-    print("ready %d" % len(conns), flush=True)
+    print("ready %d open_ms=%d" % (len(conns), (time.monotonic() - start) * 1000),
+          flush=True)
     watch(conns, a.hold, h2)
     closed = sorted(c.closed_ms for c in conns if c.closed_ms is not None)
     line = "%s opened=%d closed=%d" % (a.cmd, len(conns), len(closed))
