@@ -29,6 +29,7 @@ struct rpc_worker {
 	struct rpc_server	*server;
 	bool			 had_view;
 	bool			 db_down;	/* last view carried db_error */
+	bool			 too_big;	/* last view over RPC_MAX_REPLY */
 	uint64_t		 gate_seq;	/* the probe's last GateDeclared */
 	int			 served;	/* what peers are told */
 };
@@ -148,6 +149,12 @@ take_view(void *arg, const Harepd__LocalView *v)
 		return;
 	}
 	log_view_change(w, v);
+	/* said once, when it happens: not at every tick */
+	if (snap->packed_len + RPC_GATE_MAX > RPC_MAX_REPLY && !w->too_big)
+		log_warnx("local view of %zu bytes: with the gate above the "
+		    "%d-byte reply limit, peers get RESOURCE_EXHAUSTED",
+		    snap->packed_len, RPC_MAX_REPLY);
+	w->too_big = snap->packed_len + RPC_GATE_MAX > RPC_MAX_REPLY;
 	rpc_server_publish(w->server, snap);
 }
 
