@@ -193,33 +193,13 @@ gate_silence(const Models__Gate *g, int32_t x)
 	    INT64_MAX : (int64_t)g->answerstrackedms, x);
 }
 
-/* The largest leaseMs that this node or any answering peer reports. */
-static int64_t
-largest_lease(const struct conf *c, Harepd__PeerAnswer **peers, size_t n)
-{
-	int64_t lease = c->lease_ms;
-
-	for (size_t i = 0; i < n; i++)
-		if (decide_answered(peers[i]) && peers[i]->answer->gate &&
-		    (int64_t)peers[i]->answer->gate->leasems > lease)
-			lease = peers[i]->answer->gate->leasems;
-	return lease;
-}
-
 /*
- * The silence cover (docs/POLICY.md, step 2): the silent data peer x
- * cannot hold an allow when every other member, this node included,
- * says it has not given its lists to x (nor to any asker without an id)
- * for longer than the largest lease + the grace. x stamps an allow
- * before it asks, an answer to that ask is given after the stamp, and x
- * needs one for a majority: its lease has ended. The others must name
- * us now (agree), so none gives x its lists again before their lists
- * change; they must all answer, with a gate, this tick.
+ * Why one member cannot vouch for x, into why; true when it can (so far:
+ * its silence towards x, the least of all, goes into *least).
  */
-/* Why one member cannot vouch for x, into why; true when it can. */
 static bool
-member_vouches(const Harepd__PeerAnswer *p, int32_t x, int64_t cover,
-    char *why, size_t whylen)
+member_vouches(const Harepd__PeerAnswer *p, int32_t x, int64_t *least,
+    const char **who, char *why, size_t whylen)
 {
 	int64_t quiet;
 
@@ -232,11 +212,13 @@ member_vouches(const Harepd__PeerAnswer *p, int32_t x, int64_t cover,
 	else if (!p->agrees || p->answer->nodeid == x)
 		snprintf(why, whylen, "%s %s does not agree", p->role,
 		    p->target);
-	else if ((quiet = gate_silence(p->answer->gate, x)) < cover)
-		snprintf(why, whylen, "%s %s answered it %lld ms ago",
-		    p->role, p->target, (long long)quiet);
-	else
+	else {
+		if ((quiet = gate_silence(p->answer->gate, x)) < *least) {
+			*least = quiet;
+			*who = p->target;
+		}
 		return true;
+	}
 	return false;
 }
 
@@ -244,24 +226,30 @@ member_vouches(const Harepd__PeerAnswer *p, int32_t x, int64_t cover,
  * The silence cover (docs/POLICY.md, step 2): the silent data peer x
  * cannot hold an allow when every other member, this node included,
  * says it has not given its lists to x (nor to any asker without an id)
- * for longer than the largest lease + the grace. x stamps an allow
- * before it asks, an answer to that ask is given after the stamp, and x
- * needs one for a majority: its lease has ended. The others must name
- * us now (agree), so none gives x its lists again before their lists
- * change; they must all answer, with a gate, this tick. why says what
- * is missing when it does not hold.
+ * for at least C = the largest lease + the largest deadline + the grace
+ * (the hold-down's length, counted from the last answer to x instead of
+ * from our majority). x stamps an allow before it asks, and an answer
+ * is given after the stamp, so an allow decided from an answer ends one
+ * lease after it. x keeps rw without the handover while its last allow
+ * is younger than a lease, and a tick stamped just before that allow
+ * expires may be answered up to a deadline later: hence + deadline (the
+ * model in tests/model/ found it). The others must name us now (agree),
+ * so none gives x its lists again before their lists change; they must
+ * all answer, with a gate, this tick. why says what is missing; *wait_ms
+ * how long until it holds when only time is missing, else -1.
  */
 static bool
 silence_cover(Harepd__PeerAnswer **peers, size_t n, const struct conf *c,
-    int members, const struct decide_state *st, size_t x_index, char *why,
-    size_t whylen)
+    int members, const struct decide_state *st, size_t x_index,
+    int64_t *wait_ms, char *why, size_t whylen)
 {
 	const struct own_answers *own = &st->own;
 	int32_t x = known_id(st, peers[x_index]->target);
-	int64_t cover = largest_lease(c, peers, n) + PEERS_CANCEL_GRACE_MS;
-	int64_t quiet;
+	int64_t cover = handover_holddown_ms(c, peers, n), least;
+	const char *who = "this node";
 	int vouching = 1;
 
+	*wait_ms = -1;
 	if (x == 0) {
 		snprintf(why, whylen, "node id of %s not known",
 		    peers[x_index]->target);
@@ -271,17 +259,12 @@ silence_cover(Harepd__PeerAnswer **peers, size_t n, const struct conf *c,
 		snprintf(why, whylen, "this node's answers not known yet");
 		return false;
 	}
-	quiet = table_silence(own->n, own->node_id, own->age_ms,
+	least = table_silence(own->n, own->node_id, own->age_ms,
 	    own->tracked_ms, x);
-	if (quiet < cover) {
-		snprintf(why, whylen, "this node answered %s %lld ms ago",
-		    peers[x_index]->target, (long long)quiet);
-		return false;
-	}
 	for (size_t i = 0; i < n; i++) {
 		if (i == x_index)
 			continue;
-		if (!member_vouches(peers[i], x, cover, why, whylen))
+		if (!member_vouches(peers[i], x, &least, &who, why, whylen))
 			return false;
 		vouching++;
 	}
@@ -290,9 +273,15 @@ silence_cover(Harepd__PeerAnswer **peers, size_t n, const struct conf *c,
 		    vouching, members - 1);
 		return false;
 	}
+	if (least < cover) {
+		snprintf(why, whylen, "%s answered %s %lld of %lld ms ago",
+		    who, peers[x_index]->target, (long long)least,
+		    (long long)cover);
+		*wait_ms = cover - least;
+		return false;
+	}
 	return true;
 }
-
 
 static void
 deny_rw(struct probe_verdict *v, const char *fmt, ...)
@@ -396,19 +385,27 @@ keep_rw(const struct classes *k, int64_t now, struct decide_state *st,
 static bool
 all_silent_covered(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
     size_t n, const struct conf *c, int members,
-    const struct decide_state *st, const struct classes *k, char *why,
-    size_t whylen)
+    const struct decide_state *st, const struct classes *k, int64_t *wait_ms,
+    char *why, size_t whylen)
 {
+	*wait_ms = -1;
 	if (k->silent != k->uncovered) {
 		/* a Go peer answers, and holds what it holds */
 		snprintf(why, whylen, "a data peer without a gate answers");
 		return false;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (gate_holder(view, peers[i], c) &&
-		    !decide_answered(peers[i]) &&
-		    !silence_cover(peers, n, c, members, st, i, why, whylen))
+	for (size_t i = 0; i < n; i++) {
+		int64_t wait;
+
+		if (!gate_holder(view, peers[i], c) ||
+		    decide_answered(peers[i]))
+			continue;
+		if (!silence_cover(peers, n, c, members, st, i, &wait, why,
+		    whylen)) {
+			*wait_ms = wait;
 			return false;
+		}
+	}
 	return true;
 }
 
@@ -423,6 +420,7 @@ handover_take(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 
 	classify(view, peers, n, c, &k);
 	st->retick = false;
+	st->cover_in_ms = -1;
 	if (st->rw_allowed_last) {
 		keep_rw(&k, now, st, v);
 		return;
@@ -440,9 +438,14 @@ handover_take(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 	if (k.uncovered > 0 && held < hold &&
 	    !stable_majority(peers, n, v->members, st, hold)) {
 		char why[160];
+		int64_t wait;
 
 		if (!all_silent_covered(view, peers, n, c, v->members, st,
-		    &k, why, sizeof(why))) {
+		    &k, &wait, why, sizeof(why))) {
+			/* tick again when the first cover will hold */
+			st->cover_in_ms = hold - held;
+			if (wait >= 0 && wait < st->cover_in_ms)
+				st->cover_in_ms = wait;
 			if (k.silent == 0)
 				deny_rw(v, "hold-down: majority held for %lld "
 				    "of %lld ms before rw", (long long)held,
@@ -455,7 +458,7 @@ handover_take(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 			return;
 		}
 		note(v, "silence cover: no member gave its lists to the "
-		    "silent data node%s for over a lease",
+		    "silent data node%s for the hold-down",
 		    k.uncovered > 1 ? "s" : "");
 	}
 	if (st->served_gate != GATE_INTENT && st->served_gate != GATE_ALLOWED) {

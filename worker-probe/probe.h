@@ -93,6 +93,8 @@ struct decide_state {
 	/* set by decide() */
 	int	 declared_gate;		/* what the rpc worker is to serve */
 	bool	 retick;		/* ask again once declared_gate is served */
+	int64_t	 cover_in_ms;		/* held down: the cover holds in this
+					   long at the earliest; -1: unknown */
 };
 
 /*

@@ -523,14 +523,19 @@ static void
 tick_due(void *arg)
 {
 	struct probe *p = arg;
-	int64_t now;
+	int64_t now, started = clock_mono_us(), cover;
 
-	if (clock_mono_us() < p->next_tick_us)
+	if (started < p->next_tick_us)
 		return;
+	p->ds.cover_in_ms = -1;
 	tick(p);
 	/* fixed rate; a tick longer than watchDog starts the next now */
 	p->next_tick_us += p->eager || p->push->server_only ?
 	    PROBE_EAGER_MS * 1000LL : (int64_t)p->conf->watchdog * 1000000;
+	/* held down: ask again just when the cover will hold, not later */
+	if (p->ds.cover_in_ms >= 0 && (cover = started +
+	    (p->ds.cover_in_ms + 2) * 1000) < p->next_tick_us)
+		p->next_tick_us = cover;
 	if (p->next_tick_us < (now = clock_mono_us()))
 		p->next_tick_us = now;
 }

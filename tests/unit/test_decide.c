@@ -790,36 +790,36 @@ static const struct hcase hcases[] = {
 		{ 0 } } },
 	/* ---- the silence cover ---- */
 	{ "silence: every other member has not given its lists to the "
-	  "silent node for over a lease: rw before the hold-down", MAJ,
+	  "silent node for the hold-down (lease + deadline + grace): rw before the hold-down after the promote", MAJ,
 	  { 0 }, {
 		{ 1000, { N2_ID " gate=ALLOWED", N3_OK " gate=DENIED", W_OK
 		  " gate=DENIED" }, false, true, "reports gate ALLOWED" },
-		{ 2000, { N2_DOWN, N3_SILENT(3300), W_SILENT(3300) }, false,
+		{ 2000, { N2_DOWN, N3_SILENT(4300), W_SILENT(4300) }, false,
 		  true, "silence cover", NULL, NULL, 0, "INTENT",
-		  "2:3300 t=60000" },
-		{ 2100, { N2_DOWN, N3_SILENT(3400), W_SILENT(3400) }, true,
+		  "2:4300 t=60000" },
+		{ 2100, { N2_DOWN, N3_SILENT(4400), W_SILENT(4400) }, true,
 		  true, "silence cover", NULL, NULL, 0, "ALLOWED",
-		  "2:3400 t=60000" },
+		  "2:4400 t=60000" },
 		{ 0 } } },
 	{ "silence: the silent node's id is not known: hold-down", MAJ,
 	  { 0 }, {
-		{ 2000, { N2_DOWN, N3_SILENT(3300), W_SILENT(3300) }, false,
-		  true, "hold-down", NULL, NULL, 0, NULL, "2:3300 t=60000" },
+		{ 2000, { N2_DOWN, N3_SILENT(4300), W_SILENT(4300) }, false,
+		  true, "hold-down", NULL, NULL, 0, NULL, "2:4300 t=60000" },
 		{ 0 } } },
 	{ "silence: one member gave the silent node its lists within the "
-	  "lease + grace: hold-down", MAJ, { 0 }, {
+	  "hold-down: hold-down", MAJ, { 0 }, {
 		{ 1000, { N2_ID " gate=ALLOWED", N3_OK " gate=DENIED", W_OK
 		  " gate=DENIED" }, false, true, "reports gate ALLOWED" },
-		{ 2000, { N2_DOWN, N3_SILENT(3300), W_SILENT(3249) }, false,
-		  true, "hold-down", NULL, NULL, 0, NULL, "2:3300 t=60000" },
+		{ 2000, { N2_DOWN, N3_SILENT(4300), W_SILENT(4249) }, false,
+		  true, "hold-down", NULL, NULL, 0, NULL, "2:4300 t=60000" },
 		{ 0 } } },
 	{ "silence: this node's own rpc worker did, or its table is not "
 	  "known: hold-down", MAJ, { 0 }, {
 		{ 1000, { N2_ID " gate=ALLOWED", N3_OK " gate=DENIED", W_OK
 		  " gate=DENIED" }, false, true, "reports gate ALLOWED" },
-		{ 2000, { N2_DOWN, N3_SILENT(3300), W_SILENT(3300) }, false,
+		{ 2000, { N2_DOWN, N3_SILENT(4300), W_SILENT(4300) }, false,
 		  true, "hold-down", NULL, NULL, 0, NULL, "2:100 t=60000" },
-		{ 2100, { N2_DOWN, N3_SILENT(3400), W_SILENT(3400) }, false,
+		{ 2100, { N2_DOWN, N3_SILENT(4400), W_SILENT(4400) }, false,
 		  true, "hold-down", NULL, NULL, 0, NULL, NULL },
 		{ 0 } } },
 	{ "silence: an asker without an id (anonymous) counts as the "
@@ -830,7 +830,7 @@ static const struct hcase hcases[] = {
 		  "trk=60000", W_SILENT(5000) }, false, true, "hold-down",
 		  NULL, NULL, 0, NULL, "2:5000 t=60000" },
 		{ 0 } } },
-	{ "silence: not in a table kept for less than the lease (a "
+	{ "silence: not in a table kept for less than the hold-down (a "
 	  "restarted rpc worker): hold-down; kept longer: covered", MAJ,
 	  { 0 }, {
 		{ 1000, { N2_ID " gate=ALLOWED", N3_OK " gate=DENIED", W_OK
@@ -838,7 +838,7 @@ static const struct hcase hcases[] = {
 		{ 2000, { N2_DOWN, N3_OK " gate=DENIED trk=1000",
 		  W_SILENT(5000) }, false, true, "hold-down", NULL, NULL, 0,
 		  NULL, "t=60000" },
-		{ 2250, { N2_DOWN, N3_OK " gate=DENIED trk=4000",
+		{ 2250, { N2_DOWN, N3_OK " gate=DENIED trk=4300",
 		  W_SILENT(5000) }, true, true, "silence cover", NULL, NULL,
 		  0, NULL, "t=60000" },
 		{ 0 } } },
@@ -856,9 +856,9 @@ static const struct hcase hcases[] = {
 		{ 2000, { N2_DOWN, N3_OK " gate=DENIED/0/9000 ans=2:5000 "
 		  "trk=60000", W_SILENT(5000) }, false, true, "hold-down",
 		  NULL, NULL, 0, NULL, "2:5000 t=60000" },
-		{ 2500, { N2_DOWN, N3_OK " gate=DENIED/0/9000 ans=2:9300 "
-		  "trk=60000", W_SILENT(9300) }, true, true, "silence cover",
-		  NULL, NULL, 0, NULL, "2:9300 t=60000" },
+		{ 2500, { N2_DOWN, N3_OK " gate=DENIED/0/9000 ans=2:10300 "
+		  "trk=60000", W_SILENT(10300) }, true, true, "silence cover",
+		  NULL, NULL, 0, NULL, "2:10300 t=60000" },
 		{ 0 } } },
 	{ "hold-down: seed policy is not affected", SEED, { 0 }, {
 		{ 1000, HOLDS, true, true, "synced with neighbour", NULL },
