@@ -13,6 +13,9 @@
 #     rewrites (inode changes) per restart.
 #   lease: n1's probe frozen (SIGSTOP), its hba worker killed 1.5 s later:
 #     the fence's time after the last decision.
+#   node loss: n1's harepd killed (kill -9) with its PostgreSQL (immediate
+#     stop), `repmgr standby promote` on n2 at once -> the first INSERT
+#     that lands on n2, counted from the loss. Fresh cluster per run.
 #   the seed's timing (watchDog 15, connectionDeadline 5, leaseMs 45000):
 #     computed bounds, not run.
 . "$(dirname "$0")/../tests/lib/tap.sh"
@@ -35,7 +38,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 trap 'cl_down' EXIT
 E=$BENCH_OUT/handover
 mkdir -p "$E"
-: >"$E/promote"; : >"$E/restart"; : >"$E/lease"
+: >"$E/promote"; : >"$E/restart"; : >"$E/lease"; : >"$E/loss"
 
 cluster() {	# cluster N
 	cl_down
@@ -105,12 +108,33 @@ promote_run() {	# promote_run I
 	bench_say "promote run $1: writes on n2 $((t1 - tp)) ms after the promote returned"
 }
 
+loss_run() {	# loss_run I
+	local pids tl t1
+	pids="$(cl_harepd_pid n1) $(pgrep -P "$(cl_harepd_pid n1)" | tr '\n' ' ')"
+	tl=$(now_ms)
+	kill -KILL $pids
+	cl_pg_stop n1 immediate
+	cl_promote n2 || return 1
+	t1=
+	while [ $(( $(now_ms) - tl )) -lt 60000 ]; do
+		if [ "$(cl_insert bench)" = n2 ]; then t1=$(now_ms); break; fi
+		sleep 0.05
+	done
+	[ -n "$t1" ] || return 1
+	echo $((t1 - tl)) >>"$E/loss"
+	bench_say "loss run $1: writes on n2 $((t1 - tl)) ms after n1 was lost"
+}
+
 cluster 1 || not_measured "the cluster did not come up"
 for k in sigterm stop-client probe hba rpc; do restart_run "$k"; done
 for i in $(seq "$RUNS"); do lease_run || break; sleep 2; done
 for i in $(seq "$RUNS"); do
-	[ "$i" -gt 1 ] && { cluster "$i" || break; }
+	[ "$i" -gt 1 ] && { cluster "p$i" || break; }
 	promote_run "$i" || break
+done
+for i in $(seq "$RUNS"); do
+	cluster "l$i" || break
+	loss_run "$i" || break
 done
 
 n=$(wc -l <"$E/promote")
@@ -123,6 +147,11 @@ while read -r kind down rew; do
 	    value="$down" ref=0 ref_what="HAProxy samples with n1 not UP (10 s, every 100 ms)" \
 	    cmd="$CMD" note="pg_hba.conf rewritten $rew times"
 done <"$E/restart"
+n=$(wc -l <"$E/loss")
+bench_fig item=7 what="handover: node lost (harepd + PostgreSQL killed), promote at once: loss to writes routed (median of $n)" \
+    unit=ms value="$(bench_median <"$E/loss")" ref=5500 ref_what="leaseMs + connectionDeadline + 1.5 s" \
+    cmd="kill -9 n1's harepd; cl_pg_stop n1 immediate; cl_promote n2; INSERT polled every 50 ms; $CMD" \
+    note="runs: $(tr '\n' ' ' <"$E/loss")ms"
 n=$(wc -l <"$E/lease")
 bench_fig item=7 what="handover: lease, probe frozen + hba killed (median of $n)" unit=ms \
     value="$(bench_median <"$E/lease")" ref=3500 ref_what="leaseMs + 0.5 s" \
@@ -134,6 +163,9 @@ bench_fig item=7 what="handover: lease, probe frozen + hba killed (median of $n)
 bench_fig item=7 what="handover, seed timing (watchDog 15): promote to rw, all peers answering (computed)" \
     unit=ms value=$(( 15000 + 250 + 250 + 1300 )) cmd="computed" \
     note="one watchDog for the new primary to see its promote, 250 ms for the witness and the candidate each, HAProxy rise 2 x inter 500 (1.3 s worst)"
-bench_fig item=7 what="handover, seed timing (watchDog 15): old primary silent, cover (computed)" \
+bench_fig item=7 what="handover, seed timing (watchDog 15): old primary silent, silence cover (computed)" \
+    unit=ms value=$(( 45000 + 250 )) cmd="computed" \
+    note="leaseMs 45000 + 250 ms after the old primary was last answered by any member"
+bench_fig item=7 what="handover, seed timing (watchDog 15): old primary silent, hold-down when the silence cover cannot apply (computed)" \
     unit=ms value=$(( 45000 + 5000 + 250 )) cmd="computed" \
-    note="leaseMs 45000 + connectionDeadline 5 s + 250 ms, from the new majority"
+    note="leaseMs 45000 + connectionDeadline 5 s + 250 ms, from the new majority (a Go member, or a member that did not answer)"

@@ -98,16 +98,15 @@ worker_log(struct route *rt, const struct worker *w, const Harepd__Log *l)
 /*
  * What a fresh worker must know at once, from the latest of each kept
  * body it accepts: an rpc worker answers peers from the newest view, hba
- * report and gate; a restarted hba worker gets the verdict in force with
- * the time it was decided, so it fences when that lease ends and not one
- * lease after its own start (docs/POLICY.md, "Why this is safe"); a
- * restarted probe learns what peers are told about this node.
+ * report and gate; a restarted probe learns what peers are told about
+ * this node. (The verdict in force goes to a new hba worker earlier,
+ * with its config: route_initial_verdict.)
  */
 static void
 hand_over(struct route *rt, struct worker *w)
 {
 	ipc_envelope *kept[] = { rt->last_view, rt->last_hba, rt->last_gate,
-	    rt->paused ? NULL : rt->last_verdict, rt->last_served };
+	    rt->last_served };
 
 	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
 		if (kept[i] != NULL && role_accepts(w->role, kept[i]->body_case))
@@ -147,23 +146,25 @@ on_view(struct route *rt, ipc_envelope *env)
 	forward_all(rt, env, 1u << W_READY);
 }
 
-static void
+static unsigned
 on_verdict(struct route *rt, struct worker *w, ipc_envelope *env)
 {
 	if (rt->mode == MODE_SERVER_ONLY) {
 		ipc_free(env);
 		violation(w, "verdict in server-only mode");
-		return;
+		return 0;
 	}
 	if (rt->paused) {	/* PAUSE may still be in flight */
 		log_debug("dropping verdict #%llu: client paused",
 		    (unsigned long long)env->verdict->seq);
 		ipc_free(env);
-		return;
+		return 0;
 	}
 	keep(&rt->last_verdict, env);
-	/* a starting hba gets it too: it reads it after its config */
+	/* a starting hba gets it too: it reads it after its config and
+	 * the verdict it was started with */
 	forward_all(rt, env, (1u << W_STARTING) | (1u << W_READY));
+	return ROUTE_VERDICT;
 }
 
 static void
@@ -226,8 +227,7 @@ dispatch(struct route *rt, struct worker *w, ipc_envelope *env)
 		on_view(rt, env);
 		return 0;
 	case HAREPD__ENVELOPE__BODY_VERDICT:
-		on_verdict(rt, w, env);
-		return 0;
+		return on_verdict(rt, w, env);
 	case HAREPD__ENVELOPE__BODY_HBA_APPLIED:
 		on_hba_applied(rt, env);
 		return ROUTE_HBA;
@@ -295,6 +295,21 @@ route_drain(struct route *rt, struct worker *w)
 		what |= dispatch(rt, w, env);
 	}
 	return what;
+}
+
+/*
+ * A new hba worker gets the verdict in force with the time it was
+ * decided, right after its config and before any verdict the probe sends
+ * next, so it fences when that lease ends and not one lease after its own
+ * start (docs/POLICY.md, "Why this is safe"). Not while paused.
+ */
+int
+route_initial_verdict(struct route *rt, struct worker *w)
+{
+	if (rt->paused || rt->last_verdict == NULL ||
+	    !role_accepts(w->role, HAREPD__ENVELOPE__BODY_VERDICT))
+		return 0;
+	return route_send(w, rt->last_verdict);
 }
 
 void

@@ -172,6 +172,7 @@ struct route {
 /* What the supervisor has to act on after route_read or route_drain. */
 #define ROUTE_HELLO	0x01	/* a worker became ready */
 #define ROUTE_HBA	0x02	/* a new HbaApplied */
+#define ROUTE_VERDICT	0x04	/* a new verdict, kept as last_verdict */
 
 /* Reads what a worker sent, routes it, kills the worker on abuse. */
 unsigned route_read(struct route *, struct worker *);
@@ -180,9 +181,25 @@ unsigned route_drain(struct route *, struct worker *);
 /* Sends a body the worker's role accepts; -1 otherwise or on error. */
 int	 route_send(struct worker *, const ipc_envelope *);
 int	 route_send_control(struct worker *, Harepd__Control__Command);
+/* A new worker's second message (hba: the verdict in force); -1 on error. */
+int	 route_initial_verdict(struct route *, struct worker *);
 /* Reload: the new config to every worker with an open channel. */
 void	 route_push_config(struct route *, Harepd__ConfigPush *);
 void	 route_free(struct route *);
+
+/* ---- verdict_record.c: the last verdict across a daemon restart ---- */
+
+#define VERDICT_RECORD_NAME	"last-verdict"
+
+/* Atomically (rename); -1 on any failure, errno set. */
+int	 verdict_record_save(const char *path, const Harepd__Verdict *);
+/*
+ * The verdict to hand the first hba worker: the record's (found), else
+ * one that has already expired, so the allow on disk is fenced until the
+ * probe decides; why says what was wrong with the record. NULL: no memory.
+ */
+ipc_envelope *verdict_record_load(const char *path, bool *found, char *why,
+	    size_t whylen);
 
 /* ---- sdnotify.c ---- */
 

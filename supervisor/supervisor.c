@@ -39,6 +39,8 @@ struct sup {
 	int		 exe_fd;	/* O_PATH of our own binary */
 	bool		 as_root;
 	char		*control_path;
+	char		*record_path;	/* the last verdict, next to it */
+	bool		 record_failed;	/* logged once until it works again */
 	int		 control_fd;
 	int		 signal_fd;
 	struct logfile	 log;
@@ -98,17 +100,62 @@ check_ready(struct sup *s)
 }
 
 static void
+save_verdict(struct sup *s)
+{
+	if (verdict_record_save(s->record_path,
+	    s->rt.last_verdict->verdict) == 0) {
+		s->record_failed = false;
+		return;
+	}
+	if (!s->record_failed)
+		log_warn("cannot record the last verdict in %s: a restart of "
+		    "harepd will fence until the probe decides again",
+		    s->record_path);
+	s->record_failed = true;
+}
+
+static void
 routed(struct sup *s, unsigned what)
 {
 	if (what & ROUTE_HELLO)
 		check_ready(s);
 	if (what & ROUTE_HBA)
 		notify_status(s);
+	if (what & ROUTE_VERDICT)
+		save_verdict(s);
+}
+
+/*
+ * What the first hba worker is handed: the verdict in force before
+ * harepd (re)started, with the time it was decided, or one already
+ * expired when that is not known (verdict_record.c).
+ */
+static void
+load_verdict(struct sup *s)
+{
+	char why[256];
+	bool found;
+
+	if (!role_runs_in(&s->roles[ROLE_HBA], s->mode))
+		return;
+	s->rt.last_verdict = verdict_record_load(s->record_path, &found, why,
+	    sizeof(why));
+	if (found)
+		log_info("last verdict before this start: seq %llu, rw %s, "
+		    "decided %lld ms ago", (unsigned long long)
+		    s->rt.last_verdict->verdict->seq,
+		    s->rt.last_verdict->verdict->rw_allow ? "allow" : "deny",
+		    (long long)(clock_boot_ms() -
+		    s->rt.last_verdict->verdict->decided_boot_ms));
+	else
+		log_info("no record of the last verdict (%s: %s): pg_hba.conf "
+		    "denies rw until the probe decides", s->record_path, why);
 }
 
 /* ---- starts, exits and restarts ---- */
 
-/* The first messages a worker reads: its config, then (paused) PAUSE. */
+/* The first messages a worker reads: its config, the verdict in force
+ * (hba), then (paused) PAUSE. */
 static int
 send_initial(struct sup *s, struct worker *w)
 {
@@ -116,7 +163,7 @@ send_initial(struct sup *s, struct worker *w)
 
 	env.body_case = HAREPD__ENVELOPE__BODY_CONFIG;
 	env.config = &s->push;
-	if (route_send(w, &env) == -1)
+	if (route_send(w, &env) == -1 || route_initial_verdict(&s->rt, w) == -1)
 		return -1;
 	if (s->rt.paused && w->role->pausable)
 		return route_send_control(w, HAREPD__CONTROL__COMMAND__PAUSE);
@@ -463,6 +510,20 @@ start_workers(struct sup *s)
 			start_worker(s, &s->workers[i]);
 }
 
+/* name, in the directory of the control socket (the run directory). */
+static char *
+run_dir_file(const char *socket_path, const char *name)
+{
+	const char *slash = strrchr(socket_path, '/');
+	int dirlen = slash == NULL ? 1 : (int)(slash - socket_path);
+	char *p;
+
+	if (asprintf(&p, "%.*s/%s", dirlen, slash == NULL ? "." :
+	    socket_path, name) == -1)
+		fatal("asprintf");
+	return p;
+}
+
 static int
 sup_open(struct sup *s, char *why, size_t whylen)
 {
@@ -478,6 +539,8 @@ sup_open(struct sup *s, char *why, size_t whylen)
 	if ((s->control_fd = control_listen(s->control_path, why,
 	    whylen)) == -1)
 		return -1;
+	s->record_path = run_dir_file(s->control_path, VERDICT_RECORD_NAME);
+	load_verdict(s);
 	if (sdnotify_init(&s->notify) == -1)
 		log_warn("NOTIFY_SOCKET");
 	s->next_watchdog = clock_mono_ms();
@@ -502,6 +565,7 @@ sup_close(struct sup *s)
 	if (s->conf != NULL)
 		conf_free(s->conf);
 	free(s->control_path);
+	free(s->record_path);
 	free(s->conf_path);
 }
 

@@ -95,12 +95,11 @@ int	 hba_file_clean_stale(const char *path);
 bool	 hba_file_is_temp_name(const char *base, const char *name);
 
 /*
- * hba_worker.c. A verdict's age in ms from its decided_boot_ms
- * (CLOCK_BOOTTIME) or, when that is 0, its decided_at_ms (CLOCK_REALTIME);
- * 0 when neither is usable (unset, or stamped in the future).
+ * hba_plan.c. A verdict's age in ms from its decided_boot_ms
+ * (CLOCK_BOOTTIME); -1 when unknown (unset, or ahead of now_boot_ms).
+ * The wall clock is never used: it steps.
  */
-long long hba_verdict_age(long long decided_boot_ms, long long decided_at_ms,
-	    long long now_boot_ms, long long now_real_ms);
+long long hba_verdict_age(long long decided_boot_ms, long long now_boot_ms);
 
 /* hba_reload.c: one libpq connection, kept and re-opened on failure. */
 struct hba_pg;

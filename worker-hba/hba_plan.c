@@ -41,29 +41,18 @@ hba_plan_init(struct hba_plan_state *st, int64_t lease_ms, int64_t now)
 
 /*
  * How old a verdict is, in ms: counted from when the probe decided (it
- * may have waited in a queue or behind a stalled worker). decided_boot_ms
- * (CLOCK_BOOTTIME, shared with the probe on this host) first; from a probe
- * that does not set it, decided_at_ms (CLOCK_REALTIME). Only when neither
- * is usable is the verdict taken as just decided. An old verdict is never
- * taken as fresh: that would fail open.
+ * may have waited in a queue or behind a stalled worker), on
+ * CLOCK_BOOTTIME, which the probe shares on this host and nobody steps.
+ * -1: nobody knows (no stamp, or one ahead of our boot clock). Never the
+ * wall clock: stepped back, it made an old verdict young, lengthening
+ * the lease of an allow (docs/HARDENING.md, "Clocks").
  */
 long long
-hba_verdict_age(long long decided_boot_ms, long long decided_at_ms,
-    long long now_boot_ms, long long now_real_ms)
+hba_verdict_age(long long decided_boot_ms, long long now_boot_ms)
 {
-	long long age;
-
-	if (decided_boot_ms > 0) {
-		/* a boot clock ahead of ours is a bogus stamp, not a step */
-		age = now_boot_ms - decided_boot_ms;
-		return age < 0 ? 0 : age;
-	}
-	if (decided_at_ms > 0) {
-		age = now_real_ms - decided_at_ms;
-		/* from the future: the wall clock stepped back, unusable */
-		return age < 0 ? 0 : age;
-	}
-	return 0;
+	if (decided_boot_ms <= 0 || decided_boot_ms > now_boot_ms)
+		return -1;
+	return now_boot_ms - decided_boot_ms;
 }
 
 static struct hba_action
@@ -71,18 +60,24 @@ on_verdict(const struct hba_plan_state *st, const struct hba_event *ev,
     int64_t now)
 {
 	struct hba_action a;
-	int64_t left;
+	int64_t age, left;
+	bool deny = !ev->verdict.rw_allow && !ev->verdict.ro_allow;
 
 	if (st->paused) {
 		a = act(st, HBA_DO_IGNORE);
 		a.why = "paused";
 		return a;
 	}
-	left = ev->lease_ms - hba_verdict_age(ev->decided_boot_ms,
-	    ev->decided_at_ms, now, ev->now_real_ms);
+	age = hba_verdict_age(ev->decided_boot_ms, now);
+	/* a deny needs no lease: of unknown age, it is taken as just decided */
+	if (age < 0 && deny)
+		age = 0;
+	left = age < 0 ? 0 : ev->lease_ms - age;
 	if (left <= 0) {
 		a = act(st, HBA_DO_IGNORE);
-		a.why = "arrived after its lease ran out";
+		a.why = age < 0 ? "has no usable boot-clock stamp: the lease of "
+		    "its allow cannot be measured" :
+		    "arrived after its lease ran out";
 		/*
 		 * The first verdict of a restarted worker (the supervisor
 		 * hands it the last one) has run out: so has whatever allow

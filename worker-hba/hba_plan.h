@@ -85,9 +85,7 @@ struct hba_event {
 	uint64_t	 seq;
 	struct hba_verdict verdict;
 	int64_t		 lease_ms;	/* the verdict's, else leaseMs */
-	int64_t		 decided_boot_ms;
-	int64_t		 decided_at_ms;	/* wall clock, older probes */
-	int64_t		 now_real_ms;	/* wall clock at receipt */
+	int64_t		 decided_boot_ms;	/* 0: none (age unknown) */
 	bool		 allow_ro;	/* configured: ro may be allowed */
 	/* RESUME: the configured leaseMs */
 	int64_t		 conf_lease_ms;

@@ -457,8 +457,6 @@ take_verdict(void *arg, const Harepd__Verdict *vd)
 		.lease_ms = vd->lease_ms ? (int64_t)vd->lease_ms :
 		    (int64_t)s->conf->lease_ms,
 		.decided_boot_ms = (int64_t)vd->decided_boot_ms,
-		.decided_at_ms = (int64_t)vd->decided_at_ms,
-		.now_real_ms = clock_wall_ms(),
 		.allow_ro = s->conf->allow_ro,
 	};
 	bool paused = s->plan.paused;

@@ -17,5 +17,9 @@ bool	 decide_is_self(const Harepd__LocalView *, const Models__IKnow *,
 /* An answering peer that is a data node of our cluster (not a witness). */
 bool	 decide_data_node(const Harepd__LocalView *, const Harepd__PeerAnswer *);
 bool	 decide_addr_equal(const char *, const char *);
+/* Remembers each answering data peer's node id for when it falls silent
+ * (handover.c: the silence cover). */
+void	 handover_learn_ids(Harepd__PeerAnswer **, size_t,
+	    struct decide_state *);
 
 #endif

@@ -16,6 +16,7 @@
  * so they cannot both read DENIED and both take rw.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -110,6 +111,178 @@ stable_majority(Harepd__PeerAnswer **peers, size_t n, int members,
 	return stable >= members / 2 + 1;
 }
 
+/* The node id a peer's answers gave, remembered by target; 0: unknown. */
+static int32_t
+known_id(const struct decide_state *st, const char *target)
+{
+	for (size_t i = 0; i < DECIDE_KNOWN_PEERS; i++)
+		if (st->known[i].node_id != 0 &&
+		    strcmp(st->known[i].target, target) == 0)
+			return st->known[i].node_id;
+	return 0;
+}
+
+void
+handover_learn_ids(Harepd__PeerAnswer **peers, size_t n,
+    struct decide_state *st)
+{
+	for (size_t i = 0; i < n; i++) {
+		int32_t id;
+		size_t free_slot = DECIDE_KNOWN_PEERS;
+
+		if (!decide_answered(peers[i]) || decide_is_witness(peers[i]) ||
+		    (id = peers[i]->answer->nodeid) <= 0 ||
+		    strlen(peers[i]->target) >= ADDR_MAX)
+			continue;
+		for (size_t k = 0; k < DECIDE_KNOWN_PEERS; k++) {
+			if (strcmp(st->known[k].target, peers[i]->target) == 0) {
+				free_slot = k;
+				break;
+			}
+			if (st->known[k].node_id == 0 &&
+			    free_slot == DECIDE_KNOWN_PEERS)
+				free_slot = k;
+		}
+		if (free_slot == DECIDE_KNOWN_PEERS)
+			continue;	/* a big cluster: no silence cover */
+		snprintf(st->known[free_slot].target, ADDR_MAX, "%s",
+		    peers[i]->target);
+		st->known[free_slot].node_id = id;
+	}
+}
+
+/*
+ * One member's table of answers: how long ago, at the least, it gave its
+ * lists to node x or to any asker without an id (or evicted from the
+ * table); an x not in the table was not answered while it was kept.
+ */
+static int64_t
+table_silence(size_t n, const int32_t *ids, const int64_t *ages,
+    int64_t tracked_ms, int32_t x)
+{
+	int64_t least = INT64_MAX;
+	bool listed = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (ids[i] != x && ids[i] != 0)
+			continue;
+		if (ages[i] < least)
+			least = ages[i];
+		listed |= ids[i] == x;
+	}
+	if (!listed && tracked_ms < least)
+		least = tracked_ms;
+	return least;
+}
+
+static int64_t
+gate_silence(const Models__Gate *g, int32_t x)
+{
+	int32_t ids[DECIDE_ANSWERED_MAX];
+	int64_t ages[DECIDE_ANSWERED_MAX];
+	size_t n = 0;
+
+	for (size_t i = 0; i < g->n_answered; i++) {
+		if (n == DECIDE_ANSWERED_MAX)
+			return 0;	/* more than any harepd sends */
+		ids[n] = g->answered[i]->nodeid;
+		ages[n++] = g->answered[i]->agems > INT64_MAX ? INT64_MAX :
+		    (int64_t)g->answered[i]->agems;
+	}
+	return table_silence(n, ids, ages, g->answerstrackedms > INT64_MAX ?
+	    INT64_MAX : (int64_t)g->answerstrackedms, x);
+}
+
+/*
+ * Why one member cannot vouch for x, into why; true when it can (so far:
+ * its silence towards x, the least of all, goes into *least).
+ */
+static bool
+member_vouches(const Harepd__PeerAnswer *p, int32_t x, int64_t *least,
+    const char **who, char *why, size_t whylen)
+{
+	int64_t quiet;
+
+	if (!decide_answered(p))
+		snprintf(why, whylen, "%s %s did not answer", p->role,
+		    p->target);
+	else if (p->answer->gate == NULL)
+		snprintf(why, whylen, "%s %s reports no gate", p->role,
+		    p->target);
+	else if (!p->agrees || p->answer->nodeid == x)
+		snprintf(why, whylen, "%s %s does not agree", p->role,
+		    p->target);
+	else {
+		if ((quiet = gate_silence(p->answer->gate, x)) < *least) {
+			*least = quiet;
+			*who = p->target;
+		}
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The silence cover (docs/POLICY.md, step 2): the silent data peer x
+ * cannot hold an allow when every other member, this node included,
+ * says it has not given its lists to x (nor to any asker without an id)
+ * for at least C = the largest lease + the largest deadline + the grace
+ * (the hold-down's length, counted from the last answer to x instead of
+ * from our majority). x stamps an allow before it asks, and an answer
+ * is given after the stamp, so an allow decided from an answer ends one
+ * lease after it. x keeps rw without the handover while its last allow
+ * is younger than a lease, and a tick stamped just before that allow
+ * expires may be answered up to a deadline later: hence + deadline (the
+ * model in tests/model/ found it). The others must name us now (agree),
+ * so none gives x its lists again before their lists change; they must
+ * all answer, with a gate, this tick. why says what is missing; *wait_ms
+ * how long until it holds when only time is missing, else -1.
+ */
+static bool
+silence_cover(Harepd__PeerAnswer **peers, size_t n, const struct conf *c,
+    int members, const struct decide_state *st, size_t x_index,
+    int64_t *wait_ms, char *why, size_t whylen)
+{
+	const struct own_answers *own = &st->own;
+	int32_t x = known_id(st, peers[x_index]->target);
+	int64_t cover = handover_holddown_ms(c, peers, n), least;
+	const char *who = "this node";
+	int vouching = 1;
+
+	*wait_ms = -1;
+	if (x == 0) {
+		snprintf(why, whylen, "node id of %s not known",
+		    peers[x_index]->target);
+		return false;
+	}
+	if (!own->valid) {
+		snprintf(why, whylen, "this node's answers not known yet");
+		return false;
+	}
+	least = table_silence(own->n, own->node_id, own->age_ms,
+	    own->tracked_ms, x);
+	for (size_t i = 0; i < n; i++) {
+		if (i == x_index)
+			continue;
+		if (!member_vouches(peers[i], x, &least, &who, why, whylen))
+			return false;
+		vouching++;
+	}
+	if (vouching < members - 1) {
+		snprintf(why, whylen, "%d of the %d other members vouch",
+		    vouching, members - 1);
+		return false;
+	}
+	if (least < cover) {
+		snprintf(why, whylen, "%s answered %s %lld of %lld ms ago",
+		    who, peers[x_index]->target, (long long)least,
+		    (long long)cover);
+		*wait_ms = cover - least;
+		return false;
+	}
+	return true;
+}
+
 static void
 deny_rw(struct probe_verdict *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -132,11 +305,36 @@ deny_rw(struct probe_verdict *v, const char *fmt, ...)
 	v->rw_allow = false;
 }
 
+static void
+note(struct probe_verdict *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+
+static void
+note(struct probe_verdict *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Appends "; <what>" to the reason, as far as it fits. */
+static void
+note(struct probe_verdict *v, const char *fmt, ...)
+{
+	size_t len = strlen(v->reason);
+	va_list ap;
+
+	if (len + 3 >= sizeof(v->reason))
+		return;
+	memcpy(v->reason + len, "; ", 2);
+	va_start(ap, fmt);
+	vsnprintf(v->reason + len + 2, sizeof(v->reason) - len - 2, fmt, ap);
+	va_end(ap);
+}
+
 struct classes {
 	const Harepd__PeerAnswer *contended;	/* the first one */
 	const Harepd__PeerAnswer *allowed;	/* a peer reporting ALLOWED */
 	bool	 priority;	/* ours over every contended peer */
 	int	 uncovered;
+	int	 silent;	/* of those, how many did not answer */
 };
 
 static void
@@ -153,6 +351,7 @@ classify(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 		if (!decide_answered(peers[i]) ||
 		    (g = peers[i]->answer->gate) == NULL) {
 			k->uncovered++;
+			k->silent += !decide_answered(peers[i]);
 			continue;
 		}
 		if (g->state == GATE_DENIED)
@@ -182,6 +381,34 @@ keep_rw(const struct classes *k, int64_t now, struct decide_state *st,
 	st->declared_gate = GATE_ALLOWED;
 }
 
+/* Every uncovered peer is silent and covered by the silence cover. */
+static bool
+all_silent_covered(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
+    size_t n, const struct conf *c, int members,
+    const struct decide_state *st, const struct classes *k, int64_t *wait_ms,
+    char *why, size_t whylen)
+{
+	*wait_ms = -1;
+	if (k->silent != k->uncovered) {
+		/* a Go peer answers, and holds what it holds */
+		snprintf(why, whylen, "a data peer without a gate answers");
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int64_t wait;
+
+		if (!gate_holder(view, peers[i], c) ||
+		    decide_answered(peers[i]))
+			continue;
+		if (!silence_cover(peers, n, c, members, st, i, &wait, why,
+		    whylen)) {
+			*wait_ms = wait;
+			return false;
+		}
+	}
+	return true;
+}
+
 void
 handover_take(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
     size_t n, const struct conf *c, int64_t now, struct decide_state *st,
@@ -193,6 +420,7 @@ handover_take(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 
 	classify(view, peers, n, c, &k);
 	st->retick = false;
+	st->cover_in_ms = -1;
 	if (st->rw_allowed_last) {
 		keep_rw(&k, now, st, v);
 		return;
@@ -209,9 +437,29 @@ handover_take(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 	st->declared_gate = GATE_INTENT;
 	if (k.uncovered > 0 && held < hold &&
 	    !stable_majority(peers, n, v->members, st, hold)) {
-		deny_rw(v, "hold-down: majority held for %lld of %lld ms "
-		    "before rw", (long long)held, (long long)hold);
-		return;
+		char why[160];
+		int64_t wait;
+
+		if (!all_silent_covered(view, peers, n, c, v->members, st,
+		    &k, &wait, why, sizeof(why))) {
+			/* tick again when the first cover will hold */
+			st->cover_in_ms = hold - held;
+			if (wait >= 0 && wait < st->cover_in_ms)
+				st->cover_in_ms = wait;
+			if (k.silent == 0)
+				deny_rw(v, "hold-down: majority held for %lld "
+				    "of %lld ms before rw", (long long)held,
+				    (long long)hold);
+			else
+				deny_rw(v, "hold-down: majority held for %lld "
+				    "of %lld ms before rw (no silence cover: "
+				    "%s)", (long long)held, (long long)hold,
+				    why);
+			return;
+		}
+		note(v, "silence cover: no member gave its lists to the "
+		    "silent data node%s for the hold-down",
+		    k.uncovered > 1 ? "s" : "");
 	}
 	if (st->served_gate != GATE_INTENT && st->served_gate != GATE_ALLOWED) {
 		deny_rw(v, "handover: announcing INTENT before taking rw");

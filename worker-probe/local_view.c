@@ -131,7 +131,8 @@ view_new(const struct conf *c)
 	v->ip = xstrdup("");
 	v->witness = xstrdup("");
 	v->db_error = xstrdup("");
-	v->collected_at_ms = clock_wall_ms();
+	v->collected_at_ms = clock_wall_ms();	/* for people: status */
+	v->collected_boot_ms = clock_boot_ms();	/* for its age */
 	return v;
 }
 

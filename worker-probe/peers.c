@@ -30,6 +30,7 @@ struct peer {
 	char		*target;	/* host:port, as dialled */
 	const char	*role;		/* PROBE_ROLE_* */
 	grpc_channel	*channel;
+	unsigned	 misses;	/* asks in a row without an answer */
 };
 
 struct peer_set {
@@ -373,12 +374,31 @@ answer_from_call(struct call *cl)
 	return a;
 }
 
+/*
+ * A peer that did not answer last time (a lost node, a cut link) gets a
+ * short deadline: waiting the whole connectionDeadline for it at every
+ * tick would slow down every decision of the nodes that are left, the
+ * handover first. Every PEERS_FULL_EVERY-th ask in a row it gets the full
+ * deadline again, so a peer that is only slow is heard. A missing answer
+ * is always treated as one that may have said anything (docs/POLICY.md),
+ * so this costs no safety. (The connection state does not tell: over a
+ * link that drops packets, gRPC still calls the old connection READY.)
+ */
+static bool
+unconnected(const struct peer *p)
+{
+	return p->misses > 0 && p->misses % PEERS_FULL_EVERY != 0;
+}
+
 Harepd__PeerAnswer **
 peers_ask(struct peer_set *ps, const Models__WhatYouKnow *q, int deadline_ms,
     bool (*abort)(void *), void *arg)
 {
 	gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
 	    gpr_time_from_millis(deadline_ms, GPR_TIMESPAN));
+	gpr_timespec short_deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+	    gpr_time_from_millis(deadline_ms < PEERS_UNCONNECTED_MS ?
+	    deadline_ms : PEERS_UNCONNECTED_MS, GPR_TIMESPAN));
 	Harepd__PeerAnswer **out;
 	struct call *calls;
 	grpc_slice request;
@@ -391,13 +411,16 @@ peers_ask(struct peer_set *ps, const Models__WhatYouKnow *q, int deadline_ms,
 	models__what_you_know__pack(q, GRPC_SLICE_START_PTR(request));
 	for (i = 0; i < ps->n; i++) {
 		calls[i].peer = &ps->peers[i];
-		call_start(ps, &calls[i], request, deadline);
+		call_start(ps, &calls[i], request, unconnected(&ps->peers[i]) ?
+		    short_deadline : deadline);
 		pending += calls[i].pending;
 	}
 	grpc_slice_unref(request);
 	wait_calls(ps, calls, pending, started, deadline_ms, abort, arg);
 	for (i = 0; i < ps->n; i++) {
 		out[i] = answer_from_call(&calls[i]);
+		ps->peers[i].misses = out[i]->answered ? 0 :
+		    ps->peers[i].misses + 1;
 		call_cleanup(&calls[i]);
 	}
 	free(calls);

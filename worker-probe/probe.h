@@ -59,6 +59,24 @@ struct probe_verdict {
  * start: rw was not allowed, the condition has not been seen to hold and
  * nothing is known of what this node's rpc worker serves.
  */
+/* Whom this node's rpc worker gave its lists, as its last GateServed said. */
+#define DECIDE_ANSWERED_MAX	17
+struct own_answers {
+	bool	 valid;		/* told since the lists were last changed */
+	size_t	 n;
+	int32_t	 node_id[DECIDE_ANSWERED_MAX];	/* 0: anonymous askers */
+	int64_t	 age_ms[DECIDE_ANSWERED_MAX];	/* at the tick's now */
+	int64_t	 tracked_ms;	/* the table covers this long */
+};
+
+/* Data peers' node ids, learned from their answers, for when they fall
+ * silent (the silence cover names the silent node by its id). */
+#define DECIDE_KNOWN_PEERS	16
+struct known_peer {
+	char	 target[ADDR_MAX];
+	int32_t	 node_id;
+};
+
 struct decide_state {
 	bool	 rw_allowed_last;	/* the previous verdict allowed rw */
 	int64_t	 rw_allowed_at_ms;	/* when that allow was decided */
@@ -69,9 +87,14 @@ struct decide_state {
 					   node's rpc worker served when the
 					   tick's asks began */
 	int64_t	 view_stable_ms;	/* this node's lists unchanged this long */
+	struct own_answers own;		/* this node's rpc worker's answers */
+	/* kept by decide() */
+	struct known_peer known[DECIDE_KNOWN_PEERS];
 	/* set by decide() */
 	int	 declared_gate;		/* what the rpc worker is to serve */
 	bool	 retick;		/* ask again once declared_gate is served */
+	int64_t	 cover_in_ms;		/* held down: the cover holds in this
+					   long at the earliest; -1: unknown */
 };
 
 /*
@@ -200,6 +223,10 @@ size_t	 peers_count(const struct peer_set *);
 #define PEERS_ABORT_CHECK_MS	100
 /* How long a call may outlive its deadline before it is cancelled. */
 #define PEERS_CANCEL_GRACE_MS	250
+/* The deadline of a peer that did not answer last time, except at
+ * every PEERS_FULL_EVERY-th ask in a row (peers.c, unconnected()). */
+#define PEERS_UNCONNECTED_MS	250
+#define PEERS_FULL_EVERY	4
 Harepd__PeerAnswer **peers_ask(struct peer_set *, const Models__WhatYouKnow *,
 	    int deadline_ms, bool (*abort)(void *), void *arg);
 void	 peers_answers_free(Harepd__PeerAnswer **, size_t n);

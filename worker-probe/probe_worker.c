@@ -48,6 +48,11 @@ struct probe {
 	uint64_t		 last_allow_seq; /* the last verdict that allowed rw */
 	int			 served_min;	/* the least served since the mark */
 	bool			 retick_on_serve; /* tick once INTENT is served */
+	/* whom the rpc worker gave our lists, from the last GateServed */
+	struct own_answers	 own;		/* ages at own_at_ms */
+	int64_t			 own_at_ms;	/* CLOCK_BOOTTIME; 0: none */
+	int64_t			 own_lists_since; /* lists in place then */
+	int64_t			 declared_lists_since;
 	uint32_t		 max_tl_seen;	/* witness: highest timeline seen */
 	char			 lists_sig[VIEW_SIGNATURE_MAX];
 	int64_t			 lists_since_ms; /* CLOCK_BOOTTIME; 0: none yet */
@@ -201,6 +206,49 @@ gate_rank(int state)
 	}
 }
 
+/*
+ * The rpc worker's table of answers, taken after it had the lists of our
+ * last declaration: from then on it answers from those lists, so while
+ * they stay the same the ages only grow (docs/POLICY.md, silence cover).
+ */
+static void
+keep_own_answers(struct probe *p, const Harepd__GateServed *g)
+{
+	struct own_answers *o = &p->own;
+
+	o->n = 0;
+	for (size_t i = 0; i < g->n_answered && o->n < DECIDE_ANSWERED_MAX;
+	    i++) {
+		o->node_id[o->n] = g->answered[i]->nodeid;
+		o->age_ms[o->n++] = g->answered[i]->agems > INT64_MAX / 2 ?
+		    INT64_MAX / 2 : (int64_t)g->answered[i]->agems;
+	}
+	o->tracked_ms = g->answers_tracked_ms > INT64_MAX / 2 ?
+	    INT64_MAX / 2 : (int64_t)g->answers_tracked_ms;
+	/* a table cut short is no table */
+	o->valid = g->n_answered <= DECIDE_ANSWERED_MAX;
+	p->own_at_ms = clock_boot_ms();
+	p->own_lists_since = p->declared_lists_since;
+}
+
+/* The table as of now, valid only if our lists are still those. */
+static void
+own_answers_now(const struct probe *p, int64_t now, struct own_answers *out)
+{
+	int64_t later = now - p->own_at_ms;
+
+	*out = p->own;
+	/* later < 0: it came during this tick's asks; the ages at now are
+	 * then smaller than those reported, and counted so */
+	out->valid = p->own.valid && p->own_at_ms > 0 &&
+	    p->lists_since_ms != 0 && p->own_lists_since == p->lists_since_ms;
+	for (size_t i = 0; i < out->n; i++)
+		out->age_ms[i] = out->age_ms[i] + later < 0 ? 0 :
+		    out->age_ms[i] + later;
+	out->tracked_ms = out->tracked_ms + later < 0 ? 0 :
+	    out->tracked_ms + later;
+}
+
 static void
 take_gate_served(void *arg, const Harepd__GateServed *g)
 {
@@ -214,6 +262,7 @@ take_gate_served(void *arg, const Harepd__GateServed *g)
 	if (g->seq != p->declared_seq)
 		return;
 	p->served_state = g->state;
+	keep_own_answers(p, g);
 	if (gate_rank(g->state) < gate_rank(p->served_min))
 		p->served_min = g->state;
 	if (p->retick_on_serve && gate_rank(g->state) >= 1) {
@@ -235,6 +284,7 @@ send_gate_declared(struct probe *p, uint64_t seq, int64_t decided_boot_ms)
 	g.decided_boot_ms = decided_boot_ms;
 	g.last_allow_seq = p->last_allow_seq;
 	p->declared_seq = seq;
+	p->declared_lists_since = p->lists_since_ms;
 	env.body_case = HAREPD__ENVELOPE__BODY_GATE_DECLARED;
 	env.gate_declared = &g;
 	if (worker_send(&env) == -1)
@@ -302,6 +352,7 @@ verdict_tick(struct probe *p, const Harepd__LocalView *view, int64_t t0)
 	p->ds.served_gate = p->served_min;
 	p->ds.view_stable_ms = p->lists_since_ms > 0 ? now - p->lists_since_ms :
 	    0;
+	own_answers_now(p, now, &p->ds.own);
 	decide(view, answers, n, p->conf, now, &p->ds, &pv);
 	v.seq = ++p->seq;
 	v.rw_allow = pv.rw_allow;
@@ -472,14 +523,19 @@ static void
 tick_due(void *arg)
 {
 	struct probe *p = arg;
-	int64_t now;
+	int64_t now, started = clock_mono_us(), cover;
 
-	if (clock_mono_us() < p->next_tick_us)
+	if (started < p->next_tick_us)
 		return;
+	p->ds.cover_in_ms = -1;
 	tick(p);
 	/* fixed rate; a tick longer than watchDog starts the next now */
 	p->next_tick_us += p->eager || p->push->server_only ?
 	    PROBE_EAGER_MS * 1000LL : (int64_t)p->conf->watchdog * 1000000;
+	/* held down: ask again just when the cover will hold, not later */
+	if (p->ds.cover_in_ms >= 0 && (cover = started +
+	    (p->ds.cover_in_ms + 2) * 1000) < p->next_tick_us)
+		p->next_tick_us = cover;
 	if (p->next_tick_us < (now = clock_mono_us()))
 		p->next_tick_us = now;
 }

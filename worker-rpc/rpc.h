@@ -25,8 +25,70 @@
 #include "worker-rpc/rpc_gate.h"
 
 #define RPC_METHOD		"/models.ClusterInfo/GetClusterInfo"
+
+/*
+ * Server limits (rpc_server.c sets them as channel arguments; see
+ * docs/HARDENING.md). The peers of a harepd node are the few other
+ * members of its repmgr cluster, each asking one small question per
+ * watchDog; anything far beyond that is a mistake or an attack, and
+ * must not cost the members their answers.
+ */
 /* A WhatYouKnow is three short fields; anything this large is hostile. */
 #define RPC_MAX_REQUEST		4096
+/*
+ * An IKnow is this node's names plus the addresses in repmgr.nodes (47
+ * bytes each at most, an IPv6 address with its tags) plus the gate: a
+ * 10-node cluster is under 1 KiB; 16 KiB holds over 300 nodes. A larger
+ * view is logged when it arrives (peers would get RESOURCE_EXHAUSTED).
+ */
+#define RPC_MAX_REPLY		16384
+/* Request headers: a gRPC client sends a handful of short ones. */
+#define RPC_MAX_METADATA	8192
+/*
+ * Calls open at once on one connection. A peer has one question to us
+ * in flight per tick; 16 leaves room for tools and load tests (they
+ * queue beyond it, client side) while bounding what one connection can
+ * hold open in the core (each stream costs memory until it ends).
+ */
+#define RPC_MAX_STREAMS		16
+/*
+ * From accept to the client's HTTP/2 SETTINGS, TLS handshake included.
+ * On a cluster's network this takes milliseconds; a connection that has
+ * not got there in 5 s (a port scan, a half-open or silent client, a
+ * slow-loris TLS hello) holds a descriptor for nothing: the core's 120 s
+ * would let a few thousand of them exhaust the worker's descriptors.
+ */
+#define RPC_HANDSHAKE_MS	5000
+/*
+ * An HTTP/2 connection with no call for this long is closed (GOAWAY).
+ * A peer asks every watchDog (usually 1 to 10 s), so its connection is
+ * never idle this long; one with a longer watchDog reconnects at its
+ * next ask, which costs it one handshake, not an answer.
+ */
+#define RPC_MAX_IDLE_MS		30000
+/*
+ * No connection lives longer than 10 min (the core adds up to 10%
+ * jitter): a client cannot keep one open for ever by keeping calls open
+ * (idle never fires then); a peer's next call just opens a new one. The
+ * grace lets calls in flight finish: ours are answered in microseconds.
+ */
+#define RPC_MAX_AGE_MS		600000
+#define RPC_MAX_AGE_GRACE_MS	10000
+/*
+ * While a call is open, ping the peer after 20 s of silence and drop the
+ * connection when the ack has not come 10 s later: a peer host that
+ * vanished (no FIN, no RST) does not hold its connection until TCP gives
+ * up (15 min and more).
+ */
+#define RPC_KEEPALIVE_MS	20000
+#define RPC_KEEPALIVE_TIMEOUT_MS 10000
+/*
+ * A peer's own pings: more often than every 10 s without data is a
+ * strike, and the second strike closes the connection (GOAWAY
+ * too_many_pings): a ping flood costs the server nothing for long.
+ */
+#define RPC_MIN_PEER_PING_MS	10000
+#define RPC_MAX_PING_STRIKES	2
 /* A view older than this many watchDog periods is not answered. */
 #define RPC_STALE_PERIODS	3
 #define RPC_CQ_THREADS		2	/* measured: 19k req/s with 1, 27k with 2 */
@@ -42,7 +104,7 @@
 struct rpc_snapshot {
 	uint8_t	*packed;	/* Models__IKnow */
 	size_t	 packed_len;
-	int64_t	 collected_at_ms;	/* CLOCK_REALTIME */
+	int64_t	 collected_boot_ms;	/* CLOCK_BOOTTIME; 0: not stamped */
 	char	*db_error;	/* NULL when the database answered */
 	int32_t	 node_id;
 	char	*node_name;
@@ -64,12 +126,17 @@ void	 rpc_snapshot_free(struct rpc_snapshot *);
 int64_t	 rpc_max_age_ms(const struct conf *);
 
 /*
- * GRPC_STATUS_OK when snap (NULL: none yet) may be answered at now_ms
- * (CLOCK_REALTIME); otherwise GRPC_STATUS_UNAVAILABLE and why says why,
- * in words a peer's operator can act on.
+ * GRPC_STATUS_OK when snap (NULL: none yet) may be answered at
+ * now_boot_ms; otherwise GRPC_STATUS_UNAVAILABLE and why says why, in
+ * words a peer's operator can act on. The age is measured on
+ * CLOCK_BOOTTIME only (docs/HARDENING.md, "Clocks"): the wall clock
+ * steps, and a step back must not make a stale view fresh.
  */
 grpc_status_code rpc_snapshot_status(const struct rpc_snapshot *snap,
-	    int64_t now_ms, int64_t max_age_ms, char *why, size_t whylen);
+	    int64_t now_boot_ms, int64_t max_age_ms, char *why, size_t whylen);
+/* The same, now (clock_boot_ms): what the server asks for every request. */
+grpc_status_code rpc_view_status(const struct rpc_snapshot *snap,
+	    int64_t max_age_ms, char *why, size_t whylen);
 
 /*
  * Decode a peer's request. GRPC_STATUS_OK sets *out (free with
@@ -137,6 +204,9 @@ void	 rpc_server_set_max_age(struct rpc_server *, int64_t max_age_ms);
 int	 rpc_server_gate_declared(struct rpc_server *,
 	    const Harepd__GateDeclared *);
 int	 rpc_server_hba_applied(struct rpc_server *, const Harepd__HbaApplied *);
+/* Whom the lists were given to, as peers are told (GateServed). */
+struct rpc_gate_answers;
+void	 rpc_server_answers(struct rpc_server *, struct rpc_gate_answers *);
 /* Timing, members and identity for the gate; the view's age limit. */
 void	 rpc_server_set_conf(struct rpc_server *, const struct conf *);
 /* Timer: report inquiry log lines suppressed in the last window. */

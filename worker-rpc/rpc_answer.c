@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ipc/ipc.h"
+#include "util/clock.h"
 #include "util/grpc_status.h"
 #include "worker-rpc/rpc.h"
 
@@ -58,7 +59,7 @@ rpc_snapshot_new(const Harepd__LocalView *v)
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
-	s->collected_at_ms = v->collected_at_ms;
+	s->collected_boot_ms = v->collected_boot_ms;
 	s->lists_since_boot_ms = v->lists_since_boot_ms;
 	s->node_id = v->node_id;
 	s->packed = pack_iknow(v, &s->packed_len);
@@ -93,7 +94,7 @@ rpc_max_age_ms(const struct conf *c)
 }
 
 grpc_status_code
-rpc_snapshot_status(const struct rpc_snapshot *s, int64_t now_ms,
+rpc_snapshot_status(const struct rpc_snapshot *s, int64_t now_boot_ms,
     int64_t max_age_ms, char *why, size_t whylen)
 {
 	int64_t age;
@@ -109,20 +110,37 @@ rpc_snapshot_status(const struct rpc_snapshot *s, int64_t now_ms,
 		    s->db_error);
 		return GRPC_STATUS_UNAVAILABLE;
 	}
-	age = now_ms - s->collected_at_ms;
+	/* a view of unknown age is as good as a stale one */
+	if (s->collected_boot_ms <= 0) {
+		snprintf(why, whylen, "local view has no boot-clock stamp "
+		    "(collected_boot_ms): its age is unknown");
+		return GRPC_STATUS_UNAVAILABLE;
+	}
+	age = now_boot_ms - s->collected_boot_ms;
 	if (age > max_age_ms) {
 		snprintf(why, whylen, "local view is stale: collected %lld ms "
 		    "ago, answered only up to %lld ms (probe stuck?)",
 		    (long long)age, (long long)max_age_ms);
 		return GRPC_STATUS_UNAVAILABLE;
 	}
-	/* a view from the future is as suspect as an old one: clock jump */
-	if (age < -max_age_ms) {
-		snprintf(why, whylen, "local view is stale: stamped %lld ms in "
-		    "the future (clock jumped?)", (long long)-age);
+	/*
+	 * CLOCK_BOOTTIME is one clock for the whole host and never steps:
+	 * a stamp ahead of it did not come from this host's probe.
+	 */
+	if (age < 0) {
+		snprintf(why, whylen, "local view is stamped %lld ms in the "
+		    "future of this host's boot clock: bogus stamp",
+		    (long long)-age);
 		return GRPC_STATUS_UNAVAILABLE;
 	}
 	return GRPC_STATUS_OK;
+}
+
+grpc_status_code
+rpc_view_status(const struct rpc_snapshot *s, int64_t max_age_ms, char *why,
+    size_t whylen)
+{
+	return rpc_snapshot_status(s, clock_boot_ms(), max_age_ms, why, whylen);
 }
 
 grpc_status_code

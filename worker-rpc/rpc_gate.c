@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <string.h>
 
 #include "worker-rpc/rpc_gate.h"
@@ -8,10 +9,11 @@
 #define GATE_ALLOWED	MODELS__GATE__STATE__ALLOWED
 
 void
-rpc_gate_init(struct rpc_gate *g, const struct conf *c)
+rpc_gate_init(struct rpc_gate *g, const struct conf *c, int64_t now)
 {
 	memset(g, 0, sizeof(*g));
 	g->declared = GATE_UNKNOWN;
+	g->tracked_since_boot_ms = now;
 	rpc_gate_conf(g, c);
 }
 
@@ -93,8 +95,80 @@ age_ms(int64_t now, int64_t since)
 	return since <= 0 || now < since ? 0 : (uint64_t)(now - since);
 }
 
+/*
+ * The anonymous entry (node 0) stands for every asker without an id and
+ * every one evicted from a full table: it is as recent as the most recent
+ * of them, so what it says holds for each.
+ */
+static struct rpc_answered *
+anonymous(struct rpc_gate *g)
+{
+	for (size_t i = 0; i < g->n_answered; i++)
+		if (g->answered[i].node_id == 0)
+			return &g->answered[i];
+	g->answered[g->n_answered] = (struct rpc_answered){ 0, 0 };
+	return &g->answered[g->n_answered++];
+}
+
+static void
+evict_oldest(struct rpc_gate *g)
+{
+	size_t old = SIZE_MAX;
+	int64_t at;
+
+	for (size_t i = 0; i < g->n_answered; i++)
+		if (g->answered[i].node_id != 0 && (old == SIZE_MAX ||
+		    g->answered[i].at_boot_ms < g->answered[old].at_boot_ms))
+			old = i;
+	at = g->answered[old].at_boot_ms;
+	g->answered[old] = g->answered[--g->n_answered];
+	if (anonymous(g)->at_boot_ms < at)
+		anonymous(g)->at_boot_ms = at;
+}
+
 void
-rpc_gate_fill(const struct rpc_gate *g, int64_t now, Models__Gate *out)
+rpc_gate_answered(struct rpc_gate *g, int32_t node_id, int64_t now)
+{
+	struct rpc_answered *a = NULL;
+
+	if (node_id < 0)
+		node_id = 0;
+	for (size_t i = 0; i < g->n_answered && a == NULL; i++)
+		if (g->answered[i].node_id == node_id)
+			a = &g->answered[i];
+	if (a == NULL && node_id == 0)
+		a = anonymous(g);
+	if (a == NULL) {
+		/* one slot stays free for the anonymous entry */
+		if (g->n_answered >= RPC_ANSWERED_MAX)
+			evict_oldest(g);
+		a = &g->answered[g->n_answered++];
+		a->node_id = node_id;
+	}
+	a->at_boot_ms = now;
+}
+
+void
+rpc_gate_answers(const struct rpc_gate *g, int64_t now,
+    struct rpc_gate_answers *out)
+{
+	out->n = 0;
+	for (size_t i = 0; i < g->n_answered; i++) {
+		Models__Gate__Answered *e = &out->e[out->n];
+
+		models__gate__answered__init(e);
+		e->nodeid = g->answered[i].node_id;
+		e->agems = now > g->answered[i].at_boot_ms ?
+		    (uint64_t)(now - g->answered[i].at_boot_ms) : 0;
+		out->p[out->n++] = e;
+	}
+	out->tracked_ms = now > g->tracked_since_boot_ms ?
+	    (uint64_t)(now - g->tracked_since_boot_ms) : 0;
+}
+
+void
+rpc_gate_fill(const struct rpc_gate *g, int64_t now, Models__Gate *out,
+    struct rpc_gate_answers *buf)
 {
 	int64_t decided = g->declared_boot_ms;
 
@@ -107,6 +181,10 @@ rpc_gate_fill(const struct rpc_gate *g, int64_t now, Models__Gate *out)
 		decided = g->hba_decided_boot_ms;
 	out->rwagems = age_ms(now, decided);
 	out->viewstablems = age_ms(now, g->lists_since_boot_ms);
+	rpc_gate_answers(g, now, buf);
+	out->n_answered = buf->n;
+	out->answered = buf->p;
+	out->answerstrackedms = buf->tracked_ms;
 }
 
 size_t
@@ -114,9 +192,11 @@ rpc_gate_pack(const struct rpc_gate *g, int64_t now, uint8_t *buf)
 {
 	Models__IKnow k = MODELS__IKNOW__INIT;
 	Models__Gate gate;
+	struct rpc_gate_answers answers;
 
-	rpc_gate_fill(g, now, &gate);
+	rpc_gate_fill(g, now, &gate, &answers);
 	k.gate = &gate;
-	/* only field 8 is set: at most 2 + 6 fields of <= 11 bytes */
+	/* only field 8 is set: 3 + 7 fields of <= 11 bytes, and up to 17
+	 * table entries of <= 2 + 2 + 11 + 11 bytes: under 600 */
 	return models__iknow__pack(&k, buf);
 }

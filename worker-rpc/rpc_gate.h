@@ -15,6 +15,22 @@
 #include "proto/ipc.pb-c.h"
 #include "proto/messaging.pb-c.h"
 
+/* Askers remembered one by one; more share the anonymous entry. */
+#define RPC_ANSWERED_MAX	16
+
+struct rpc_answered {
+	int32_t	 node_id;	/* 0: anonymous, or evicted */
+	int64_t	 at_boot_ms;	/* the last answer with lists */
+};
+
+/* Storage for the answered table of one Models__Gate or GateServed. */
+struct rpc_gate_answers {
+	Models__Gate__Answered	 e[RPC_ANSWERED_MAX + 1];
+	Models__Gate__Answered	*p[RPC_ANSWERED_MAX + 1];
+	size_t			 n;
+	uint64_t		 tracked_ms;
+};
+
 struct rpc_gate {
 	/* the probe's last GateDeclared; state UNKNOWN: none yet */
 	int	 declared;
@@ -29,13 +45,19 @@ struct rpc_gate {
 	int64_t	 hba_decided_boot_ms;
 	/* since when the served lists are unchanged; 0: unknown */
 	int64_t	 lists_since_boot_ms;
+	/* whom the lists were last given to, since tracked_since_boot_ms */
+	struct rpc_answered answered[RPC_ANSWERED_MAX + 1];
+	size_t	 n_answered;
+	int64_t	 tracked_since_boot_ms;
 	/* this node's timing, from its configuration */
 	uint32_t lease_ms;
 	uint32_t deadline_ms;
 	uint32_t members;
 };
 
-void	 rpc_gate_init(struct rpc_gate *, const struct conf *);
+/* now_boot_ms: the table of answers starts empty at this instant. */
+void	 rpc_gate_init(struct rpc_gate *, const struct conf *,
+	    int64_t now_boot_ms);
 /* The timing and member count a (re)loaded configuration says. */
 void	 rpc_gate_conf(struct rpc_gate *, const struct conf *);
 void	 rpc_gate_declared(struct rpc_gate *, const Harepd__GateDeclared *);
@@ -51,16 +73,27 @@ void	 rpc_gate_view(struct rpc_gate *, const Harepd__LocalView *);
  *   UNKNOWN  otherwise: nothing is known yet; askers treat it as a holder
  */
 int	 rpc_gate_served(const struct rpc_gate *);
-/* Models__Gate for an answer at now_boot_ms (CLOCK_BOOTTIME). */
+/*
+ * An answer carrying this node's lists is being given to the asker
+ * node_id (0: it gave none). Recorded before the answer leaves: any
+ * allow the asker decides from it was stamped before it asked.
+ */
+void	 rpc_gate_answered(struct rpc_gate *, int32_t node_id,
+	    int64_t now_boot_ms);
+/* The table as ages at now_boot_ms, into out's storage. */
+void	 rpc_gate_answers(const struct rpc_gate *, int64_t now_boot_ms,
+	    struct rpc_gate_answers *out);
+/* Models__Gate for an answer at now_boot_ms (CLOCK_BOOTTIME); the
+ * answered table goes into buf, which must live as long as the gate. */
 void	 rpc_gate_fill(const struct rpc_gate *, int64_t now_boot_ms,
-	    Models__Gate *);
+	    Models__Gate *, struct rpc_gate_answers *buf);
 /*
  * The gate as bytes to append to a packed IKnow: protobuf merges a
  * message's fields from concatenated encodings, so the view is packed
  * once per LocalView and only the gate per answer. Returns the length
  * written into buf (at most RPC_GATE_MAX).
  */
-#define RPC_GATE_MAX	64
+#define RPC_GATE_MAX	1024
 size_t	 rpc_gate_pack(const struct rpc_gate *, int64_t now_boot_ms,
 	    uint8_t *buf);
 

@@ -19,6 +19,7 @@
 #include "util/clock.h"
 #include "util/pem.h"
 #include "worker-rpc/rpc.h"
+#include "worker-rpc/rpc_gate.h"
 
 #define TICK_MS		500
 
@@ -28,6 +29,7 @@ struct rpc_worker {
 	struct rpc_server	*server;
 	bool			 had_view;
 	bool			 db_down;	/* last view carried db_error */
+	bool			 too_big;	/* last view over RPC_MAX_REPLY */
 	uint64_t		 gate_seq;	/* the probe's last GateDeclared */
 	int			 served;	/* what peers are told */
 };
@@ -147,6 +149,12 @@ take_view(void *arg, const Harepd__LocalView *v)
 		return;
 	}
 	log_view_change(w, v);
+	/* said once, when it happens: not at every tick */
+	if (snap->packed_len + RPC_GATE_MAX > RPC_MAX_REPLY && !w->too_big)
+		log_warnx("local view of %zu bytes: with the gate above the "
+		    "%d-byte reply limit, peers get RESOURCE_EXHAUSTED",
+		    snap->packed_len, RPC_MAX_REPLY);
+	w->too_big = snap->packed_len + RPC_GATE_MAX > RPC_MAX_REPLY;
 	rpc_server_publish(w->server, snap);
 }
 
@@ -264,10 +272,16 @@ send_served(struct rpc_worker *w, int served)
 {
 	Harepd__GateServed g = HAREPD__GATE_SERVED__INIT;
 	ipc_envelope env = HAREPD__ENVELOPE__INIT;
+	struct rpc_gate_answers answers;
 
 	w->served = served;
 	g.seq = w->gate_seq;
 	g.state = served;
+	/* taken after the declaration, so after the LocalView before it */
+	rpc_server_answers(w->server, &answers);
+	g.n_answered = answers.n;
+	g.answered = answers.p;
+	g.answers_tracked_ms = answers.tracked_ms;
 	env.body_case = HAREPD__ENVELOPE__BODY_GATE_SERVED;
 	env.gate_served = &g;
 	if (worker_send(&env) == -1)

@@ -30,6 +30,7 @@
 
 #include "ipc/log.h"
 #include "util/clock.h"
+#include "util/unconst.h"
 #include "util/xmalloc.h"
 #include "worker-rpc/rpc.h"
 
@@ -214,11 +215,11 @@ view_reply(struct rpc_server *srv, const Models__WhatYouKnow *q,
 	grpc_slice ident;
 
 	pthread_mutex_lock(&srv->view_lock);
-	code = rpc_snapshot_status(srv->snap, clock_wall_ms(), srv->max_age_ms,
-	    why, whylen);
-	if (code == GRPC_STATUS_OK)
+	code = rpc_view_status(srv->snap, srv->max_age_ms, why, whylen);
+	if (code == GRPC_STATUS_OK) {
+		rpc_gate_answered(&srv->gate, q->nodeid, clock_boot_ms());
 		*reply = reply_with_gate(srv, srv->snap_slice);
-	else if (q->wantsgate) {
+	} else if (q->wantsgate) {
 		ident = grpc_slice_from_copied_buffer((const char *)srv->ident,
 		    srv->ident_len);
 		*reply = reply_with_gate(srv, ident);
@@ -472,24 +473,63 @@ server_credentials(const struct rpc_server_opts *o, char *err, size_t errlen)
 	return creds;
 }
 
+static grpc_arg
+int_arg(const char *key, int value)
+{
+	grpc_arg a = { .type = GRPC_ARG_INTEGER, .key = unconst_str(key) };
+
+	a.value.integer = value;
+	return a;
+}
+
+/*
+ * The limits of rpc.h ("Server limits"), every one of which the gRPC
+ * core 1.51 of Debian 12 reads on a server channel. The core's defaults
+ * are for a general server: 4 MiB requests, unlimited streams, 120 s to
+ * finish a handshake, idle connections kept for ever.
+ */
 static grpc_server *
 create_server(void)
 {
-	grpc_arg args[2];
-	grpc_channel_args ch_args = { .num_args = 2, .args = args };
+	grpc_arg args[16];
+	grpc_channel_args ch_args = { .num_args = 0, .args = args };
 
-	/* the core answers RESOURCE_EXHAUSTED itself above this size */
-	args[0].type = GRPC_ARG_INTEGER;
-	args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-	args[0].value.integer = RPC_MAX_REQUEST;
+	/* the core answers RESOURCE_EXHAUSTED itself above these sizes */
+	args[ch_args.num_args++] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+	    RPC_MAX_REQUEST);
+	args[ch_args.num_args++] = int_arg(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
+	    RPC_MAX_REPLY);
+	args[ch_args.num_args++] = int_arg(GRPC_ARG_MAX_METADATA_SIZE,
+	    RPC_MAX_METADATA);
+	args[ch_args.num_args++] = int_arg(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+	    RPC_MAX_STREAMS);
+	/* from accept to the client's HTTP/2 SETTINGS, TLS included */
+	args[ch_args.num_args++] = int_arg(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+	    RPC_HANDSHAKE_MS);
+	args[ch_args.num_args++] = int_arg(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+	    RPC_MAX_IDLE_MS);
+	args[ch_args.num_args++] = int_arg(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+	    RPC_MAX_AGE_MS);
+	args[ch_args.num_args++] = int_arg(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+	    RPC_MAX_AGE_GRACE_MS);
+	args[ch_args.num_args++] = int_arg(GRPC_ARG_KEEPALIVE_TIME_MS,
+	    RPC_KEEPALIVE_MS);
+	args[ch_args.num_args++] = int_arg(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+	    RPC_KEEPALIVE_TIMEOUT_MS);
+	/* our pings only while a call is open: idle peers go, not kept */
+	args[ch_args.num_args++] = int_arg(
+	    GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+	args[ch_args.num_args++] = int_arg(
+	    GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+	    RPC_MIN_PEER_PING_MS);
+	args[ch_args.num_args++] = int_arg(GRPC_ARG_HTTP2_MAX_PING_STRIKES,
+	    RPC_MAX_PING_STRIKES);
 	/*
 	 * The core sets SO_REUSEPORT by default: any process of the same
 	 * user (nobody!) could then bind our port too and take a share of
 	 * the peers' questions, as could a second worker. One owner only.
 	 */
-	args[1].type = GRPC_ARG_INTEGER;
-	args[1].key = GRPC_ARG_ALLOW_REUSEPORT;
-	args[1].value.integer = 0;
+	args[ch_args.num_args++] = int_arg(GRPC_ARG_ALLOW_REUSEPORT, 0);
 	return grpc_server_create(&ch_args, NULL);
 }
 
@@ -565,6 +605,9 @@ server_alloc(int64_t max_age_ms)
 	rpc_ratelimit_init(&srv->log_limit, RPC_INQUIRY_LOG_PER_SEC);
 	srv->snap_slice = grpc_empty_slice();
 	srv->max_age_ms = max_age_ms;
+	/* nobody was answered before this worker started: the table of
+	 * answers covers only its own life */
+	srv->gate.tracked_since_boot_ms = clock_boot_ms();
 	return srv;
 }
 
@@ -669,6 +712,14 @@ rpc_server_gate_declared(struct rpc_server *srv,
 	served = rpc_gate_served(&srv->gate);
 	pthread_mutex_unlock(&srv->view_lock);
 	return served;
+}
+
+void
+rpc_server_answers(struct rpc_server *srv, struct rpc_gate_answers *out)
+{
+	pthread_mutex_lock(&srv->view_lock);
+	rpc_gate_answers(&srv->gate, clock_boot_ms(), out);
+	pthread_mutex_unlock(&srv->view_lock);
 }
 
 int

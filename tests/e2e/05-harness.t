@@ -66,6 +66,28 @@ sleep 0.3
 cl_monitor_halt
 out=$(cl_monitor_report hba-two)
 like "$out" "^not ok .*violations" "monitor fails on two pg_hba.conf allowing harw for 0.3 s"
+
+# a node whose PostgreSQL is stopped enforces nothing: its allow on disk
+# is not a second writer (a lost node); a running one is
+hba n1 allow
+mkdir -p "$CL_DIR/n2/data"
+sh -c 'exit 0' & dead=$!; wait $dead
+echo "$dead" >"$CL_DIR/n2/data/postmaster.pid"
+cl_monitor_start
+sleep 0.3
+hba n2 allow
+sleep 0.3
+cl_monitor_halt
+out=$(cl_monitor_report hba-stopped)
+like "$out" "^ok " "monitor: an allow on a node whose postmaster is not running is no writer"
+echo "$$" >"$CL_DIR/n2/data/postmaster.pid"
+cl_monitor_start
+sleep 0.3
+cl_monitor_halt
+out=$(cl_monitor_report hba-running)
+like "$out" "^not ok .*violations" "monitor: ... and one whose postmaster runs is"
+hba n1 deny; hba n2 deny
+rm -rf "$CL_DIR/n2/data"
 kill "$fake" 2>/dev/null; wait "$fake" 2>/dev/null
 rm -f "$CL_DIR/hap/stats.sock"
 

@@ -30,6 +30,28 @@ is "$dev" "" "SIGTERM + start of harepd on n1: HAProxy never marks n1 DOWN"
 is "$(hba_stamp)" "$stamp" "SIGTERM + start: pg_hba.conf not rewritten"
 is "$(cl_status n1 'd["verdict"]["rw"]')" "allow" "after the restart n1's verdict allows rw"
 diag "n1 verdict: $(cl_status n1 'd["verdict"]["reason"]')"
+# the new supervisor handed its first hba worker the recorded allow with
+# its decision time: the restart did not give it a fresh lease
+rec=$(grep -a 'last verdict before this start' "$CL_DIR/n1/harepd/stderr.log" | tail -1)
+like "$rec" 'rw allow, decided [0-9]+ ms ago' "the restarted harepd took the last verdict from its record"
+diag "$(printf '%s' "$rec" | sed 's/.*"msg":"\([^"]*\)".*/\1/')"
+
+# ---- down for longer than the lease: the recorded allow has run out, so
+# the first hba worker fences at once (no fresh lease for what is on
+# disk), and the probe's first allow lifts the fence
+lease=$(cl_status n1 'd["verdict"]["lease_ms"]' 2>/dev/null || echo 3000)
+case $lease in ''|*[!0-9]*) lease=3000 ;; esac
+cl_harepd_stop n1
+sleep $(( lease / 1000 + 2 ))
+log=$CL_DIR/n1/harepd/stderr.log
+nexp=$(grep -ac 'arrived after its lease ran out' "$log")
+nfence=$(grep -ac 'pg_hba.conf fenced' "$log")
+cl_harepd_start n1
+ok 'wait_for 10 "[ \$(grep -ac \"arrived after its lease ran out\" $log) -gt $nexp ]"' \
+    "started after more than a lease: the recorded allow counts as run out"
+ok 'wait_for 10 "[ \$(grep -ac \"pg_hba.conf fenced\" $log) -gt $nfence ]"' \
+    "... and n1's pg_hba.conf is fenced at once"
+ok 'cl_wait_writer n1 30' "... until n1's probe allows rw again: writes on n1"
 
 # ---- stop-client, stop, start (the documented shutdown order)
 stamp=$(hba_stamp)

@@ -30,6 +30,8 @@
  *   log {json}
  *   view id=N name=S ip=S primaries=a,b standbys=c witness=S recovery=0|1
  *        timeline=N db_error=REST
+ *   view_stamp boot_age_ms=N wall_age_ms=N     (after each view: its age
+ *                                               on arrival by each stamp)
  *   verdict seq=N rw=0|1 ro=0|1 policy=S lease_ms=N tick_us=N
  *        decided_boot_ms=N answered=0101 agrees=0101 reason=REST
  *   peer seq=N target=S role=S answered=0|1 agrees=0|1 latency_us=N
@@ -354,6 +356,7 @@ send_view(struct fakesup *fs)
 	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
 
 	fs->view.collected_at_ms = clock_wall_ms() - fs->age_ms;
+	fs->view.collected_boot_ms = clock_boot_ms() - fs->age_ms;
 	env.body_case = HAREPD__ENVELOPE__BODY_LOCAL_VIEW;
 	env.local_view = &fs->view;
 	send_env(fs, &env);
@@ -407,6 +410,12 @@ print_view(const Harepd__LocalView *v)
 	print_list("standbys", v->standbys, v->n_standbys);
 	printf(" witness=%s recovery=%d timeline=%u db_error=%s\n", v->witness,
 	    (int)v->in_recovery, v->timeline, v->db_error);
+	/* how old its stamps say it is as it arrives (-1: not stamped) */
+	printf("view_stamp boot_age_ms=%lld wall_age_ms=%lld\n",
+	    v->collected_boot_ms > 0 ?
+	    (long long)(clock_boot_ms() - v->collected_boot_ms) : -1LL,
+	    v->collected_at_ms > 0 ?
+	    (long long)(clock_wall_ms() - v->collected_at_ms) : -1LL);
 }
 
 static void

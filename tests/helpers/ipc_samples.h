@@ -46,6 +46,7 @@ sample_local_view(Harepd__LocalView *v)
 	v->in_recovery = 1;
 	v->timeline = 4000000000u;
 	v->collected_at_ms = -1234567890123LL;
+	v->collected_boot_ms = 987654321012LL;
 	v->db_error = "could not connect: «refused»";
 }
 

@@ -128,13 +128,40 @@ sup_worker_pid() {
 	return 1
 }
 
-# The placeholder workers (before the real ones land) exit at once.
-sup_placeholder() {
-	grep -q "$1_worker_main: PLACEHOLDER" "$SUP_DIR/stderr.log" 2>/dev/null
-}
-
 # A worker that stays up and said Hello ("running" in status).
 sup_running() { [ "$(sup_status "w[\"$1\"][\"state\"]" 2>/dev/null)" = running ]; }
+
+# One TAP line: the worker ROLE is running within TIMEOUT seconds. A
+# worker that is not (it crashed at start, keeps restarting, never said
+# Hello) is a failure, never a skip: every check made of a running
+# worker would otherwise pass by default. The diagnostic says what the
+# supervisor knows of it and what harepd last wrote on stderr.
+sup_expect_running() {	# sup_expect_running ROLE [TIMEOUT]
+	local q="w[\"$1\"]"
+	if wait_for "${2:-10}" "sup_running $1"; then
+		tap_result 0 "$1 worker is running"
+		return 0
+	fi
+	tap_result 1 "$1 worker is running"
+	diag "$1: state $(sup_status "$q[\"state\"]" 2>&1)," \
+	    "restarts $(sup_status "$q[\"restarts\"]" 2>&1)," \
+	    "last exit: $(sup_status "$q[\"last_exit\"]" 2>&1)"
+	diag "last lines of harepd's stderr:"
+	tail -n 5 "$SUP_DIR/stderr.log" 2>/dev/null | sed 's/^/#   /'
+	return 1
+}
+
+# Every ROLE running, or the test ends here (failed): what follows
+# needs them.
+sup_require_running() {	# sup_require_running ROLE...
+	local r missing=0
+	for r in "$@"; do
+		sup_expect_running "$r" 10 || missing=1
+	done
+	[ "$missing" -eq 0 ] && return 0
+	done_testing
+	exit 1
+}
 
 # None of the pids (a space or newline separated list) is running.
 sup_none_alive() {

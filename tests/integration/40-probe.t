@@ -35,6 +35,10 @@ ok "grep -q '^hello .*role=probe' '$FS_OUT'" "worker says hello"
 view=$(fs_line 5 '^view ')
 is "$view" "view id=1 name=n1 ip=127.0.0.1 primaries=127.0.0.1 standbys=127.0.0.2,127.0.0.3 witness=127.0.0.4 recovery=0 timeline=1 db_error=" \
     "view from repmgr.nodes: own id and IP, active nodes only, timeline"
+stamp=$(fs_line 5 '^view_stamp ')
+age=$(fs_field "$stamp" boot_age_ms)
+ok "[ $age -ge 0 ] && [ $age -lt 1000 ]" \
+    "the view carries its boot-clock stamp (collected_boot_ms, $age ms old on arrival)"
 # a fresh probe holds rw down for leaseMs + connectionDeadline + 250 ms
 v0=$(fs_line 5 '^verdict ')
 is "$(fs_field "$v0" rw)/$(fs_field "$v0" ro)" "0/0" \

@@ -10,8 +10,7 @@
 sup_init
 SUP_WATCHDOG=1 sup_config	# silence limit: 10 x 1 + 3 x 1 = 13 s
 sup_start
-wait_for 10 'sup_running probe || sup_placeholder probe'
-sup_running probe || skip_all "the probe worker is not there yet"
+sup_require_running probe hba
 hba=$(sup_worker_pid hba)
 old=$(sup_worker_pid probe)
 kill -STOP "$old"

@@ -33,10 +33,7 @@ SUP_NEIGHBOURS=127.0.0.1:$PEER_PORT SUP_WATCHDOG=1 \
 	{ cat "$SUP_DIR/check.out" >&2; bail "config does not load"; }
 
 sup_start
-for r in rpc probe hba; do
-	wait_for 10 "sup_running $r || sup_placeholder $r"
-	sup_running "$r" || skip_all "the $r worker is not there yet"
-done
+sup_require_running rpc probe hba
 call() { /usr/bin/python3 "$TOP/tests/helpers/sup_peer.py" call "$SUP_DIR" "127.0.0.1:$SUP_PORT"; }
 hba_rw() { sup_status '(d["pg_hba"] or {}).get("rw")'; }
 file_id() { stat -c '%i %Y %s' "$SUP_HBA"; sha256sum <"$SUP_HBA"; }

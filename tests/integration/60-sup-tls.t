@@ -21,10 +21,7 @@ protoc --python_out="$SUP_DIR" -I "$TOP/proto" "$TOP/proto/messaging.proto" ||
 	bail "protoc --python_out failed"
 SUP_TLS_DIR=$SUP_TLS_DIR sup_config
 sup_start
-for r in rpc probe; do
-	wait_for 10 "sup_running $r || sup_placeholder $r"
-	sup_running "$r" || skip_all "the $r worker is not there yet"
-done
+sup_require_running rpc probe
 
 ok '! runuser -u nobody -- cat "$SUP_TLS_DIR/server.key" >/dev/null 2>&1' \
 	"nobody cannot read the key file"

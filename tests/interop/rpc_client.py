@@ -34,7 +34,12 @@ def parse_args():
     p.add_argument("--size", type=int, help="send a nodeName this long")
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--time", action="store_true",
-                   help="also print elapsed_ms=N for the calls")
+                   help="also print elapsed_ms=N for the calls and "
+                   "max_call_ms=N, the slowest call")
+    p.add_argument("--header-bytes", type=int,
+                   help="send a request header (x-pad) this long")
+    p.add_argument("--interval", type=float, default=0,
+                   help="seconds to wait between calls")
     p.add_argument("--ip", default="127.0.0.2")
     p.add_argument("--node-id", type=int, default=2)
     p.add_argument("--node-name", default="node_2")
@@ -86,11 +91,16 @@ def main():
                 response_deserializer=pb.IKnow.FromString)
             name = "n" * a.size if a.size else a.node_name
             request = pb.WhatYouKnow(ip=a.ip, nodeId=a.node_id, nodeName=name)
+        md = [("x-pad", "p" * a.header_bytes)] if a.header_bytes else None
         outcomes = collections.OrderedDict()
         t0 = time.monotonic()
-        for _ in range(a.count):
+        slowest = 0
+        for i in range(a.count):
+            if i and a.interval:
+                time.sleep(a.interval)
+            c0 = time.monotonic()
             try:
-                reply = call(request, timeout=a.timeout)
+                reply = call(request, timeout=a.timeout, metadata=md)
                 if isinstance(reply, bytes):
                     line = "code=OK n=%d bytes=" + reply.hex()
                 else:
@@ -98,12 +108,14 @@ def main():
                         answer_dict(reply), sort_keys=True)
             except grpc.RpcError as e:
                 line = "code=%s n=%%d details=%s" % (e.code().name, e.details())
+            slowest = max(slowest, time.monotonic() - c0)
             outcomes[line] = outcomes.get(line, 0) + 1
         elapsed_ms = (time.monotonic() - t0) * 1000
         for line, n in outcomes.items():
             print(line % n)
         if a.time:
             print("elapsed_ms=%d" % elapsed_ms)
+            print("max_call_ms=%d" % (slowest * 1000))
 
 
 if __name__ == "__main__":

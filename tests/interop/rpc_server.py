@@ -9,6 +9,11 @@ port) and prints "port=N" once it listens. What it answers:
                     harepd does)
     --status CODE   fail every call with this grpc.StatusCode name
     --sleep S       wait S seconds before answering (deadline tests)
+    --repmgr CMD    answer as the Go harepd does: the lists from
+                    repmgr.nodes at each request, CMD being a command
+                    that prints "type|active|host" per row (the identity
+                    fields still come from --answer; never an
+                    observation or a gate, which the Go version lacks)
 
 TLS with --cert/--key; mutual TLS when --ca is given too. Each request
 is printed as "request ip=.. nodeId=.. nodeName=.. peer=..". Runs until
@@ -16,6 +21,7 @@ killed or stdin closes.
 """
 import argparse
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -38,6 +44,7 @@ def parse_args():
     p.add_argument("--cert")
     p.add_argument("--key")
     p.add_argument("--ca")
+    p.add_argument("--repmgr")
     return p.parse_args()
 
 
@@ -55,6 +62,25 @@ def make_answer(pb, spec):
     return k
 
 
+def go_lists(cmd, answer, pb):
+    """The Go harepd's answer: active primaries, standbys and witness."""
+    rows = subprocess.run(cmd, shell=True, capture_output=True, text=True,
+                          timeout=5).stdout.split()
+    k = pb.IKnow()
+    k.CopyFrom(answer)
+    for row in rows:
+        kind, active, host = (row.split("|") + ["", "", ""])[:3]
+        if active != "t":
+            continue
+        if kind == "primary":
+            k.master.append(host)
+        elif kind == "standby":
+            k.slaves.append(host)
+        elif kind == "witness":
+            k.witness = host
+    return k
+
+
 def handler(a, pb, answer):
     def get_cluster_info(request, context):
         print("request ip=%s nodeId=%d nodeName=%s peer=%s" % (
@@ -65,6 +91,8 @@ def handler(a, pb, answer):
         if a.status:
             context.abort(getattr(grpc.StatusCode, a.status),
                           "told to answer " + a.status)
+        if a.repmgr:
+            return go_lists(a.repmgr, answer, pb)
         return answer
 
     rpc = grpc.unary_unary_rpc_method_handler(

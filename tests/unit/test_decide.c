@@ -57,6 +57,11 @@ struct dcase {
 #define N1_OK	"n 10.0.0.1:10000 " SAME " ip=10.0.0.1 obs=0/2"
 #define W_OK	"w 10.0.0.4:10000 " SAME " ip=10.0.0.4 obs=0/1"
 #define N2_DOWN	"n 10.0.0.2:10000 -"
+/* n2 answering with its node id (learned for when it falls silent) */
+#define N2_ID	"n 10.0.0.2:10000 " SAME " ip=10.0.0.2 obs=1/2 id=2"
+/* members whose rpc worker last gave n2 (id 2) its lists AGE ms ago */
+#define N3_SILENT(age)	N3_OK " gate=DENIED ans=2:" #age " trk=60000"
+#define W_SILENT(age)	W_OK " gate=DENIED ans=2:" #age " trk=60000"
 #define N3_DOWN	"n 10.0.0.3:10000 -"
 #define N1_DOWN	"n 10.0.0.1:10000 -"
 #define W_DOWN	"w 10.0.0.4:10000 -"
@@ -417,6 +422,47 @@ parse_gate(struct arena *a, const char *spec)
 	return g;
 }
 
+/* "ID:AGE,ID:AGE": whom a member's rpc worker gave its lists, how long ago */
+static void
+parse_answered(struct arena *a, const char *spec, Models__Gate *g)
+{
+	char *copy = keep(a, strdup(spec)), *tok, *save = NULL;
+
+	g->answered = keep(a, calloc(DECIDE_ANSWERED_MAX,
+	    sizeof(*g->answered)));
+	for (tok = strtok_r(copy, ",", &save); tok != NULL &&
+	    g->n_answered < DECIDE_ANSWERED_MAX;
+	    tok = strtok_r(NULL, ",", &save)) {
+		Models__Gate__Answered *e = keep(a, malloc(sizeof(*e)));
+
+		models__gate__answered__init(e);
+		e->nodeid = atoi(tok);
+		e->agems = strtoull(strchr(tok, ':') + 1, NULL, 10);
+		g->answered[g->n_answered++] = e;
+	}
+}
+
+/* "ID:AGE,... t=TRACKED" as this node's rpc worker last reported it */
+static void
+parse_own(const char *spec, struct own_answers *o)
+{
+	const char *p = spec, *t = strstr(spec, "t=");
+
+	memset(o, 0, sizeof(*o));
+	if (spec == NULL)
+		return;
+	o->valid = true;
+	o->tracked_ms = t != NULL ? atoll(t + 2) : 0;
+	while (*p != '\0' && *p != ' ' && strncmp(p, "t=", 2) != 0 &&
+	    o->n < DECIDE_ANSWERED_MAX) {
+		o->node_id[o->n] = atoi(p);
+		o->age_ms[o->n++] = atoll(strchr(p, ':') + 1);
+		p += strcspn(p, ", ");
+		if (*p == ',')
+			p++;
+	}
+}
+
 static void
 parse_answer_token(struct arena *a, char *tok, Models__IKnow *k)
 {
@@ -438,6 +484,10 @@ parse_answer_token(struct arena *a, char *tok, Models__IKnow *k)
 		k->observation = o;
 	} else if (strncmp(tok, "gate=", 5) == 0)
 		k->gate = parse_gate(a, tok + 5);
+	else if (strncmp(tok, "ans=", 4) == 0 && k->gate != NULL)
+		parse_answered(a, tok + 4, k->gate);
+	else if (strncmp(tok, "trk=", 4) == 0 && k->gate != NULL)
+		k->gate->answerstrackedms = strtoull(tok + 4, NULL, 10);
 	else
 		fail_msg("bad peer token %s", tok);
 }
@@ -533,6 +583,8 @@ struct tick {
 					   what the last tick declared */
 	int64_t		 stable_ms;	/* this node's view stable for */
 	const char	*declared;	/* NULL: not checked */
+	const char	*own;		/* this node's rpc worker's table of
+					   answers (parse_own); NULL: none */
 };
 
 struct hcase {
@@ -736,6 +788,78 @@ static const struct hcase hcases[] = {
 		  false, true, "hold-down: majority held for 500 of 4250",
 		  NULL, "ALLOWED", 0, "INTENT" },
 		{ 0 } } },
+	/* ---- the silence cover ---- */
+	{ "silence: every other member has not given its lists to the "
+	  "silent node for the hold-down (lease + deadline + grace): rw before the hold-down after the promote", MAJ,
+	  { 0 }, {
+		{ 1000, { N2_ID " gate=ALLOWED", N3_OK " gate=DENIED", W_OK
+		  " gate=DENIED" }, false, true, "reports gate ALLOWED" },
+		{ 2000, { N2_DOWN, N3_SILENT(4300), W_SILENT(4300) }, false,
+		  true, "silence cover", NULL, NULL, 0, "INTENT",
+		  "2:4300 t=60000" },
+		{ 2100, { N2_DOWN, N3_SILENT(4400), W_SILENT(4400) }, true,
+		  true, "silence cover", NULL, NULL, 0, "ALLOWED",
+		  "2:4400 t=60000" },
+		{ 0 } } },
+	{ "silence: the silent node's id is not known: hold-down", MAJ,
+	  { 0 }, {
+		{ 2000, { N2_DOWN, N3_SILENT(4300), W_SILENT(4300) }, false,
+		  true, "hold-down", NULL, NULL, 0, NULL, "2:4300 t=60000" },
+		{ 0 } } },
+	{ "silence: one member gave the silent node its lists within the "
+	  "hold-down: hold-down", MAJ, { 0 }, {
+		{ 1000, { N2_ID " gate=ALLOWED", N3_OK " gate=DENIED", W_OK
+		  " gate=DENIED" }, false, true, "reports gate ALLOWED" },
+		{ 2000, { N2_DOWN, N3_SILENT(4300), W_SILENT(4249) }, false,
+		  true, "hold-down", NULL, NULL, 0, NULL, "2:4300 t=60000" },
+		{ 0 } } },
+	{ "silence: this node's own rpc worker did, or its table is not "
+	  "known: hold-down", MAJ, { 0 }, {
+		{ 1000, { N2_ID " gate=ALLOWED", N3_OK " gate=DENIED", W_OK
+		  " gate=DENIED" }, false, true, "reports gate ALLOWED" },
+		{ 2000, { N2_DOWN, N3_SILENT(4300), W_SILENT(4300) }, false,
+		  true, "hold-down", NULL, NULL, 0, NULL, "2:100 t=60000" },
+		{ 2100, { N2_DOWN, N3_SILENT(4400), W_SILENT(4400) }, false,
+		  true, "hold-down", NULL, NULL, 0, NULL, NULL },
+		{ 0 } } },
+	{ "silence: an asker without an id (anonymous) counts as the "
+	  "silent node", MAJ, { 0 }, {
+		{ 1000, { N2_ID " gate=ALLOWED", N3_OK " gate=DENIED", W_OK
+		  " gate=DENIED" }, false, true, "reports gate ALLOWED" },
+		{ 2000, { N2_DOWN, N3_OK " gate=DENIED ans=2:5000,0:100 "
+		  "trk=60000", W_SILENT(5000) }, false, true, "hold-down",
+		  NULL, NULL, 0, NULL, "2:5000 t=60000" },
+		{ 0 } } },
+	{ "silence: not in a table kept for less than the hold-down (a "
+	  "restarted rpc worker): hold-down; kept longer: covered", MAJ,
+	  { 0 }, {
+		{ 1000, { N2_ID " gate=ALLOWED", N3_OK " gate=DENIED", W_OK
+		  " gate=DENIED" }, false, true, "reports gate ALLOWED" },
+		{ 2000, { N2_DOWN, N3_OK " gate=DENIED trk=1000",
+		  W_SILENT(5000) }, false, true, "hold-down", NULL, NULL, 0,
+		  NULL, "t=60000" },
+		{ 2250, { N2_DOWN, N3_OK " gate=DENIED trk=4300",
+		  W_SILENT(5000) }, true, true, "silence cover", NULL, NULL,
+		  0, NULL, "t=60000" },
+		{ 0 } } },
+	{ "silence: a member without a gate (Go) cannot vouch: hold-down",
+	  MAJ, { 0 }, {
+		{ 1000, { N2_ID " gate=ALLOWED", N3_OK " gate=DENIED", W_OK
+		  " gate=DENIED" }, false, true, "reports gate ALLOWED" },
+		{ 2000, { N2_DOWN, N3_SILENT(5000), W_OK }, false, true,
+		  "hold-down", NULL, NULL, 0, NULL, "2:5000 t=60000" },
+		{ 0 } } },
+	{ "silence: a member's longer lease lengthens the cover", MAJ,
+	  { 0 }, {
+		{ 1000, { N2_ID " gate=ALLOWED", N3_OK " gate=DENIED", W_OK
+		  " gate=DENIED" }, false, true, "reports gate ALLOWED" },
+		{ 2000, { N2_DOWN, N3_OK " gate=DENIED/0/9000 ans=2:5000 "
+		  "trk=60000", W_SILENT(5000) }, false, true, "hold-down",
+		  NULL, NULL, 0, NULL, "2:5000 t=60000" },
+		{ 2500, { N2_DOWN, N3_OK " gate=DENIED/0/9000 ans=2:10300 "
+		  "trk=60000", W_SILENT(10300) }, true, true, "silence cover",
+		  NULL, NULL, 0, NULL, "2:10300 t=60000" },
+		{ 0 } } },
 	{ "hold-down: seed policy is not affected", SEED, { 0 }, {
 		{ 1000, HOLDS, true, true, "synced with neighbour", NULL },
 		{ 1001, HOLDS, true, true, "synced with neighbour", NULL },
@@ -779,6 +903,10 @@ run_hold(void **state)
 		st.served_gate = t->served ? gate_state(t->served) :
 		    st.declared_gate;
 		st.view_stable_ms = t->stable_ms;
+		if (t->own != NULL)
+			parse_own(t->own, &st.own);
+		else
+			memset(&st.own, 0, sizeof(st.own));
 		decide(&view, peers, n, &c, t->now_ms, &st, &v);
 		print_message("# %lld ms: rw %d ro %d: %s\n",
 		    (long long)t->now_ms, v.rw_allow, v.ro_allow, v.reason);

@@ -57,7 +57,7 @@ run_gate(void **state)
 	struct conf c = { .lease_ms = 3000, .connection_deadline = 1 };
 	struct rpc_gate g;
 
-	rpc_gate_init(&g, &c);
+	rpc_gate_init(&g, &c, 1);
 	if (gc->declared != U) {
 		d.state = gc->declared;
 		d.seq = gc->declared_seq;
@@ -83,7 +83,7 @@ test_probe_restart_forgets_old_seq(void **state)
 	struct conf c = { .lease_ms = 3000, .connection_deadline = 1 };
 	struct rpc_gate g;
 
-	rpc_gate_init(&g, &c);
+	rpc_gate_init(&g, &c, 1);
 	d.state = D;
 	d.seq = 57;
 	rpc_gate_declared(&g, &d);
@@ -105,7 +105,7 @@ test_failed_apply_changes_nothing(void **state)
 	struct conf c = { .lease_ms = 3000, .connection_deadline = 1 };
 	struct rpc_gate g;
 
-	rpc_gate_init(&g, &c);
+	rpc_gate_init(&g, &c, 1);
 	h.seq = 2;
 	h.rw_allow = true;
 	rpc_gate_applied(&g, &h);
@@ -138,7 +138,7 @@ test_pack_appends_to_view(void **state)
 	k.n_master = 1;
 	k.master = masters;
 	n = models__iknow__pack(&k, buf);
-	rpc_gate_init(&g, &c);
+	rpc_gate_init(&g, &c, 1);
 	d.state = A;
 	d.seq = 1;
 	d.decided_boot_ms = 1000;
@@ -169,18 +169,96 @@ test_pack_fits(void **state)
 	uint8_t buf[RPC_GATE_MAX];
 	struct rpc_gate g;
 
-	rpc_gate_init(&g, &c);
+	rpc_gate_init(&g, &c, 1);
 	g.lists_since_boot_ms = 1;
 	g.declared_boot_ms = 1;
 	g.members = UINT32_MAX;
+	/* a full table of the largest ids, answered at the start of time */
+	for (int32_t id = INT32_MAX; id > INT32_MAX - 40; id--)
+		rpc_gate_answered(&g, id, 1);
+	rpc_gate_answered(&g, 0, 1);
 	assert_true(rpc_gate_pack(&g, INT64_MAX, buf) <= RPC_GATE_MAX);
+}
+
+static uint64_t
+age_of(const struct rpc_gate_answers *a, int32_t id)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (a->p[i]->nodeid == id)
+			return a->p[i]->agems;
+	return UINT64_MAX;
+}
+
+/*
+ * Whom the lists were given to: one entry per asker, the latest answer;
+ * askers without an id share entry 0; a full table folds its oldest
+ * entry into entry 0, which then is as recent as the most recent of
+ * them (it may only ever look younger, never older, than the truth).
+ */
+static void
+test_answered_table(void **state)
+{
+	struct conf c = { .lease_ms = 3000, .connection_deadline = 1 };
+	struct rpc_gate_answers a;
+	struct rpc_gate g;
+
+	rpc_gate_init(&g, &c, 1000);
+	rpc_gate_answers(&g, 1500, &a);
+	assert_int_equal(a.n, 0);
+	assert_int_equal(a.tracked_ms, 500);
+
+	rpc_gate_answered(&g, 2, 2000);
+	rpc_gate_answered(&g, 3, 2100);
+	rpc_gate_answered(&g, 2, 2500);
+	rpc_gate_answered(&g, -7, 2600);		/* no usable id */
+	rpc_gate_answers(&g, 3000, &a);
+	assert_int_equal(a.n, 3);
+	assert_int_equal(age_of(&a, 2), 500);
+	assert_int_equal(age_of(&a, 3), 900);
+	assert_int_equal(age_of(&a, 0), 400);
+	assert_int_equal(a.tracked_ms, 2000);
+
+	/* fill it: ids 100.. answered later; id 3 (oldest) is evicted */
+	for (int32_t id = 100; id < 100 + RPC_ANSWERED_MAX; id++)
+		rpc_gate_answered(&g, id, 2700 + id);
+	rpc_gate_answers(&g, 5000, &a);
+	assert_true(a.n <= RPC_ANSWERED_MAX + 1);
+	assert_int_equal(age_of(&a, 3), UINT64_MAX);
+	assert_true(age_of(&a, 0) <= 5000 - 2100);
+	/* each answer is accounted for: by its own entry or by entry 0 */
+	assert_true(age_of(&a, 2) != UINT64_MAX || age_of(&a, 0) <= 2500);
+	assert_int_equal(age_of(&a, 100 + RPC_ANSWERED_MAX - 1),
+	    5000 - (2700 + 100 + RPC_ANSWERED_MAX - 1));
+}
+
+/* The table travels in the gate and decodes as sent. */
+static void
+test_answered_packed(void **state)
+{
+	struct conf c = { .lease_ms = 3000, .connection_deadline = 1 };
+	uint8_t buf[RPC_GATE_MAX];
+	Models__IKnow *out;
+	struct rpc_gate g;
+	size_t n;
+
+	rpc_gate_init(&g, &c, 1000);
+	rpc_gate_answered(&g, 2, 4000);
+	n = rpc_gate_pack(&g, 9000, buf);
+	out = models__iknow__unpack(NULL, n, buf);
+	assert_non_null(out);
+	assert_non_null(out->gate);
+	assert_int_equal(out->gate->n_answered, 1);
+	assert_int_equal(out->gate->answered[0]->nodeid, 2);
+	assert_int_equal(out->gate->answered[0]->agems, 5000);
+	assert_int_equal(out->gate->answerstrackedms, 8000);
+	models__iknow__free_unpacked(out, NULL);
 }
 
 int
 main(void)
 {
 	enum { G = sizeof(gcases) / sizeof(gcases[0]) };
-	struct CMUnitTest tests[G + 4];
+	struct CMUnitTest tests[G + 6];
 
 	memset(tests, 0, sizeof(tests));
 	for (size_t i = 0; i < G; i++) {
@@ -196,5 +274,9 @@ main(void)
 	tests[G + 2].test_func = test_pack_fits;
 	tests[G + 3].name = "a restarted probe's numbering starts over";
 	tests[G + 3].test_func = test_probe_restart_forgets_old_seq;
-	return _cmocka_run_group_tests("rpc_gate", tests, G + 4, NULL, NULL);
+	tests[G + 4].name = "the table of answers: per asker, anonymous, full";
+	tests[G + 4].test_func = test_answered_table;
+	tests[G + 5].name = "the table of answers travels in the gate";
+	tests[G + 5].test_func = test_answered_packed;
+	return _cmocka_run_group_tests("rpc_gate", tests, G + 6, NULL, NULL);
 }

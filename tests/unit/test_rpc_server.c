@@ -146,6 +146,7 @@ snapshot(int64_t age_ms, const char *db_error)
 	v.primaries = primaries;
 	v.timeline = 3;
 	v.collected_at_ms = clock_wall_ms() - age_ms;
+	v.collected_boot_ms = clock_boot_ms() - age_ms;
 	v.db_error = unconst_str(db_error ? db_error : "");
 	return rpc_snapshot_new(&v);
 }

@@ -581,8 +581,8 @@ test_gate_client_only(void **state)
 
 /*
  * A restarted worker is handed what it must know at once: rpc the view,
- * hba report and gate; hba the verdict in force (not while paused); the
- * probe what was last served.
+ * hba report and gate; hba the verdict in force, with its config (not
+ * while paused); the probe what was last served.
  */
 static void
 test_hand_over(void **state)
@@ -624,13 +624,22 @@ test_hand_over(void **state)
 	}
 	assert_null(received(f, ROLE_RPC));
 
-	say_hello(f, ROLE_HBA);
+	/* a new hba worker: the verdict in force, with its decision time,
+	 * goes with its config (before anything the probe sends next), and
+	 * nothing more at its Hello */
+	assert_int_equal(route_initial_verdict(&f->rt, &f->workers[ROLE_HBA]),
+	    0);
 	got = received(f, ROLE_HBA);
 	assert_non_null(got);
 	assert_int_equal(got->body_case, HAREPD__ENVELOPE__BODY_VERDICT);
 	assert_int_equal(got->verdict->decided_boot_ms, 12345);
 	ipc_free(got);
+	say_hello(f, ROLE_HBA);
 	assert_null(received(f, ROLE_HBA));
+	/* no other role is sent a verdict */
+	assert_int_equal(route_initial_verdict(&f->rt, &f->workers[ROLE_RPC]),
+	    0);
+	assert_null(received(f, ROLE_RPC));
 
 	say_hello(f, ROLE_PROBE);
 	got = received(f, ROLE_PROBE);
@@ -642,6 +651,8 @@ test_hand_over(void **state)
 	/* paused (stop-client): a restarted hba is not handed the verdict */
 	f->rt.paused = true;
 	f->workers[ROLE_HBA].state = W_STARTING;
+	assert_int_equal(route_initial_verdict(&f->rt, &f->workers[ROLE_HBA]),
+	    0);
 	say_hello(f, ROLE_HBA);
 	assert_null(received(f, ROLE_HBA));
 }

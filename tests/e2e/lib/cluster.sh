@@ -186,7 +186,7 @@ EOF
 	cat >"$d/repmgr.conf" <<EOF
 node_id=$(cl_node_id "$h")
 node_name='$h'
-conninfo='host=$(cl_ip "$h") port=$CL_PORT user=repmgr dbname=repmgr connect_timeout=2'
+conninfo='host=$(cl_ip "$h") port=$CL_PORT user=repmgr dbname=repmgr connect_timeout=1'
 data_directory='$d/data'
 pg_bindir='$CL_PGBIN'
 use_replication_slots=yes
@@ -522,7 +522,7 @@ cl_nodes_view() {	# repmgr.nodes as HOST sees it
 # pg_hba.conf allows harw. A sample with two of either is a violation.
 # Written to fork little (one socat per sample): a sample takes a few ms.
 cl_monitor_loop() {
-	local n=0 bad=0 line h hba up nup nhba next now re f
+	local n=0 bad=0 line h hba up nup nhba next now re f pm
 	local -a fields lines
 	re="^host[[:space:]]+harw[[:space:]]+harw[[:space:]]+$(cl_ip hap)/32[[:space:]]+md5"
 	next=${EPOCHREALTIME/./}
@@ -537,6 +537,13 @@ cl_monitor_loop() {
 		for h in $CL_NODES; do
 			f=$CL_DIR/$h/pg_hba.conf
 			[ -r "$f" ] || continue
+			# a stopped PostgreSQL enforces nothing (the allow on
+			# disk of a lost node is not a writer until it starts)
+			if [ -d "$CL_DIR/$h/data" ]; then
+				pm=
+				read -r pm <"$CL_DIR/$h/data/postmaster.pid" 2>/dev/null
+				[ -n "$pm" ] && [ -d "/proc/$pm" ] || continue
+			fi
 			mapfile -t lines <"$f"
 			for line in "${lines[@]}"; do
 				if [[ $line =~ $re ]]; then hba="$hba${hba:+ }$h"; nhba=$((nhba + 1)); break; fi
