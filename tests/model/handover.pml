@@ -28,6 +28,8 @@
  *   C_FRESH_LEASE       a restarted hba worker without a handed-over verdict
  *                       gives the allow on disk a fresh lease (hba_worker.c)
  *   NO_SILENCE          step 2 without the silence cover (as before it)
+ *   C_SIL_NO_DEADLINE   the silence cover with C = leaseMs + GRACE as first
+ *                       stated (unsafe; default C = leaseMs + deadline + GRACE)
  *   MUTANT_SIL_NO_OWN   the silence cover without this node's own rpc table
  *   MUTANT_SIL_KEEP     a restarted rpc worker reports an empty table with a
  *                       tracked time that does not restart (harepd's uptime)
@@ -54,10 +56,19 @@
 #endif
 
 #define HOLD	(LEASE + DEADLINE + GRACE)	/* H */
-#ifdef MUTANT_SIL_SHORT
+/*
+ * C of the silence cover. As first stated (C_SIL_NO_DEADLINE) C = leaseMs +
+ * GRACE: unsafe, a peer X may renew its allow in keep_rw() from a tick
+ * stamped before its allow expired whose answer is computed up to the
+ * deadline later, after the witness switched back to naming X (README,
+ * "What the model found" 3). Fixed: C = leaseMs + deadline + GRACE.
+ */
+#if defined(MUTANT_SIL_SHORT)
 #define SIL	LEASE
+#elif defined(C_SIL_NO_DEADLINE)
+#define SIL	(LEASE + GRACE)
 #else
-#define SIL	(LEASE + GRACE)		/* C of the silence cover (no + deadline) */
+#define SIL	(LEASE + DEADLINE + GRACE)
 #endif
 #define SILCAP	(SIL + DRIFT)		/* a silence this long is long on any clock */
 #define PCAP	(LEASE + DRIFT)		/* a verdict this old is dead */
@@ -582,6 +593,11 @@ inline age_node(i)
 byte	agree, tmp, stab;
 bit	allow, sil;
 
+#ifdef SCRIPT
+byte	pc;
+byte	act[96];
+#endif
+
 active proctype cluster()
 {
 	byte k;
@@ -606,6 +622,39 @@ active proctype cluster()
 	skip
 #endif
 	};
+#ifdef SCRIPT
+	/*
+	 * A replay: the order of the steps is fixed by act[] (script.h, written
+	 * by run.sh); spin still explores every choice inside the steps (drift,
+	 * lost answers, late snapshots) exhaustively.
+	 */
+#include "script.h"
+	do
+	:: act[pc] == 1 -> probe_start(0); pc++
+	:: act[pc] == 2 -> ask_data(0, 1); pc++
+	:: act[pc] == 3 -> ask_wit(0, 1); pc++
+	:: act[pc] == 4 -> probe_decide(0, 1); pc++
+	:: act[pc] == 5 -> rpc_take_declared(0); pc++
+	:: act[pc] == 6 -> rpc_take_applied(0); pc++
+	:: act[pc] == 7 -> hba_apply(0); pc++
+	:: act[pc] == 11 -> probe_start(1); pc++
+	:: act[pc] == 12 -> ask_data(1, 0); pc++
+	:: act[pc] == 13 -> ask_wit(1, 0); pc++
+	:: act[pc] == 14 -> probe_decide(1, 0); pc++
+	:: act[pc] == 15 -> rpc_take_declared(1); pc++
+	:: act[pc] == 16 -> rpc_take_applied(1); pc++
+	:: act[pc] == 17 -> hba_apply(1); pc++
+	:: act[pc] == 20 -> wit_tick(); pc++
+	:: act[pc] == 21 -> atomic { cut[7] = 1; printf("MSC: link cut: asks from 2 to 1 fail\n") }; pc++
+	:: act[pc] == 22 -> atomic { promoted = 1; oor[1] = 1; tl[1] = 2; view[1] = 1; vsage[1] = 0; printf("MSC: PROMOTE n1 (timeline 2)\n") }; pc++
+	:: act[pc] == 23 -> atomic { printf("MSC: ---- time +1 (n0 eff %d lease %d, n1 eff %d lease %d)\n", ld[0], hl[0], ld[1], hl[1]);
+		age_node(0); age_node(1); SATC(wvs, HOLD + DRIFT); SATC(wage, WD);
+		if :: wup -> SATC(wsil[0], SILCAP); SATC(wsil[1], SILCAP) :: else fi }; pc++
+	:: act[pc] == 25 -> atomic { rpc_lost(1); printf("MSC: n1 rpc: crash\n") }; pc++
+	:: act[pc] == 26 -> restart_rpc(1); pc++
+	:: act[pc] == 0 -> break
+	od
+#else
 	do
 #ifdef DBG
 #include "dbg.h"
@@ -692,4 +741,5 @@ active proctype cluster()
 		:: else
 		fi }
 	od
+#endif
 }
