@@ -177,7 +177,7 @@ both() {
 	good=$(replay "$name" "$steps")
 	t=$(took "$t0")
 	if [ "$bad" = 1 ] && [ "$good" = 0 ]; then
-		ok "replay $name: $* gives two writers, the model none ($(summary "$work/$name/pan.out") each way, ${t}s)"
+		ok "replay $name: $* gives two writers, the model none on the same steps (model: $(summary "$work/$name/pan.out"), ${t}s)"
 		trail "$name-bad" -DNOLIVE -DSCRIPT "$@"
 	else
 		notok "replay $name: $* errors $bad (want 1), model errors $good (want 0)"
