@@ -27,6 +27,13 @@
  *                       is ignored, so step 3 may count an old INTENT
  *   C_FRESH_LEASE       a restarted hba worker without a handed-over verdict
  *                       gives the allow on disk a fresh lease (hba_worker.c)
+ *   NO_SILENCE          step 2 without the silence cover (as before it)
+ *   C_SIL_NO_DEADLINE   the silence cover with C = leaseMs + GRACE as first
+ *                       stated (unsafe; default C = leaseMs + deadline + GRACE)
+ *   MUTANT_SIL_NO_OWN   the silence cover without this node's own rpc table
+ *   MUTANT_SIL_KEEP     a restarted rpc worker reports an empty table with a
+ *                       tracked time that does not restart (harepd's uptime)
+ *   MUTANT_SIL_SHORT    the silence cover with C = leaseMs (no GRACE)
  */
 
 #ifndef LEASE
@@ -49,6 +56,21 @@
 #endif
 
 #define HOLD	(LEASE + DEADLINE + GRACE)	/* H */
+/*
+ * C of the silence cover. As first stated (C_SIL_NO_DEADLINE) C = leaseMs +
+ * GRACE: unsafe, a peer X may renew its allow in keep_rw() from a tick
+ * stamped before its allow expired whose answer is computed up to the
+ * deadline later, after the witness switched back to naming X (README,
+ * "What the model found" 3). Fixed: C = leaseMs + deadline + GRACE.
+ */
+#if defined(MUTANT_SIL_SHORT)
+#define SIL	LEASE
+#elif defined(C_SIL_NO_DEADLINE)
+#define SIL	(LEASE + GRACE)
+#else
+#define SIL	(LEASE + DEADLINE + GRACE)
+#endif
+#define SILCAP	(SIL + DRIFT)		/* a silence this long is long on any clock */
 #define PCAP	(LEASE + DRIFT)		/* a verdict this old is dead */
 #define WD	1			/* watchDog */
 #define WIT	2			/* the witness's index in cut[] */
@@ -102,15 +124,19 @@ byte	vsage[2];	/* since lists_since (own view stable) */
 byte	hs[2];		/* at this tick's stamp: age of majority_since */
 byte	rs[2];		/* ... of rw_allowed_at */
 byte	vs[2];		/* ... of lists_since */
+bit	oq[2];		/* own rpc table from the last GateServed: the other data node not answered for >= C */
+bit	ov[2];		/* ... that GateServed's declaration was made under these lists */
+bit	w_q[2];		/* the witness's answer: it has not answered the other data node for >= C */
 
 /* ---- probe -> rpc: GateDeclared; probe -> hba: Verdict; hba -> rpc: HbaApplied (2 slots each, FIFO) ---- */
 byte	dq_n[2];  byte dq_g[4];  byte dq_s[4];  byte dq_la[4];
+bit	dq_v[4];	/* the lists (primary named) the declaration was made under */
 byte	la[2] = SQMAX;	/* probe: seq of the last allow verdict sent */
 byte	vq_n[2];  bit vq_a[4];   byte vq_age[4]; byte vq_s[4];
 byte	aq_n[2];  bit aq_a[4];   byte aq_s[4];   bit aq_f[4];
 /* the supervisor's copy of the last of each (handed to restarted workers) */
 bit	sv_have[2]; bit sv_a[2]; byte sv_age[2]; byte sv_s[2];
-byte	sd_g[2];  byte sd_s[2];  byte sd_la[2] = SQMAX;
+byte	sd_g[2];  byte sd_s[2];  byte sd_la[2] = SQMAX; bit sd_v[2];
 bit	sa_have[2]; bit sa_a[2]; byte sa_s[2]; bit sa_f[2];
 
 /* ---- rpc (worker-rpc, struct rpc_gate) ---- */
@@ -122,6 +148,14 @@ bit	r_hk[2];	/* hba_known */
 bit	r_ha[2];	/* hba_rw_allow */
 byte	r_hseq[2];
 bit	r_hf[2];	/* hba_fenced */
+bit	r_dv[2];	/* lists of the declaration served */
+/*
+ * rpc_gate_answered(): since when the rpc worker last answered the other
+ * data node with its lists, or since it started (an asker not in the table
+ * was not answered within answersTrackedMs): the silence of that asker is
+ * min(ageMs, answersTrackedMs). Real units, saturated at SILCAP.
+ */
+byte	dsil[2];
 
 /* ---- hba (worker-hba) and PostgreSQL ---- */
 bit	hup[2];
@@ -139,6 +173,7 @@ byte	wvs;		/* since those lists changed */
 byte	wmaxtl;		/* max_tl_seen */
 byte	wage;
 byte	wa_st[2]; bit wa_oor[2]; byte wa_tl[2]; bit wa_self[2];
+byte	wsil[2];	/* the witness's rpc: silence of asker n0, n1 */
 
 #define EFF(i)	(ld[i] && hl[i] > 0)
 ltl safe { [] !(EFF(0) && EFF(1)) }
@@ -180,7 +215,7 @@ inline probe_start(i)
 		if :: pserved_seq[i] != 0 -> smin[i] = G_UNK :: else fi;
 #endif
 		a_st[i] = 0; a_gate[i] = 0; a_view[i] = 0; a_oor[i] = 0; a_tl[i] = 0;
-		w_st[i] = 0; w_vw[i] = 0; w_stab[i] = 0
+		w_st[i] = 0; w_vw[i] = 0; w_stab[i] = 0; w_q[i] = 0
 	}
 }
 
@@ -197,20 +232,23 @@ inline ask_data(i, o)
 #else
 			a_gate[i] = SERVED(o);
 #endif
-			a_view[i] = view[o]; a_oor[i] = oor[o]; a_tl[i] = tl[o]; printf("MSC: n%d rpc answers n%d: gate %e\n", o, i, a_gate[i] + 1)
+			a_view[i] = view[o]; a_oor[i] = oor[o]; a_tl[i] = tl[o]; printf("MSC: n%d rpc answers n%d: gate %e\n", o, i, a_gate[i] + 1);
+			dsil[o] = 0	/* rpc_gate_answered(): at the instant the answer is computed */
 		:: !stable -> a_st[i] = 1	/* lost, late, refused */; printf("MSC: n%d -> n%d: answer lost\n", i, o)
 		fi
 	}
 }
 
-inline ask_wit(i)
+inline ask_wit(i, o)
 {
 	atomic { pask[i] && w_st[i] == 0 && page[i] <= DEADLINE + DRIFT &&
 	    (!stable || (wup && !cut[i * 3 + WIT])) ->
 		if
 		:: wup && !cut[i * 3 + WIT] ->
 			w_st[i] = 2; w_vw[i] = wview;printf("MSC: W answers n%d: primary n%d\n", i, wview);
-			MEASURED(w_stab[i], wvs, HOLD)
+			MEASURED(w_stab[i], wvs, HOLD);
+			MEASURED(w_q[i], wsil[o], SIL);	/* rpc_gate_fill(): its table */
+			wsil[i] = 0	/* rpc_gate_answered() */
 		:: !stable -> w_st[i] = 1; printf("MSC: n%d -> W: answer lost\n", i)
 		fi
 	}
@@ -272,9 +310,23 @@ inline probe_decide(i, o)
 				MEASURED(tmp, hs[i], HOLD);
 				MEASURED(stab, vs[i], HOLD);
 				stab = stab + (w_st[i] == 2 && w_vw[i] == view[i] && w_stab[i]);
+#ifndef NO_SILENCE
+				/*
+				 * silence_cover(): every member other than the silent
+				 * peer has not answered it for >= C: this node (its
+				 * own table, from a GateServed of a declaration made
+				 * under these lists) and the witness (answered this
+				 * tick, with a gate and lists naming the same primary)
+				 */
+				sil = (w_st[i] == 2 && w_vw[i] == view[i] && w_q[i]
+#ifndef MUTANT_SIL_NO_OWN
+				    && oq[i] && ov[i] == view[i]
+#endif
+				    );
+#endif
 				if
 #ifndef MUTANT_NO_HOLDDOWN
-				:: a_st[i] != 2 && !tmp && stab < 2 ->
+				:: a_st[i] != 2 && !tmp && stab < 2 && !sil ->
 					allow = 0	/* 2. needs cover, no cover */
 #endif
 				:: RANK(smin[i]) < 1 ->
@@ -288,15 +340,18 @@ inline probe_decide(i, o)
 		new_seq(i);
 		if :: allow -> la[i] = 0 :: else fi;
 		dq_g[i * 2 + dq_n[i]] = decl[i]; dq_s[i * 2 + dq_n[i]] = 0;
-		dq_la[i * 2 + dq_n[i]] = la[i]; dq_n[i]++;
+		dq_la[i * 2 + dq_n[i]] = la[i]; dq_v[i * 2 + dq_n[i]] = view[i]; dq_n[i]++;
 		vq_a[i * 2 + vq_n[i]] = allow; vq_age[i * 2 + vq_n[i]] = page[i];
 		vq_s[i * 2 + vq_n[i]] = 0; vq_n[i]++;
-		sd_g[i] = decl[i]; sd_s[i] = 0; sd_la[i] = la[i];
+		sd_g[i] = decl[i]; sd_s[i] = 0; sd_la[i] = la[i]; sd_v[i] = view[i];
 		sv_have[i] = 1; sv_a[i] = allow; sv_age[i] = page[i]; sv_s[i] = 0;
 		hs[i] = 0; rs[i] = 0; vs[i] = 0;
 		printf("MSC: n%d probe: decide: peer %e (got %d) witness names n%d (got %d) -> rw %d, declares %e (verdict age %d)\n",
 		    i, a_gate[i] + 1, a_st[i], w_vw[i], w_st[i], allow, decl[i] + 1, page[i]);
-		agree = 0; allow = 0; tmp = 0; stab = 0
+		if :: allow && sil && a_st[i] != 2 && !tmp && stab < 2 ->
+			printf("MSC: n%d probe: silence cover of n%d (own table %d, witness %d)\n", i, o, oq[i], w_q[i])
+		:: else fi;
+		agree = 0; allow = 0; tmp = 0; stab = 0; sil = 0
 	}
 }
 
@@ -308,6 +363,8 @@ inline probe_decide(i, o)
 inline ack_body(i)
 {
 	pserved[i] = SERVED(i); pserved_seq[i] = r_dseq[i];
+	/* probe_worker.c: the own table from GateServed (rpc_gate_fill()) */
+	MEASURED(oq[i], dsil[i], SIL); ov[i] = r_dv[i];
 	if
 	:: pask[i] && RANK(pserved[i]) < RANK(smin[i]) -> smin[i] = pserved[i]
 	:: else
@@ -328,10 +385,11 @@ inline rpc_ack(i)
 inline rpc_take_declared(i)
 {
 	atomic { nup[i] && rup[i] && dq_n[i] > 0 ->
-		r_decl[i] = dq_g[i * 2]; r_dseq[i] = dq_s[i * 2]; r_la[i] = dq_la[i * 2];
+		r_decl[i] = dq_g[i * 2]; r_dseq[i] = dq_s[i * 2]; r_la[i] = dq_la[i * 2]; r_dv[i] = dq_v[i * 2];
 		printf("MSC: n%d rpc: declared %e\n", i, r_decl[i] + 1);
 		dq_g[i * 2] = dq_g[i * 2 + 1]; dq_s[i * 2] = dq_s[i * 2 + 1]; dq_la[i * 2] = dq_la[i * 2 + 1];
-		dq_g[i * 2 + 1] = 0; dq_s[i * 2 + 1] = 0; dq_la[i * 2 + 1] = 0; dq_n[i]--;
+		dq_v[i * 2] = dq_v[i * 2 + 1];
+		dq_g[i * 2 + 1] = 0; dq_s[i * 2 + 1] = 0; dq_la[i * 2 + 1] = 0; dq_v[i * 2 + 1] = 0; dq_n[i]--;
 		ACK(i)
 	}
 }
@@ -438,17 +496,19 @@ inline probe_lost(i)	/* the probe's memory: declared gate, hold-down, rw_allowed
 	a_st[i] = 0; a_gate[i] = 0; a_view[i] = 0; a_oor[i] = 0; a_tl[i] = 0;
 	w_st[i] = 0; w_vw[i] = 0; w_stab[i] = 0;
 	pserved[i] = 0; pserved_seq[i] = 0; smin[i] = 0; decl[i] = 0;
-	rwlast[i] = 0; rwage[i] = 0; holding[i] = 0; hage[i] = 0; vsage[i] = 0
+	rwlast[i] = 0; rwage[i] = 0; holding[i] = 0; hage[i] = 0; vsage[i] = 0;
+	oq[i] = 0; ov[i] = 0; w_q[i] = 0
 }
 
 inline rpc_lost(i)	/* the rpc worker's state and what was queued to it */
 {
 	rup[i] = 0;
 	dq_n[i] = 0; dq_g[i * 2] = 0; dq_s[i * 2] = 0; dq_g[i * 2 + 1] = 0; dq_s[i * 2 + 1] = 0;
-	dq_la[i * 2] = 0; dq_la[i * 2 + 1] = 0;
+	dq_la[i * 2] = 0; dq_la[i * 2 + 1] = 0; dq_v[i * 2] = 0; dq_v[i * 2 + 1] = 0;
+	dsil[i] = 0;	/* the table is gone; tracked time restarts at 0 */
 	aq_n[i] = 0; aq_a[i * 2] = 0; aq_s[i * 2] = 0; aq_f[i * 2] = 0;
 	aq_a[i * 2 + 1] = 0; aq_s[i * 2 + 1] = 0; aq_f[i * 2 + 1] = 0;
-	r_decl[i] = 0; r_dseq[i] = 0; r_la[i] = 0; r_hk[i] = 0; r_ha[i] = 0; r_hseq[i] = 0; r_hf[i] = 0
+	r_decl[i] = 0; r_dseq[i] = 0; r_la[i] = 0; r_hk[i] = 0; r_ha[i] = 0; r_hseq[i] = 0; r_hf[i] = 0; r_dv[i] = 0
 }
 
 inline hba_lost(i)	/* the hba worker's state and its queued verdicts; the file and PostgreSQL stay */
@@ -470,7 +530,7 @@ inline crash_worker(i)
 		:: true ->	/* the whole harepd: the supervisor's memory too */
 			nup[i] = 0; probe_lost(i); rpc_lost(i); hba_lost(i);
 			sv_have[i] = 0; sv_a[i] = 0; sv_age[i] = 0; sv_s[i] = 0;
-			sd_g[i] = 0; sd_s[i] = 0; sd_la[i] = SQMAX; la[i] = SQMAX; sa_have[i] = 0; sa_a[i] = 0; sa_s[i] = 0; sa_f[i] = 0
+			sd_g[i] = 0; sd_s[i] = 0; sd_la[i] = SQMAX; sd_v[i] = 0; la[i] = SQMAX; sa_have[i] = 0; sa_a[i] = 0; sa_s[i] = 0; sa_f[i] = 0
 		fi
 	}
 }
@@ -490,7 +550,10 @@ inline restart_probe(i)
 inline restart_rpc(i)
 {
 	atomic { nup[i] && !rup[i] ->
-		rup[i] = 1; r_decl[i] = sd_g[i]; r_dseq[i] = sd_s[i]; r_la[i] = sd_la[i]; printf("MSC: n%d rpc restarts\n", i);
+		rup[i] = 1; r_decl[i] = sd_g[i]; r_dseq[i] = sd_s[i]; r_la[i] = sd_la[i]; r_dv[i] = sd_v[i]; printf("MSC: n%d rpc restarts\n", i);
+#ifdef MUTANT_SIL_KEEP
+		dsil[i] = SILCAP;	/* empty table, tracked since harepd started */
+#endif
 		r_hk[i] = sa_have[i]; r_ha[i] = sa_a[i]; r_hseq[i] = sa_s[i]; r_hf[i] = sa_f[i];
 		ACK(i)
 	}
@@ -523,11 +586,17 @@ inline age_node(i)
 	if :: hl[i] > 0 -> hl[i]-- :: else fi;
 	if :: !pup[i] -> page[i] = 0; vsage[i] = 0 :: else fi;
 	if :: !holding[i] -> hage[i] = 0 :: else fi;
-	if :: !rwlast[i] -> rwage[i] = 0 :: else fi
+	if :: !rwlast[i] -> rwage[i] = 0 :: else fi;
+	if :: nup[i] && rup[i] -> SATC(dsil[i], SILCAP) :: else -> dsil[i] = 0 fi
 }
 
 byte	agree, tmp, stab;
-bit	allow;
+bit	allow, sil;
+
+#ifdef SCRIPT
+byte	pc;
+byte	act[96];
+#endif
 
 active proctype cluster()
 {
@@ -553,13 +622,46 @@ active proctype cluster()
 	skip
 #endif
 	};
+#ifdef SCRIPT
+	/*
+	 * A replay: the order of the steps is fixed by act[] (script.h, written
+	 * by run.sh); spin still explores every choice inside the steps (drift,
+	 * lost answers, late snapshots) exhaustively.
+	 */
+#include "script.h"
+	do
+	:: act[pc] == 1 -> probe_start(0); pc++
+	:: act[pc] == 2 -> ask_data(0, 1); pc++
+	:: act[pc] == 3 -> ask_wit(0, 1); pc++
+	:: act[pc] == 4 -> probe_decide(0, 1); pc++
+	:: act[pc] == 5 -> rpc_take_declared(0); pc++
+	:: act[pc] == 6 -> rpc_take_applied(0); pc++
+	:: act[pc] == 7 -> hba_apply(0); pc++
+	:: act[pc] == 11 -> probe_start(1); pc++
+	:: act[pc] == 12 -> ask_data(1, 0); pc++
+	:: act[pc] == 13 -> ask_wit(1, 0); pc++
+	:: act[pc] == 14 -> probe_decide(1, 0); pc++
+	:: act[pc] == 15 -> rpc_take_declared(1); pc++
+	:: act[pc] == 16 -> rpc_take_applied(1); pc++
+	:: act[pc] == 17 -> hba_apply(1); pc++
+	:: act[pc] == 20 -> wit_tick(); pc++
+	:: act[pc] == 21 -> atomic { cut[7] = 1; printf("MSC: link cut: asks from 2 to 1 fail\n") }; pc++
+	:: act[pc] == 22 -> atomic { promoted = 1; oor[1] = 1; tl[1] = 2; view[1] = 1; vsage[1] = 0; printf("MSC: PROMOTE n1 (timeline 2)\n") }; pc++
+	:: act[pc] == 23 -> atomic { printf("MSC: ---- time +1 (n0 eff %d lease %d, n1 eff %d lease %d)\n", ld[0], hl[0], ld[1], hl[1]);
+		age_node(0); age_node(1); SATC(wvs, HOLD + DRIFT); SATC(wage, WD);
+		if :: wup -> SATC(wsil[0], SILCAP); SATC(wsil[1], SILCAP) :: else fi }; pc++
+	:: act[pc] == 25 -> atomic { rpc_lost(1); printf("MSC: n1 rpc: crash\n") }; pc++
+	:: act[pc] == 26 -> restart_rpc(1); pc++
+	:: act[pc] == 0 -> break
+	od
+#else
 	do
 #ifdef DBG
 #include "dbg.h"
 #endif
 	:: probe_start(0)
 	:: ask_data(0, 1)
-	:: ask_wit(0)
+	:: ask_wit(0, 1)
 	:: probe_decide(0, 1)
 	:: rpc_take_declared(0)
 	:: rpc_take_applied(0)
@@ -575,7 +677,7 @@ active proctype cluster()
 	:: crash_worker(0)
 	:: probe_start(1)
 	:: ask_data(1, 0)
-	:: ask_wit(1)
+	:: ask_wit(1, 0)
 	:: probe_decide(1, 0)
 	:: rpc_take_declared(1)
 	:: rpc_take_applied(1)
@@ -593,8 +695,12 @@ active proctype cluster()
 	/* the witness: its probe or its whole harepd crashes (max_tl_seen is lost) */
 	:: atomic { !stable && faults > 0 && wup ->
 		faults--; wpup = 0; wmaxtl = 0;
-		if :: wup = 0 :: skip fi }
-	:: atomic { !wup -> wup = 1 }
+		if :: wup = 0; wsil[0] = 0; wsil[1] = 0 :: skip fi }
+	:: atomic { !wup -> wup = 1;
+#ifdef MUTANT_SIL_KEEP
+		wsil[0] = SILCAP; wsil[1] = SILCAP;
+#endif
+		skip }
 	:: atomic { wup && !wpup -> wpup = 1; wage = WD }
 	/* a peer link is cut, one direction at a time (asymmetric); healing is free */
 	:: atomic { !stable && faults > 0 ->
@@ -618,6 +724,7 @@ active proctype cluster()
 		printf("MSC: ---- time +1 (n0 eff %d lease %d, n1 eff %d lease %d)\n", ld[0], hl[0], ld[1], hl[1]);
 		age_node(0); age_node(1);
 		SATC(wvs, HOLD + DRIFT); SATC(wage, WD);
+		if :: wup -> SATC(wsil[0], SILCAP); SATC(wsil[1], SILCAP) :: else fi;
 		if :: !wpup -> wage = 0 :: else fi;
 #ifdef REACH_N0
 		assert(!EFF(0));	/* reachability probes for debugging */
@@ -634,4 +741,5 @@ active proctype cluster()
 		:: else
 		fi }
 	od
+#endif
 }
