@@ -157,6 +157,24 @@ rpc_request_decode(const uint8_t *buf, size_t len, Models__WhatYouKnow **out,
 	return GRPC_STATUS_OK;
 }
 
+grpc_status_code
+rpc_reply_choose(const Models__WhatYouKnow *q, const struct rpc_snapshot *snap,
+    int64_t now_ms, int64_t max_age_ms, enum rpc_reply *reply, char *why,
+    size_t whylen)
+{
+	grpc_status_code code;
+
+	code = rpc_snapshot_status(snap, now_ms, max_age_ms, why, whylen);
+	if (code == GRPC_STATUS_OK)
+		*reply = RPC_REPLY_VIEW;
+	else if (q->wantsgate) {
+		*reply = RPC_REPLY_IDENT;
+		code = GRPC_STATUS_OK;
+	} else
+		*reply = RPC_REPLY_NONE;
+	return code;
+}
+
 const char *
 rpc_status_name(grpc_status_code code)
 {

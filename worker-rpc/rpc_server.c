@@ -212,18 +212,18 @@ view_reply(struct rpc_server *srv, const Models__WhatYouKnow *q,
 {
 	grpc_status_code code;
 	grpc_slice ident;
+	enum rpc_reply what;
 
 	pthread_mutex_lock(&srv->view_lock);
-	code = rpc_snapshot_status(srv->snap, clock_wall_ms(), srv->max_age_ms,
-	    why, whylen);
-	if (code == GRPC_STATUS_OK)
+	code = rpc_reply_choose(q, srv->snap, clock_wall_ms(), srv->max_age_ms,
+	    &what, why, whylen);
+	if (what == RPC_REPLY_VIEW)
 		*reply = reply_with_gate(srv, srv->snap_slice);
-	else if (q->wantsgate) {
+	else if (what == RPC_REPLY_IDENT) {
 		ident = grpc_slice_from_copied_buffer((const char *)srv->ident,
 		    srv->ident_len);
 		*reply = reply_with_gate(srv, ident);
 		grpc_slice_unref(ident);
-		code = GRPC_STATUS_OK;
 	}
 	pthread_mutex_unlock(&srv->view_lock);
 	return code;
