@@ -197,7 +197,7 @@ model: $(if $(filter check,$(MAKECMDGOALS)),deps)
 # their own tree: the library is compiled with coverage instrumentation
 # (fuzzer-no-link), each harness linked with libFuzzer's main. `make fuzz`
 # runs every harness FUZZ_TIME seconds; `make check` runs the short variant.
-.PHONY: fuzz fuzz-short fuzz-build fuzz-harnesses
+.PHONY: fuzz fuzz-short fuzz-build fuzz-harnesses fuzz-corpus
 DEBS	+= clang-14 libfuzzer-14-dev
 FUZZ_CC	:= clang-14
 FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined \
@@ -213,6 +213,16 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(LIB) $(PB_H)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) \
 	    $(ALL_LDFLAGS) -fsanitize=fuzzer $(LDLIBS)
+
+# The protobuf seeds of the corpora (committed; rerun when a harness's
+# input layout changes), built with the normal compiler.
+$(BUILD)/fuzz/mkcorpus: tests/fuzz/mkcorpus.c $(LIB) $(PB_H)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(ALL_LDFLAGS) $(LDLIBS)
+
+fuzz-corpus: $(BUILD)/fuzz/mkcorpus
+	$(BUILD)/fuzz/mkcorpus tests/fuzz/corpus
 
 fuzz-build: $(if $(filter check fuzz fuzz-short,$(MAKECMDGOALS)),deps)
 	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) SAN="$(FUZZ_SAN)" \
