@@ -26,7 +26,7 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter \
-	   -Wmissing-prototypes -Wstrict-prototypes -Wpointer-arith
+	   -Wmissing-prototypes -Wstrict-prototypes -Wpointer-arith -Wcast-qual
 CFLAGS	?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN) -D_GNU_SOURCE -I. -isystem $(BUILD) $(PKG_CFLAGS)
 LDLIBS	= -Wl,--as-needed $(PKG_LIBS) -lpthread
@@ -39,7 +39,7 @@ PB_H	:= $(PROTOS:%.proto=$(BUILD)/%.pb-c.h)
 # Every .c under these directories goes into libharepd.a; the two programs
 # and every test link against it.
 LIBDIRS	:= util ipc conf supervisor worker-rpc worker-probe worker-hba
-MAINS	:= supervisor/main.c ctl/harepdctl.c
+MAINS	:= harepd.c ctl/harepdctl.c
 LIB_SRC	:= $(filter-out $(MAINS),$(wildcard $(addsuffix /*.c,$(LIBDIRS))))
 LIB_OBJ	:= $(LIB_SRC:%.c=$(BUILD)/%.o) $(PB_C:.c=.o)
 LIB	:= $(BUILD)/libharepd.a
@@ -85,7 +85,7 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/harepd: $(BUILD)/supervisor/main.o $(LIB)
+$(BUILD)/harepd: $(BUILD)/harepd.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -15,6 +15,7 @@
 #include <sys/un.h>
 
 #include "conf/conf.h"
+#include "util/xmalloc.h"
 
 /* Exit statuses, documented in docs/CONTROL.md and usage(). */
 #define EX_OK		0
@@ -90,13 +91,13 @@ socket_from_config(const char *path, bool explicit)
 	char *sock;
 
 	if (!explicit && access(path, R_OK) == -1)
-		return strdup(CONF_DEFAULT_SOCKET);
+		return xstrdup(CONF_DEFAULT_SOCKET);
 	if ((c = conf_load(path, &diag)) == NULL && !explicit) {
 		/* status must work while the file on disk is being edited */
 		conf_diag_free(&diag);
 		fprintf(stderr, "harepdctl: %s does not load, trying %s\n",
 		    path, CONF_DEFAULT_SOCKET);
-		return strdup(CONF_DEFAULT_SOCKET);
+		return xstrdup(CONF_DEFAULT_SOCKET);
 	}
 	if (c == NULL) {
 		for (size_t i = 0; i < diag.n_errors; i++)
@@ -106,7 +107,7 @@ socket_from_config(const char *path, bool explicit)
 		exit(EX_CONF);
 	}
 	conf_diag_free(&diag);
-	sock = strdup(c->control_socket ? c->control_socket :
+	sock = xstrdup(c->control_socket ? c->control_socket :
 	    CONF_DEFAULT_SOCKET);
 	conf_free(c);
 	return sock;
@@ -160,22 +161,18 @@ static char *
 read_all(int fd, size_t *lenp)
 {
 	size_t len = 0, cap = 8192;
-	char *buf = malloc(cap);
+	char *buf = xmalloc(cap);
 	ssize_t n;
 
-	while (buf != NULL) {
-		if (len + 1 >= cap && (buf = realloc(buf, cap *= 2)) == NULL)
-			break;
+	for (;;) {
+		if (len + 1 >= cap)
+			buf = xreallocarray(buf, cap *= 2, 1);
 		n = recv(fd, buf + len, cap - len - 1, 0);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		len += (size_t)n;
-	}
-	if (buf == NULL) {
-		fprintf(stderr, "harepdctl: out of memory\n");
-		exit(EX_FAILED);
 	}
 	buf[len] = '\0';
 	*lenp = len;
@@ -233,7 +230,7 @@ main(int argc, char *argv[])
 	if (conf_given && sock_opt != NULL)
 		usage();
 	req = request_for(argc - optind, argv + optind);
-	sock = sock_opt ? strdup(sock_opt) :
+	sock = sock_opt ? xstrdup(sock_opt) :
 	    socket_from_config(conf_path, conf_given);
 	fd = connect_to(sock);
 	send_all(fd, req, strlen(req));

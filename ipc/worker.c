@@ -20,6 +20,7 @@
 #include "ipc/log.h"
 #include "ipc/worker.h"
 #include "util/clock.h"
+#include "util/unconst.h"
 
 /* log.c passes at most 32 fields plus "proc" */
 #define WORKER_LOG_FIELDS	40
@@ -56,7 +57,7 @@ utf8_safe(const char *s, char **copies, size_t *ncopies)
 	if (s == NULL)
 		return "";
 	if (ipc_utf8_valid(s))
-		return (char *)s;
+		return unconst_str(s);
 	if ((copy = strdup(s)) == NULL)
 		return "(not UTF-8)";
 	ipc_utf8_scrub(copy);
@@ -278,7 +279,7 @@ worker_send_hello(const char *role)
 	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
 	Harepd__Hello hello = HAREPD__HELLO__INIT;
 
-	hello.role = (char *)role;
+	hello.role = unconst_str(role);
 	hello.pid = (int32_t)getpid();
 	env.body_case = HAREPD__ENVELOPE__BODY_HELLO;
 	env.hello = &hello;

@@ -3,7 +3,8 @@
  * once into bytes, validated from those bytes with conf_load_buffer (the
  * very function every worker runs on the same bytes), and packed with
  * the TLS PEM files into the ConfigPush each worker gets at start and on
- * reload. What was validated is exactly what the workers load.
+ * reload. What was validated is exactly what the workers load. Sending
+ * it and swapping it in on reload are the supervisor's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "supervisor/sup.h"
+#include "util/xmalloc.h"
 
 /* Config and PEM files together must fit one IPC message. */
 #define MAX_FILE_BYTES		(IPC_MAX_MSG / 2)
@@ -54,7 +56,7 @@ read_file(const char *path, size_t max, ProtobufCBinaryData *out, char *why,
 }
 
 void
-sup_push_free(Harepd__ConfigPush *p)
+config_push_free(Harepd__ConfigPush *p)
 {
 	if (p->path != protobuf_c_empty_string)	/* what init left there */
 		free(p->path);
@@ -91,18 +93,17 @@ log_diag(const struct conf_diag *d)
 		log_emit(LOG_LVL_ERROR, NULL, 0, "config: %s", d->errors[i]);
 }
 
-/* Reads, validates and packs the config file: conf and push, or -1. */
 int
-sup_load_config(struct sup *s, struct conf **cp, Harepd__ConfigPush *p,
-    char *why, size_t whylen)
+config_load(const char *path, enum harepd_mode mode, struct conf **cp,
+    Harepd__ConfigPush *p, char *why, size_t whylen)
 {
 	struct conf_diag d = { 0 };
 	struct conf *c;
 
 	harepd__config_push__init(p);
-	if (read_file(s->conf_path, MAX_FILE_BYTES, &p->yaml, why, whylen) == -1)
+	if (read_file(path, MAX_FILE_BYTES, &p->yaml, why, whylen) == -1)
 		return -1;
-	c = conf_load_buffer(s->conf_path, (const char *)p->yaml.data,
+	c = conf_load_buffer(path, (const char *)p->yaml.data,
 	    p->yaml.len, &d);
 	if (c != NULL && conf_check_files(c, &d) > 0) {
 		conf_free(c);
@@ -110,23 +111,23 @@ sup_load_config(struct sup *s, struct conf **cp, Harepd__ConfigPush *p,
 	}
 	log_diag(&d);
 	if (c == NULL) {
-		snprintf(why, whylen, "%s: %zu error(s)%s%s", s->conf_path,
+		snprintf(why, whylen, "%s: %zu error(s)%s%s", path,
 		    d.n_errors, d.n_errors ? ", first: " : "",
 		    d.n_errors ? d.errors[0] : "");
 		conf_diag_free(&d);
-		sup_push_free(p);
+		config_push_free(p);
 		return -1;
 	}
 	conf_diag_free(&d);
-	p->path = strdup(s->conf_path);
-	p->server_only = (s->mode == MODE_SERVER_ONLY);
+	p->path = xstrdup(path);
+	p->server_only = (mode == MODE_SERVER_ONLY);
 	if (push_tls(p, c, why, whylen) == -1 ||
 	    harepd__config_push__get_packed_size(p) + 64 > IPC_MAX_MSG) {
 		if (why[0] == '\0' || p->tls_key.data != NULL)
 			snprintf(why, whylen, "config and TLS files too large "
 			    "for one message (%d bytes)", IPC_MAX_MSG);
 		conf_free(c);
-		sup_push_free(p);
+		config_push_free(p);
 		return -1;
 	}
 	*cp = c;
@@ -135,13 +136,14 @@ sup_load_config(struct sup *s, struct conf **cp, Harepd__ConfigPush *p,
 
 /* Every worker user must exist before anything starts: fail at once. */
 int
-sup_check_users(struct sup *s, char *why, size_t whylen)
+config_check_users(const struct role *roles, size_t n, enum harepd_mode mode,
+    const struct conf *c, char *why, size_t whylen)
 {
 	struct privdrop pd;
 
-	for (size_t i = 0; i < ROLE_COUNT; i++)
-		if (role_runs_in(&roles[i], s->mode) && privdrop_prepare(&pd,
-		    role_user(&roles[i], s->conf), why, whylen) == -1)
+	for (size_t i = 0; i < n; i++)
+		if (role_runs_in(&roles[i], mode) && privdrop_prepare(&pd,
+		    role_user(&roles[i], c), why, whylen) == -1)
 			return -1;
 	return 0;
 }
@@ -153,8 +155,8 @@ str_differs(const char *a, const char *b)
 }
 
 /* What a running harepd cannot apply by pushing the config: say so. */
-static void
-log_restart_needed(const struct conf *o, const struct conf *n)
+void
+config_log_restart_needed(const struct conf *o, const struct conf *n)
 {
 	const char *what = NULL;
 
@@ -179,57 +181,10 @@ log_restart_needed(const struct conf *o, const struct conf *n)
 		    "listening on the old one until it is restarted");
 }
 
-static void
-apply_log_change(struct sup *s, const struct conf *o, const struct conf *n)
+bool
+config_log_changed(const struct conf *o, const struct conf *n)
 {
-	if (!str_differs(o->log_file, n->log_file) &&
-	    o->log_rotation_time == n->log_rotation_time &&
-	    o->log_max_age == n->log_max_age)
-		return;
-	log_info("reload: log settings changed, reopening the log file");
-	if (s->log_open)
-		logfile_close(&s->log);
-	s->log_open = false;
-	(void)sup_log_open(s, n);
-}
-
-static void
-push_config_all(struct sup *s)
-{
-	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
-
-	env.body_case = HAREPD__ENVELOPE__BODY_CONFIG;
-	env.config = &s->push;
-	for (size_t i = 0; i < ROLE_COUNT; i++) {
-		struct worker *w = &s->workers[i];
-
-		if (w->chan.fd != -1 && ipc_send(&w->chan, &env) == -1)
-			log_warn("reload: cannot send the config to %s",
-			    w->role->name);
-	}
-}
-
-int
-sup_reload(struct sup *s, char *why, size_t whylen)
-{
-	Harepd__ConfigPush push;
-	struct conf *c;
-
-	why[0] = '\0';
-	log_info("reloading %s", s->conf_path);
-	if (sup_load_config(s, &c, &push, why, whylen) == -1) {
-		log_emit(LOG_LVL_ERROR, NULL, 0, "reload failed, keeping the "
-		    "running configuration: %s", why);
-		return -1;
-	}
-	log_restart_needed(s->conf, c);
-	apply_log_change(s, s->conf, c);
-	if (s->conf != NULL)
-		conf_free(s->conf);
-	sup_push_free(&s->push);
-	s->conf = c;
-	s->push = push;
-	push_config_all(s);
-	log_info("configuration reloaded and pushed to the workers");
-	return 0;
+	return str_differs(o->log_file, n->log_file) ||
+	    o->log_rotation_time != n->log_rotation_time ||
+	    o->log_max_age != n->log_max_age;
 }

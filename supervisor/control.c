@@ -200,134 +200,91 @@ control_read_request(int fd, char *line, size_t len, uid_t *uid)
 /* ---- serving requests ---- */
 
 static void
-reply(int fd, const char *head, const char *body, size_t len)
+send_text(int fd, const char *text, size_t len)
 {
-	size_t hl = strlen(head);
-
-	(void)send(fd, head, hl, MSG_NOSIGNAL);
-	if (body != NULL && len > 0)
-		(void)send(fd, body, len, MSG_NOSIGNAL);
+	if (len > 0)
+		(void)send(fd, text, len, MSG_NOSIGNAL);
 }
 
-static void
-reply_status(struct sup *s, int fd, bool json)
+void
+control_reply(const struct ctl_request *req, const char *text)
 {
-	struct status st;
+	send_text(req->fd, text, strlen(text));
+}
+
+void
+control_reply_status(const struct ctl_request *req, const struct status *st)
+{
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *fp = open_memstream(&buf, &len);
 
 	if (fp == NULL) {
-		reply(fd, "error failed: out of memory\n", NULL, 0);
+		control_reply(req, "error failed: out of memory\n");
 		return;
 	}
-	sup_fill_status(s, &st);
-	if (json)
-		status_print_json(fp, &st);
+	if (req->cmd == CTL_STATUS_JSON)
+		status_print_json(fp, st);
 	else
-		status_print_text(fp, &st);
+		status_print_text(fp, st);
 	fclose(fp);
-	reply(fd, "ok\n", buf, len);
+	control_reply(req, "ok\n");
+	send_text(req->fd, buf, len);
 	free(buf);
 }
 
-static void
-reply_reload(struct sup *s, int fd)
-{
-	char why[1024], line[1100];
-
-	if (sup_reload(s, why, sizeof(why)) == 0) {
-		reply(fd, "ok\nconfiguration reloaded\n", NULL, 0);
-		return;
-	}
-	snprintf(line, sizeof(line), "error failed: reload: %s\n", why);
-	reply(fd, line, NULL, 0);
-}
-
-/* Returns true when fd was kept (stop: closed when harepd exits). */
-static bool
-run_command(struct sup *s, int fd, enum ctl_cmd cmd)
-{
-	switch (cmd) {
-	case CTL_STATUS:
-	case CTL_STATUS_JSON:
-		reply_status(s, fd, cmd == CTL_STATUS_JSON);
-		break;
-	case CTL_STOP_CLIENT:
-	case CTL_START_CLIENT:
-		sup_set_paused(s, cmd == CTL_STOP_CLIENT);
-		reply(fd, cmd == CTL_STOP_CLIENT ? "ok\nclient paused: no "
-		    "more verdicts or pg_hba.conf edits\n" :
-		    "ok\nclient resumed\n", NULL, 0);
-		break;
-	case CTL_RELOAD:
-		reply_reload(s, fd);
-		break;
-	case CTL_STOP:
-		reply(fd, "ok\nstopping\n", NULL, 0);
-		if (s->stop_client_fd != -1 || s->stopping)
-			break;
-		s->stop_client_fd = fd;
-		sup_begin_stop(s, "harepdctl stop");
-		return true;
-	case CTL_BAD:
-		break;
-	}
-	return false;
-}
-
 static uid_t
-pg_uid(const struct sup *s)
+pg_uid(const char *pg_user)
 {
 	struct privdrop pd;
 	char why[256];
 
-	if (privdrop_prepare(&pd, s->conf->pg_user, why, sizeof(why)) == -1)
+	if (privdrop_prepare(&pd, pg_user, why, sizeof(why)) == -1)
 		return 0;	/* then only root may change things */
 	return pd.uid;
 }
 
-static void
-handle_client(struct sup *s, int fd)
+/* false: the request was answered here (bad or denied) and fd closed. */
+static bool
+check_request(int fd, const char *pg_user, struct ctl_request *req)
 {
 	char line[CTL_MAX_REQUEST], msg[CTL_MAX_REQUEST + 128];
-	enum ctl_cmd cmd;
-	uid_t uid;
 
-	if (control_read_request(fd, line, sizeof(line), &uid) == -1) {
-		reply(fd, "error bad-request: expected one request line\n",
-		    NULL, 0);
-		close(fd);
-		return;
-	}
-	if ((cmd = ctl_parse(line)) == CTL_BAD) {
+	*req = (struct ctl_request){ .fd = fd, .cmd = CTL_BAD };
+	if (control_read_request(fd, line, sizeof(line), &req->uid) == -1) {
+		control_reply(req, "error bad-request: expected one request "
+		    "line\n");
+	} else if ((req->cmd = ctl_parse(line)) == CTL_BAD) {
 		snprintf(msg, sizeof(msg), "error unknown: unknown command "
 		    "\"%.*s\"\n", CTL_MAX_REQUEST - 1, line);
-		reply(fd, msg, NULL, 0);
-	} else if (!ctl_permitted(cmd, uid, pg_uid(s))) {
-		log_warnx("control: uid %u may not %s", (unsigned)uid, line);
+		control_reply(req, msg);
+	} else if (!ctl_permitted(req->cmd, req->uid, pg_uid(pg_user))) {
+		log_warnx("control: uid %u may not %s", (unsigned)req->uid, line);
 		snprintf(msg, sizeof(msg), "error denied: uid %u may only read "
-		    "status (changes need root or user %s)\n", (unsigned)uid,
-		    s->conf->pg_user);
-		reply(fd, msg, NULL, 0);
+		    "status (changes need root or user %s)\n",
+		    (unsigned)req->uid, pg_user);
+		control_reply(req, msg);
 	} else {
-		if (cmd != CTL_STATUS && cmd != CTL_STATUS_JSON)
-			log_info("control: %s by uid %u", line, (unsigned)uid);
-		if (run_command(s, fd, cmd))
-			return;
+		if (req->cmd != CTL_STATUS && req->cmd != CTL_STATUS_JSON)
+			log_info("control: %s by uid %u", line,
+			    (unsigned)req->uid);
+		return true;
 	}
 	close(fd);
+	return false;
 }
 
-void
-control_accept(struct sup *s)
+int
+control_next(int listen_fd, const char *pg_user, struct ctl_request *req)
 {
 	struct timeval tv = { .tv_sec = 1 };
 	int fd;
 
-	while ((fd = accept4(s->control_fd, NULL, NULL, SOCK_CLOEXEC)) != -1) {
+	while ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) != -1) {
 		/* a client that does not read must not hang the supervisor */
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-		handle_client(s, fd);
+		if (check_request(fd, pg_user, req))
+			return 1;
 	}
+	return 0;
 }

@@ -90,3 +90,25 @@ sdnotify_close(struct sdnotify *n)
 		close(n->fd);
 	n->fd = -1;
 }
+
+/* One line for `systemctl status`: what pg_hba.conf says, or why not. */
+int
+sdnotify_status(struct sdnotify *n, bool paused, const Harepd__HbaApplied *h,
+    bool ready)
+{
+	char line[160];
+
+	if (n->fd == -1)
+		return 0;
+	if (paused)
+		snprintf(line, sizeof(line), "STATUS=client paused (stop-client): "
+		    "pg_hba.conf left as it is");
+	else if (h != NULL)
+		snprintf(line, sizeof(line), "STATUS=pg_hba.conf: rw %s, ro %s%s",
+		    h->rw_allow ? "allow" : "deny", h->ro_allow ? "allow" : "deny",
+		    h->fenced ? " (fenced: no fresh verdict)" : "");
+	else
+		snprintf(line, sizeof(line), "STATUS=%s",
+		    ready ? "all workers ready" : "starting workers");
+	return sdnotify_send(n, line);
+}

@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "supervisor/sup.h"
+#include "util/clock.h"
 
 #define STATUS_SCHEMA_VERSION 1
 
@@ -429,4 +432,40 @@ status_print_json(FILE *fp, const struct status *st)
 		json_worker(fp, &st->workers[i]);
 	}
 	fputs("]}\n", fp);
+}
+
+void
+status_fill(struct status *st, const struct route *rt, const struct worker *ws,
+    enum harepd_mode mode, const struct conf *c)
+{
+	int64_t now = clock_mono_ms();
+
+	memset(st, 0, sizeof(*st));
+	st->pid = getpid();
+	st->mode = mode_name(mode);
+	st->now_ms = clock_wall_ms();
+	st->paused = rt->paused;
+	st->ready = true;
+	st->view = rt->last_view ? rt->last_view->local_view : NULL;
+	st->verdict = rt->last_verdict ? rt->last_verdict->verdict : NULL;
+	st->hba = rt->last_hba ? rt->last_hba->hba_applied : NULL;
+	st->hba_changed_ms = rt->hba_changed_ms;
+	for (size_t i = 0; i < ROLE_COUNT; i++) {
+		const struct worker *w = &ws[i];
+		struct status_worker *sw = &st->workers[st->n_workers];
+
+		if (!role_runs_in(w->role, mode))
+			continue;
+		st->n_workers++;
+		st->ready = st->ready && w->state == W_READY;
+		sw->name = w->role->name;
+		sw->user = role_user(w->role, c);
+		sw->state = wstate_name(w->state);
+		sw->pid = w->pid;
+		sw->uptime_ms = w->pid > 0 ? now - w->started_mono : 0;
+		sw->restarts = w->restarts;
+		sw->last_exit = w->last_exit;
+		sw->restart_in_ms = w->state == W_BACKOFF ?
+		    (w->restart_at > now ? w->restart_at - now : 0) : 0;
+	}
 }

@@ -1,15 +1,18 @@
 /*
- * The supervisor's own pieces (ARCHITECTURE §2, §3, §7). harepd.h has the
- * process entry points; this header is only for the supervisor files and their
- * unit tests.
+ * The supervisor's pieces, for its own files and their unit tests; the
+ * entry point for harepd.c is in supervisor.h. Layers, each calling only
+ * the ones below it (the state, struct sup, is private to supervisor.c):
  *
- *	proc.c		role table, backoff, fork/exec of a worker, reaping
- *	privdrop.c	what a child does between fork and exec
- *	supervisor.c	event loop, message routing, restarts, shutdown
- *	config.c	config bytes, validation, ConfigPush, reload
+ *	supervisor.c	the loop, the state, restarts, stop, pause, reload,
+ *			control commands
+ *	route.c		a worker's messages: checked, kept, passed on
+ *	proc.c		the role table's columns, fork/exec, kill, reap,
+ *			restart policy, hung workers
+ *	config.c	config bytes, validation, ConfigPush
  *	control.c	control socket: requests, permissions, replies
  *	status.c	status text and JSON printers
- *	logfile.c	JSON lines to logs.filePath with rotation
+ *	privdrop.c	what a child does between fork and exec
+ *	logfile.c	JSON lines to stderr and logs.filePath with rotation
  *	sdnotify.c	READY=1 / WATCHDOG=1 to systemd
  */
 #ifndef HAREPD_SUP_H
@@ -24,47 +27,81 @@
 #include <time.h>
 
 #include "conf/conf.h"
+#include "harepd.h"
 #include "ipc/ipc.h"
 #include "ipc/log.h"
 #include "util/backoff.h"
-#include "supervisor/harepd.h"
 
-/* Restart policy: 100 ms doubling to 30 s, back to 100 ms after a minute up. */
-#define BACKOFF_MIN_MS		100
-#define BACKOFF_MAX_MS		30000
-#define BACKOFF_HEALTHY_MS	60000
 /* How long a worker has to exit after Control SHUTDOWN before SIGKILL. */
 #define STOP_WAIT_MS		3000
 /* A worker that has not said Hello by then is hung: killed, restarted. */
 #define HELLO_TIMEOUT_MS	30000
-/* A probe silent this long at least (see sup_probe_silence_ms) is hung. */
-#define PROBE_SILENCE_MIN_MS	10000
+/* A heartbeat silent this long at least (see proc_silence_ms) is hung. */
+#define SILENCE_MIN_MS		10000
 
-/* ---- proc.c: the role table ---- */
+/* ---- proc.c: the role table's columns ---- */
 
-enum role_id { ROLE_RPC = 0, ROLE_PROBE, ROLE_HBA, ROLE_COUNT };
-
-#define BODY_BIT(c)	(1u << (c))
-#define MODE_BIT(m)	(1u << (m))
-
-struct role {
-	enum role_id	 id;
-	const char	*name;
-	uint32_t	 may_send;	/* BODY_BIT of each body the role may send */
-	uint32_t	 modes;		/* MODE_BIT of each mode it runs in */
-};
-
-extern const struct role roles[ROLE_COUNT];
-/* SIGTERM order: stop deciding first, stop answering peers last. */
-extern const enum role_id stop_order[ROLE_COUNT];
-
-const struct role *role_by_name(const char *);
 bool	 role_runs_in(const struct role *, enum harepd_mode);
 bool	 role_may_send(const struct role *, Harepd__Envelope__BodyCase);
-/* OS user the role runs as: rpc -> rpcUser, probe and hba -> postgresUser. */
+bool	 role_accepts(const struct role *, Harepd__Envelope__BodyCase);
+/* The user column resolved against the conf. */
 const char *role_user(const struct role *, const struct conf *);
 const char *mode_name(enum harepd_mode);
 
+/* ---- proc.c: the workers ---- */
+
+enum wstate {
+	W_OFF = 0,	/* not part of this mode, or stopped for good */
+	W_STARTING,	/* forked, no Hello yet */
+	W_READY,	/* said Hello */
+	W_BACKOFF,	/* exited, waiting to restart */
+	W_STOPPING,	/* Control SHUTDOWN sent */
+};
+
+struct worker {
+	const struct role *role;
+	enum wstate	 state;
+	pid_t		 pid;
+	struct ipc_chan	 chan;
+	int64_t		 started_mono;
+	int64_t		 restart_at;	/* W_BACKOFF: monotonic ms */
+	int64_t		 kill_at;	/* SIGKILL due (stopping, or channel closed), 0: none */
+	int64_t		 last_progress;	/* Hello, or the last heartbeat */
+	unsigned	 restarts;
+	struct backoff	 backoff;
+	int64_t		 window_start;	/* restart window: monotonic ms */
+	unsigned	 window_exits;	/* exits since window_start */
+	char		 last_exit[128];
+};
+
+/* What the exec'd child gets besides its role. */
+struct proc_exec {
+	int		 exe_fd;	/* O_PATH of our own binary */
+	int		 verbose;
+	const char	*user;
+};
+
+void	 proc_init(struct worker *, const struct role *);
+/* fork + privilege drop + exec; on failure the worker is in backoff. */
+int	 proc_start(struct worker *, const struct proc_exec *);
+/* SIGKILL and close its channel: nothing more it says counts. */
+void	 proc_kill(struct worker *, const char *why);
+/* One exited child, without waiting: true with pid and wait status. */
+bool	 proc_reap(pid_t *, int *wstatus);
+struct worker *proc_by_pid(struct worker *, size_t, pid_t);
+/* Reaped: pid cleared, last_exit says how it ended; true for a crash. */
+bool	 proc_exited(struct worker *, int wstatus);
+/* Backoff, restart window and the log line; after proc_exited. */
+void	 proc_schedule_restart(struct worker *, pid_t, bool crash, int64_t up,
+	    int64_t now);
+bool	 proc_restart_due(const struct worker *, int64_t now);
+/* Kills due, workers without Hello, a silent heartbeat; now is
+ * clock_mono_ms(). Nothing is judged hung while stopping. */
+void	 proc_check(struct worker *, int64_t now, int64_t silence_ms,
+	    bool stopping);
+/* How long a heartbeat may be silent before its worker counts as hung. */
+int64_t	 proc_silence_ms(const struct conf *);
+const char *wstate_name(enum wstate);
 
 /* ---- privdrop.c ---- */
 
@@ -109,6 +146,43 @@ void	 logfile_rotated_name(char *, size_t, const char *path, time_t period);
 int	 logfile_rotate(struct logfile *, time_t now);
 /* Deletes path.YYYYmmddHHMM* files last modified more than max_age ago. */
 int	 logfile_prune(const struct logfile *, time_t now);
+/*
+ * The supervisor's log_sink_fn: one JSON line to stderr, and to the file
+ * when arg (a struct logfile) has one open.
+ */
+void	 logfile_sink(enum log_level, const char *msg, const struct log_field *,
+	    size_t, void *arg);
+
+/* ---- route.c: what the workers say (docs/IPC.md) ---- */
+
+struct route {
+	struct worker	*workers;	/* ROLE_COUNT of them */
+	struct logfile	*log;		/* where worker Logs go besides stderr */
+	enum harepd_mode mode;
+	int		 verbose;
+	bool		 paused;	/* stop-client: verdicts are dropped */
+	ipc_envelope	*last_view;	/* the latest of each, for status */
+	ipc_envelope	*last_verdict;
+	ipc_envelope	*last_hba;
+	ipc_envelope	*last_gate;	/* the probe's last GateDeclared */
+	ipc_envelope	*last_served;	/* the rpc worker's last GateServed */
+	int64_t		 hba_changed_ms; /* CLOCK_REALTIME of the last file change */
+};
+
+/* What the supervisor has to act on after route_read or route_drain. */
+#define ROUTE_HELLO	0x01	/* a worker became ready */
+#define ROUTE_HBA	0x02	/* a new HbaApplied */
+
+/* Reads what a worker sent, routes it, kills the worker on abuse. */
+unsigned route_read(struct route *, struct worker *);
+/* The last words of a worker that has exited (fatal()'s message). */
+unsigned route_drain(struct route *, struct worker *);
+/* Sends a body the worker's role accepts; -1 otherwise or on error. */
+int	 route_send(struct worker *, const ipc_envelope *);
+int	 route_send_control(struct worker *, Harepd__Control__Command);
+/* Reload: the new config to every worker with an open channel. */
+void	 route_push_config(struct route *, Harepd__ConfigPush *);
+void	 route_free(struct route *);
 
 /* ---- sdnotify.c ---- */
 
@@ -124,6 +198,9 @@ struct sdnotify {
 int	 sdnotify_init(struct sdnotify *);
 int	 sdnotify_send(struct sdnotify *, const char *state);
 void	 sdnotify_close(struct sdnotify *);
+/* STATUS=: paused, else what pg_hba.conf says (h), else ready or not. */
+int	 sdnotify_status(struct sdnotify *, bool paused,
+	    const Harepd__HbaApplied *h, bool ready);
 
 /* ---- status.c ---- */
 
@@ -158,6 +235,9 @@ struct status {
 const char *status_node_role(const Harepd__LocalView *);
 void	 status_print_text(FILE *, const struct status *);
 void	 status_print_json(FILE *, const struct status *);
+/* Everything but config and started_ms, which only the caller knows. */
+void	 status_fill(struct status *, const struct route *,
+	    const struct worker *, enum harepd_mode, const struct conf *);
 
 /* ---- control.c ---- */
 
@@ -173,6 +253,12 @@ enum ctl_cmd {
 
 #define CTL_MAX_REQUEST	256
 
+struct ctl_request {
+	int		 fd;		/* the connection, to reply on */
+	enum ctl_cmd	 cmd;
+	uid_t		 uid;		/* the caller's, from SO_PEERCRED */
+};
+
 enum ctl_cmd ctl_parse(const char *line);
 /* Only status is open to everyone; changes need root or postgresUser. */
 bool	 ctl_permitted(enum ctl_cmd, uid_t caller, uid_t pg_uid);
@@ -181,96 +267,27 @@ const char *ctl_cmd_name(enum ctl_cmd);
 int	 control_listen(const char *path, char *why, size_t whylen);
 /* Reads one request line (bounded, with a timeout) and the caller's uid. */
 int	 control_read_request(int fd, char *line, size_t len, uid_t *uid);
+/*
+ * The next permitted request on the listening socket: 1 with req filled,
+ * 0 when none is pending. Unreadable, unknown and forbidden requests are
+ * answered and closed here; pg_user is who may change things besides root.
+ */
+int	 control_next(int listen_fd, const char *pg_user, struct ctl_request *);
+/* The whole reply; the caller closes req->fd (or keeps it, for stop). */
+void	 control_reply(const struct ctl_request *, const char *text);
+void	 control_reply_status(const struct ctl_request *, const struct status *);
 
-/* ---- supervisor.c / proc.c: the running supervisor ---- */
+/* ---- config.c ---- */
 
-enum wstate {
-	W_OFF = 0,	/* not part of this mode, or stopped for good */
-	W_STARTING,	/* forked, no Hello yet */
-	W_READY,	/* said Hello */
-	W_BACKOFF,	/* exited, waiting to restart */
-	W_STOPPING,	/* Control SHUTDOWN sent */
-};
-
-struct worker {
-	const struct role *role;
-	enum wstate	 state;
-	pid_t		 pid;
-	struct ipc_chan	 chan;
-	int64_t		 started_mono;
-	int64_t		 restart_at;	/* W_BACKOFF: monotonic ms */
-	int64_t		 kill_at;	/* SIGKILL due (stopping, or channel closed), 0: none */
-	int64_t		 last_progress;	/* Hello, or the probe's last LocalView */
-	unsigned	 restarts;
-	struct backoff	 backoff;
-	char		 last_exit[128];
-};
-
-struct sup {
-	char		*conf_path;
-	struct conf	*conf;
-	Harepd__ConfigPush push;	/* what every worker gets at start */
-	enum harepd_mode mode;
-	int		 verbose;
-	int		 exe_fd;	/* O_PATH of our own binary */
-	bool		 as_root;
-	char		*control_path;
-	int		 control_fd;
-	int		 signal_fd;
-	struct logfile	 log;
-	bool		 log_open;
-	struct sdnotify	 notify;
-	int64_t		 next_watchdog;
-	struct worker	 workers[ROLE_COUNT];
-	bool		 paused;
-	bool		 ready_sent;
-	bool		 stopping;
-	int		 stop_idx;
-	bool		 done;
-	int		 stop_client_fd;	/* `harepdctl stop` waits on it */
-	int64_t		 started_mono;
-	int64_t		 started_wall;
-	ipc_envelope	*last_view;
-	ipc_envelope	*last_verdict;
-	ipc_envelope	*last_hba;
-	ipc_envelope	*last_gate;	/* the probe's last GateDeclared */
-	ipc_envelope	*last_served;	/* the rpc worker's last GateServed */
-	int64_t		 hba_changed_ms;	/* CLOCK_REALTIME of the last file change */
-};
-
-int64_t	 mono_ms(void);
-int64_t	 wall_ms(void);
-
-/* proc.c */
-void	 proc_init(struct sup *);
-int	 proc_start(struct sup *, struct worker *);
-void	 proc_kill(struct worker *, const char *why);
-void	 proc_reap(struct sup *);
-struct worker *proc_by_pid(struct sup *, pid_t);
-const char *wstate_name(enum wstate);
-
-/* config.c */
-int	 sup_load_config(struct sup *, struct conf **, Harepd__ConfigPush *,
-	    char *why, size_t whylen);
-int	 sup_check_users(struct sup *, char *why, size_t whylen);
-void	 sup_push_free(Harepd__ConfigPush *);
-
-/* control.c: accepts and serves every pending harepdctl connection */
-void	 control_accept(struct sup *);
-
-/* supervisor.c, called by proc.c, config.c, control.c */
-int	 sup_log_open(struct sup *, const struct conf *);
-void	 sup_worker_gone(struct sup *, struct worker *, int wstatus);
-void	 sup_drain(struct sup *, struct worker *);
-/* Reads what a worker sent, routes it, restarts the worker on abuse. */
-void	 sup_read_worker(struct sup *, struct worker *);
-int	 sup_send_control(struct worker *, Harepd__Control__Command);
-void	 sup_fill_status(struct sup *, struct status *);
-int	 sup_reload(struct sup *, char *why, size_t whylen);
-void	 sup_begin_stop(struct sup *, const char *why);
-void	 sup_set_paused(struct sup *, bool);
-/* Restarts due, kills due, hung workers, WATCHDOG=1; now is mono_ms(). */
-void	 sup_run_timers(struct sup *, int64_t now);
-int64_t	 sup_probe_silence_ms(const struct conf *);
+/* Reads, validates and packs the config file: conf and push, or -1. */
+int	 config_load(const char *path, enum harepd_mode, struct conf **,
+	    Harepd__ConfigPush *, char *why, size_t whylen);
+/* Every user of a role that runs in mode must exist. */
+int	 config_check_users(const struct role *, size_t, enum harepd_mode,
+	    const struct conf *, char *why, size_t whylen);
+void	 config_push_free(Harepd__ConfigPush *);
+/* Reload: warns about what a push cannot change. */
+void	 config_log_restart_needed(const struct conf *old, const struct conf *);
+bool	 config_log_changed(const struct conf *old, const struct conf *);
 
 #endif

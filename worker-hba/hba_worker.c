@@ -10,6 +10,9 @@
  * What to do at each of those steps, the lease and the retries are
  * decided by hba_plan() (hba_plan.c, pure); this file carries the plan
  * out and keeps the bytes the plan talks about. The rules: docs/HBA.md.
+ *
+ * Just over 600 lines: each hba_plan() action has its one I/O step here,
+ * next to the state those steps share; the policy itself is in hba_plan.c.
  */
 #include <limits.h>
 #include <stdio.h>

@@ -24,6 +24,7 @@
 #include "util/grpc_status.h"
 #include "util/xmalloc.h"
 #include "worker-probe/probe.h"
+#include "util/unconst.h"
 
 struct peer {
 	char		*target;	/* host:port, as dialled */
@@ -74,7 +75,7 @@ credentials(const struct conf *c, const struct peer_tls *tls)
 static grpc_arg
 int_arg(const char *key, int value)
 {
-	grpc_arg a = { .type = GRPC_ARG_INTEGER, .key = (char *)key };
+	grpc_arg a = { .type = GRPC_ARG_INTEGER, .key = unconst_str(key) };
 
 	a.value.integer = value;
 	return a;

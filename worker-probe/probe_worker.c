@@ -25,6 +25,7 @@
 #include "util/pem.h"
 #include "util/xmalloc.h"
 #include "worker-probe/probe.h"
+#include "util/unconst.h"
 
 #define EVIDENCE_MAX	2048	/* the evidence field of a verdict log line */
 
@@ -306,7 +307,7 @@ verdict_tick(struct probe *p, const Harepd__LocalView *view, int64_t t0)
 	v.rw_allow = pv.rw_allow;
 	v.ro_allow = pv.ro_allow;
 	v.reason = pv.reason;
-	v.policy = (char *)decide_policy_name(p->conf->policy);
+	v.policy = unconst_str(decide_policy_name(p->conf->policy));
 	v.evidence = answers;
 	v.n_evidence = n;
 	v.lease_ms = (uint32_t)p->conf->lease_ms;

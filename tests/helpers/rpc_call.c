@@ -26,6 +26,7 @@
 #include <grpc/support/time.h>
 
 #include "worker-rpc/rpc.h"
+#include "util/unconst.h"
 
 struct opts {
 	const char	*ca, *cert, *key, *override, *target;
@@ -80,7 +81,7 @@ open_channel(const struct opts *o)
 	if (o->override != NULL) {
 		arg.type = GRPC_ARG_STRING;
 		arg.key = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
-		arg.value.string = (char *)o->override;
+		arg.value.string = unconst_str(o->override);
 		args.num_args = 1;
 	}
 	ch = grpc_channel_create(o->target, creds, &args);

@@ -16,6 +16,9 @@
  * and whose rw condition has held since long ago, so they test the
  * condition itself; the majority policy's hold-down (a node that did
  * not have rw waits) has its own sequences of ticks after the table.
+ *
+ * Over 600 lines on purpose: the tables are the specification of
+ * decide(), handover_take() and witness_follow(), and read best together.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +30,7 @@
 #include <cmocka.h>
 
 #include "worker-probe/probe.h"
+#include "util/unconst.h"
 
 #define MAXP	6
 #define MAJ	POLICY_MAJORITY
@@ -489,7 +493,7 @@ run_case(void **state)
 	}
 	c.policy = tc->policy;
 	c.allow_ro = tc->allow_ro;
-	c.primary_ip = (char *)tc->self;
+	c.primary_ip = unconst_str(tc->self);
 	c.lease_ms = 3000;
 	c.connection_deadline = 1;
 	decide(&view, peers, n, &c, 1000000, &st, &v);
@@ -860,17 +864,17 @@ main(void)
 	for (i = 0; i < N; i++) {
 		tests[i].name = cases[i].name;
 		tests[i].test_func = run_case;
-		tests[i].initial_state = (void *)&cases[i];
+		tests[i].initial_state = unconst_ptr(&cases[i]);
 	}
 	for (i = 0; i < H; i++) {
 		tests[N + i].name = hcases[i].name;
 		tests[N + i].test_func = run_hold;
-		tests[N + i].initial_state = (void *)&hcases[i];
+		tests[N + i].initial_state = unconst_ptr(&hcases[i]);
 	}
 	for (i = 0; i < F; i++) {
 		tests[N + H + i].name = fcases[i].name;
 		tests[N + H + i].test_func = run_follow;
-		tests[N + H + i].initial_state = (void *)&fcases[i];
+		tests[N + H + i].initial_state = unconst_ptr(&fcases[i]);
 	}
 	return _cmocka_run_group_tests("decide", tests, N + H + F, NULL,
 	    NULL);

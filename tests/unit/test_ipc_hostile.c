@@ -16,6 +16,7 @@
 
 #include "ipc/ipc.h"
 #include "tests/helpers/ipc_samples.h"
+#include "util/unconst.h"
 
 /* Decodes buf; fails unless the result is want, with an error string. */
 static void
@@ -226,7 +227,7 @@ log_with_msg(const char *msg, enum ipc_rc want)
 	size_t len;
 	uint8_t *buf;
 
-	env->log->msg = (char *)msg;
+	env->log->msg = unconst_str(msg);
 	len = protobuf_c_message_get_packed_size(&env->base);
 	buf = malloc(len);
 	protobuf_c_message_pack(&env->base, buf);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "worker-rpc/rpc.h"
+#include "util/unconst.h"
 
 static char *view_ips[] = { "10.0.0.11", "10.0.0.12", "fd00::13" };
 
@@ -137,7 +138,7 @@ test_status_table(void **state)
 		char why[512] = "";
 
 		v.collected_at_ms = now - c->age_ms;
-		v.db_error = (char *)(c->db_error ? c->db_error : "");
+		v.db_error = unconst_str(c->db_error ? c->db_error : "");
 		if (c->have_view)
 			assert_non_null(s = rpc_snapshot_new(&v));
 		got = rpc_snapshot_status(s, now, max_age, why, sizeof(why));
@@ -166,9 +167,9 @@ pack_request(uint8_t *buf, const char *ip, int32_t id, const char *name)
 {
 	Models__WhatYouKnow q = MODELS__WHAT_YOU_KNOW__INIT;
 
-	q.ip = (char *)ip;
+	q.ip = unconst_str(ip);
 	q.nodeid = id;
-	q.nodename = (char *)name;
+	q.nodename = unconst_str(name);
 	return models__what_you_know__pack(&q, buf);
 }
 

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "worker-rpc/rpc_gate.h"
+#include "util/unconst.h"
 
 #define U	MODELS__GATE__STATE__UNKNOWN
 #define D	MODELS__GATE__STATE__DENIED
@@ -185,7 +186,7 @@ main(void)
 	for (size_t i = 0; i < G; i++) {
 		tests[i].name = gcases[i].name;
 		tests[i].test_func = run_gate;
-		tests[i].initial_state = (void *)&gcases[i];
+		tests[i].initial_state = unconst_ptr(&gcases[i]);
 	}
 	tests[G].name = "a failed apply changes nothing";
 	tests[G].test_func = test_failed_apply_changes_nothing;

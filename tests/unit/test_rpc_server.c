@@ -23,6 +23,7 @@
 #include "ipc/log.h"
 #include "util/clock.h"
 #include "worker-rpc/rpc.h"
+#include "util/unconst.h"
 
 struct reply {
 	grpc_status_code status;
@@ -145,7 +146,7 @@ snapshot(int64_t age_ms, const char *db_error)
 	v.primaries = primaries;
 	v.timeline = 3;
 	v.collected_at_ms = clock_wall_ms() - age_ms;
-	v.db_error = (char *)(db_error ? db_error : "");
+	v.db_error = unconst_str(db_error ? db_error : "");
 	return rpc_snapshot_new(&v);
 }
 

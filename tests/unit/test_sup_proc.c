@@ -1,7 +1,8 @@
 /*
  * The supervisor's tables: which role runs in which mode, as which user,
- * and may send which bodies; the restart backoff; the control requests
- * and who may make them.
+ * and may send and is sent which bodies; the restart policy (backoff,
+ * restart window, crash or clean exit); the control requests and who may
+ * make them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +11,16 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
 #include "supervisor/sup.h"
+
+/* The role table is harepd.c's own, next to main(): test it there. */
+int	harepd_main(int, char *[]);
+#define main harepd_main
+#include "harepd.c"
+#undef main
 
 #define B(x)	HAREPD__ENVELOPE__BODY_##x
 
@@ -86,11 +96,136 @@ test_users(void **state)
 }
 
 static void
+test_accepts(void **state)
+{
+	/* every role takes its config and Control; views go to rpc only,
+	 * verdicts to hba only */
+	for (size_t i = 0; i < ROLE_COUNT; i++) {
+		assert_int_equal(roles[i].id, i);
+		assert_true(role_accepts(&roles[i], B(CONFIG)));
+		assert_true(role_accepts(&roles[i], B(CONTROL)));
+		assert_false(role_accepts(&roles[i], B(HELLO)));
+		assert_false(role_accepts(&roles[i], B(LOG)));
+	}
+	/* the rpc worker tells peers the gate: what the probe declared and
+	 * what hba applied; the probe hears what was served */
+	assert_true(role_accepts(&roles[ROLE_RPC], B(HBA_APPLIED)));
+	assert_true(role_accepts(&roles[ROLE_RPC], B(GATE_DECLARED)));
+	assert_true(role_accepts(&roles[ROLE_PROBE], B(GATE_SERVED)));
+	for (size_t i = 0; i < ROLE_COUNT; i++) {
+		assert_int_equal(role_accepts(&roles[i], B(HBA_APPLIED)),
+		    i == ROLE_RPC);
+		assert_int_equal(role_accepts(&roles[i], B(GATE_DECLARED)),
+		    i == ROLE_RPC);
+		assert_int_equal(role_accepts(&roles[i], B(GATE_SERVED)),
+		    i == ROLE_PROBE);
+	}
+	assert_true(role_accepts(&roles[ROLE_RPC], B(LOCAL_VIEW)));
+	assert_false(role_accepts(&roles[ROLE_PROBE], B(LOCAL_VIEW)));
+	assert_false(role_accepts(&roles[ROLE_HBA], B(LOCAL_VIEW)));
+	assert_true(role_accepts(&roles[ROLE_HBA], B(VERDICT)));
+	assert_false(role_accepts(&roles[ROLE_RPC], B(VERDICT)));
+	assert_false(role_accepts(&roles[ROLE_PROBE], B(VERDICT)));
+	assert_false(role_accepts(&roles[ROLE_HBA], (Harepd__Envelope__BodyCase)99));
+	/* stop-client pauses the deciding side, never the gRPC server */
+	assert_false(roles[ROLE_RPC].pausable);
+	assert_true(roles[ROLE_PROBE].pausable);
+	assert_true(roles[ROLE_HBA].pausable);
+	/* only the probe has a heartbeat: its LocalView */
+	assert_int_equal(roles[ROLE_PROBE].heartbeat, B(LOCAL_VIEW));
+	assert_int_equal(roles[ROLE_RPC].heartbeat, B(_NOT_SET));
+	assert_int_equal(roles[ROLE_HBA].heartbeat, B(_NOT_SET));
+}
+
+static void
+test_dispatch(void **state)
+{
+	assert_ptr_equal(role_by_name("rpc")->entry, rpc_worker_main);
+	assert_ptr_equal(role_by_name("probe")->entry, probe_worker_main);
+	assert_ptr_equal(role_by_name("hba")->entry, hba_worker_main);
+	assert_null(role_by_name(""));
+	assert_null(role_by_name("RPC"));
+}
+
+static void
 test_stop_order(void **state)
 {
-	assert_int_equal(stop_order[0], ROLE_PROBE);
-	assert_int_equal(stop_order[1], ROLE_HBA);
-	assert_int_equal(stop_order[2], ROLE_RPC);
+	/* stop deciding first, stop answering peers last */
+	assert_int_equal(roles[ROLE_PROBE].stop_rank, 0);
+	assert_int_equal(roles[ROLE_HBA].stop_rank, 1);
+	assert_int_equal(roles[ROLE_RPC].stop_rank, 2);
+}
+
+static void
+test_restart_policy(void **state)
+{
+	for (size_t i = 0; i < ROLE_COUNT; i++) {
+		const struct restart_policy *p = &roles[i].restart;
+
+		assert_int_equal(p->kind, RESTART_PERMANENT);
+		assert_int_equal(p->min_ms, BACKOFF_MIN_MS);
+		assert_int_equal(p->max_ms, BACKOFF_MAX_MS);
+		assert_int_equal(p->healthy_ms, BACKOFF_HEALTHY_MS);
+		assert_int_equal(p->burst, RESTART_BURST);
+		assert_int_equal(p->window_ms, RESTART_WINDOW_MS);
+	}
+}
+
+static int
+wait_status(int how)
+{
+	pid_t pid = fork();
+	int st;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (how < 0)
+			raise(-how);
+		_exit(how);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+static void
+test_exit_kinds(void **state)
+{
+	struct worker w;
+
+	proc_init(&w, &roles[ROLE_HBA]);
+	w.pid = 42;
+	w.kill_at = 7;
+	assert_false(proc_exited(&w, wait_status(0)));
+	assert_string_equal(w.last_exit, "exited cleanly (status 0)");
+	assert_int_equal(w.pid, 0);
+	assert_int_equal(w.kill_at, 0);
+	assert_true(proc_exited(&w, wait_status(1)));
+	assert_string_equal(w.last_exit, "crashed: exited with status 1");
+	assert_true(proc_exited(&w, wait_status(-SIGKILL)));
+	assert_non_null(strstr(w.last_exit, "crashed: killed by signal 9"));
+}
+
+static void
+test_restart_schedule(void **state)
+{
+	static const int want[] = { 100, 200, 400, 800, 1600, 3200 };
+	struct worker w;
+	int64_t now = 1000000;
+
+	proc_init(&w, &roles[ROLE_RPC]);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		proc_schedule_restart(&w, 42, true, 5, now);
+		assert_int_equal(w.state, W_BACKOFF);
+		assert_int_equal(w.restart_at, now + want[i]);
+		assert_false(proc_restart_due(&w, now + want[i] - 1));
+		assert_true(proc_restart_due(&w, now + want[i]));
+		now += want[i] + 5;
+	}
+	/* six exits within the window: counted (the fifth was logged) */
+	assert_int_equal(w.window_exits, 6);
+	/* a window later the count starts over */
+	proc_schedule_restart(&w, 42, false, 5, now + RESTART_WINDOW_MS + 1);
+	assert_int_equal(w.window_exits, 1);
 }
 
 static void
@@ -158,7 +293,12 @@ main(void)
 		cmocka_unit_test(test_modes),
 		cmocka_unit_test(test_permitted_bodies),
 		cmocka_unit_test(test_users),
+		cmocka_unit_test(test_accepts),
+		cmocka_unit_test(test_dispatch),
 		cmocka_unit_test(test_stop_order),
+		cmocka_unit_test(test_restart_policy),
+		cmocka_unit_test(test_exit_kinds),
+		cmocka_unit_test(test_restart_schedule),
 		cmocka_unit_test(test_backoff_doubles_to_cap),
 		cmocka_unit_test(test_backoff_resets_after_health),
 		cmocka_unit_test(test_ctl_parse),

@@ -5,6 +5,9 @@
  * worker that just said Hello); a forbidden body, a malformed or
  * oversized datagram, a lying Hello, or a verdict in server-only mode
  * gets that worker SIGKILLed and its channel closed, and no one else.
+ *
+ * Over 600 lines: every routing rule of docs/IPC.md has its case here,
+ * on the one socketpair fixture.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -21,9 +24,18 @@
 #include <cmocka.h>
 
 #include "supervisor/sup.h"
+#include "util/clock.h"
+
+/* The role table is harepd.c's own, next to main(): route by it. */
+int	harepd_main(int, char *[]);
+#define main harepd_main
+#include "harepd.c"
+#include "util/unconst.h"
+#undef main
 
 struct fixture {
-	struct sup	s;
+	struct worker	workers[ROLE_COUNT];
+	struct route	rt;
 	struct conf	conf;
 	struct ipc_chan	peer[ROLE_COUNT];	/* the workers' ends */
 };
@@ -48,22 +60,20 @@ setup_mode(void **state, enum harepd_mode mode)
 	int sv[2];
 
 	assert_non_null(f);
-	proc_init(&f->s);
 	f->conf.watchdog = 1;
 	f->conf.connection_deadline = 1;
-	f->s.conf = &f->conf;
-	f->s.mode = mode;
-	f->s.notify.fd = -1;
-	f->s.stop_client_fd = -1;
+	f->rt.workers = f->workers;
+	f->rt.mode = mode;
 	for (size_t i = 0; i < ROLE_COUNT; i++) {
-		struct worker *w = &f->s.workers[i];
+		struct worker *w = &f->workers[i];
 
+		proc_init(w, &roles[i]);
 		assert_int_equal(ipc_socketpair(sv), 0);
 		ipc_chan_init(&w->chan, sv[0]);
 		ipc_chan_init(&f->peer[i], sv[1]);
 		w->pid = sleeper();
 		w->state = W_STARTING;
-		w->started_mono = mono_ms();
+		w->started_mono = clock_mono_ms();
 	}
 	*state = f;
 	return 0;
@@ -82,21 +92,25 @@ setup_server_only(void **state)
 }
 
 static int
+setup_client_only(void **state)
+{
+	return setup_mode(state, MODE_CLIENT_ONLY);
+}
+
+static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
 
 	for (size_t i = 0; i < ROLE_COUNT; i++) {
-		struct worker *w = &f->s.workers[i];
+		struct worker *w = &f->workers[i];
 
 		kill(w->pid, SIGKILL);
 		waitpid(w->pid, NULL, 0);
 		ipc_chan_close(&w->chan);
 		ipc_chan_close(&f->peer[i]);
 	}
-	ipc_free(f->s.last_view);
-	ipc_free(f->s.last_verdict);
-	ipc_free(f->s.last_hba);
+	route_free(&f->rt);
 	free(f);
 	return 0;
 }
@@ -107,7 +121,7 @@ static void
 worker_says(struct fixture *f, enum role_id r, const ipc_envelope *env)
 {
 	assert_int_equal(ipc_send(&f->peer[r], env), 0);
-	sup_read_worker(&f->s, &f->s.workers[r]);
+	(void)route_read(&f->rt, &f->workers[r]);
 }
 
 static void
@@ -115,18 +129,18 @@ worker_says_raw(struct fixture *f, enum role_id r, const void *buf,
     size_t len)
 {
 	assert_int_equal(send(f->peer[r].fd, buf, len, 0), (ssize_t)len);
-	sup_read_worker(&f->s, &f->s.workers[r]);
+	(void)route_read(&f->rt, &f->workers[r]);
 }
 
 static bool
 was_killed(struct fixture *f, enum role_id r)
 {
-	pid_t pid = f->s.workers[r].pid;
+	pid_t pid = f->workers[r].pid;
 	int st;
 
 	if (waitpid(pid, &st, WNOHANG) != pid)
 		return false;
-	f->s.workers[r].pid = sleeper();	/* keep teardown simple */
+	f->workers[r].pid = sleeper();	/* keep teardown simple */
 	return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
 }
 
@@ -139,14 +153,14 @@ assert_killed(struct fixture *f, enum role_id r)
 	for (int i = 0; i < 100 && !(killed = was_killed(f, r)); i++)
 		usleep(10000);
 	assert_true(killed);
-	assert_int_equal(f->s.workers[r].chan.fd, -1);
+	assert_int_equal(f->workers[r].chan.fd, -1);
 }
 
 static void
 assert_alive(struct fixture *f, enum role_id r)
 {
 	assert_false(was_killed(f, r));
-	assert_int_not_equal(f->s.workers[r].chan.fd, -1);
+	assert_int_not_equal(f->workers[r].chan.fd, -1);
 }
 
 /* What the worker end received, or NULL when nothing is there. */
@@ -156,7 +170,7 @@ received(struct fixture *f, enum role_id r)
 	ipc_envelope *env = NULL;
 	struct pollfd pfd = { .fd = f->peer[r].fd, .events = POLLIN };
 
-	(void)ipc_flush(&f->s.workers[r].chan);
+	(void)ipc_flush(&f->workers[r].chan);
 	if (poll(&pfd, 1, 100) == 1)
 		assert_int_equal(ipc_recv(&f->peer[r], &env, NULL, 0), IPC_OK);
 	return env;
@@ -170,6 +184,14 @@ body(Harepd__Envelope__BodyCase c, void *msg)
 	env.body_case = c;
 	env.hello = msg;	/* the union: any member will do */
 	return env;
+}
+
+static void
+run_timers(struct fixture *f, int64_t now)
+{
+	for (size_t i = 0; i < ROLE_COUNT; i++)
+		proc_check(&f->workers[i], now, proc_silence_ms(&f->conf),
+		    false);
 }
 
 /* ---- tests ---- */
@@ -251,15 +273,15 @@ test_hello(void **state)
 	ipc_envelope env = body(HAREPD__ENVELOPE__BODY_HELLO, &h);
 
 	h.role = "hba";
-	h.pid = f->s.workers[ROLE_HBA].pid;
+	h.pid = f->workers[ROLE_HBA].pid;
 	worker_says(f, ROLE_HBA, &env);
 	assert_alive(f, ROLE_HBA);
-	assert_int_equal(f->s.workers[ROLE_HBA].state, W_READY);
+	assert_int_equal(f->workers[ROLE_HBA].state, W_READY);
 	worker_says(f, ROLE_HBA, &env);		/* a second Hello */
 	assert_killed(f, ROLE_HBA);
 
 	h.role = "hba";				/* probe posing as hba */
-	h.pid = f->s.workers[ROLE_PROBE].pid;
+	h.pid = f->workers[ROLE_PROBE].pid;
 	worker_says(f, ROLE_PROBE, &env);
 	assert_killed(f, ROLE_PROBE);
 
@@ -344,11 +366,11 @@ test_view_to_rpc(void **state)
 	/* rpc not ready yet: kept, not passed on */
 	worker_says(f, ROLE_PROBE, &venv);
 	assert_alive(f, ROLE_PROBE);
-	assert_non_null(f->s.last_view);
+	assert_non_null(f->rt.last_view);
 	assert_null(received(f, ROLE_RPC));
 	/* rpc says Hello: it gets the latest view at once */
 	h.role = "rpc";
-	h.pid = f->s.workers[ROLE_RPC].pid;
+	h.pid = f->workers[ROLE_RPC].pid;
 	worker_says(f, ROLE_RPC, &henv);
 	got = received(f, ROLE_RPC);
 	assert_non_null(got);
@@ -384,12 +406,12 @@ test_verdict_to_hba(void **state)
 	assert_null(received(f, ROLE_RPC));
 
 	/* stop-client: a verdict still in flight goes nowhere */
-	f->s.paused = true;
+	f->rt.paused = true;
 	v.seq = 2;
 	worker_says(f, ROLE_PROBE, &env);
 	assert_alive(f, ROLE_PROBE);
 	assert_null(received(f, ROLE_HBA));
-	assert_int_equal(f->s.last_verdict->verdict->seq, 1);
+	assert_int_equal(f->rt.last_verdict->verdict->seq, 1);
 }
 
 static void
@@ -403,9 +425,9 @@ test_hba_applied_kept(void **state)
 	a.fenced = 1;
 	worker_says(f, ROLE_HBA, &env);
 	assert_alive(f, ROLE_HBA);
-	assert_non_null(f->s.last_hba);
-	assert_int_equal(f->s.last_hba->hba_applied->seq, 5);
-	assert_true(f->s.last_hba->hba_applied->fenced);
+	assert_non_null(f->rt.last_hba);
+	assert_int_equal(f->rt.last_hba->hba_applied->seq, 5);
+	assert_true(f->rt.last_hba->hba_applied->fenced);
 }
 
 static void
@@ -417,7 +439,7 @@ test_verdict_in_server_only(void **state)
 
 	worker_says(f, ROLE_PROBE, &env);
 	assert_killed(f, ROLE_PROBE);
-	assert_null(f->s.last_verdict);
+	assert_null(f->rt.last_verdict);
 }
 
 static void
@@ -425,24 +447,24 @@ test_probe_silence_formula(void **state)
 {
 	struct conf c = { .watchdog = 15, .connection_deadline = 5 };
 
-	assert_int_equal(sup_probe_silence_ms(&c), 165000);
+	assert_int_equal(proc_silence_ms(&c), 165000);
 	c.watchdog = 1;
 	c.connection_deadline = 1;
-	assert_int_equal(sup_probe_silence_ms(&c), 13000);
+	assert_int_equal(proc_silence_ms(&c), 13000);
 	c.watchdog = 0;
 	c.connection_deadline = 0;
-	assert_int_equal(sup_probe_silence_ms(&c), PROBE_SILENCE_MIN_MS);
+	assert_int_equal(proc_silence_ms(&c), SILENCE_MIN_MS);
 }
 
 static void
 test_hello_timeout(void **state)
 {
 	struct fixture *f = *state;
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 
-	f->s.workers[ROLE_RPC].started_mono = now - HELLO_TIMEOUT_MS - 1;
-	f->s.workers[ROLE_HBA].started_mono = now - HELLO_TIMEOUT_MS + 1000;
-	sup_run_timers(&f->s, now);
+	f->workers[ROLE_RPC].started_mono = now - HELLO_TIMEOUT_MS - 1;
+	f->workers[ROLE_HBA].started_mono = now - HELLO_TIMEOUT_MS + 1000;
+	run_timers(f, now);
 	assert_killed(f, ROLE_RPC);
 	assert_alive(f, ROLE_HBA);
 	assert_alive(f, ROLE_PROBE);
@@ -452,22 +474,176 @@ static void
 test_probe_silence(void **state)
 {
 	struct fixture *f = *state;
-	struct worker *probe = &f->s.workers[ROLE_PROBE];
+	struct worker *probe = &f->workers[ROLE_PROBE];
 	Harepd__LocalView v = HAREPD__LOCAL_VIEW__INIT;
 	ipc_envelope env = body(HAREPD__ENVELOPE__BODY_LOCAL_VIEW, &v);
-	int64_t silence = sup_probe_silence_ms(&f->conf), now;
+	int64_t silence = proc_silence_ms(&f->conf), now;
 
 	probe->state = W_READY;
-	f->s.workers[ROLE_HBA].state = W_READY;
-	f->s.workers[ROLE_HBA].last_progress = mono_ms() - 10 * silence;
+	f->workers[ROLE_HBA].state = W_READY;
+	f->workers[ROLE_HBA].last_progress = clock_mono_ms() - 10 * silence;
 	worker_says(f, ROLE_PROBE, &env);	/* a view: progress */
-	now = mono_ms();
-	sup_run_timers(&f->s, now + silence - 100);
+	now = clock_mono_ms();
+	run_timers(f, now + silence - 100);
 	assert_alive(f, ROLE_PROBE);
 	/* only the probe has a heartbeat: a quiet hba is not hung */
 	assert_alive(f, ROLE_HBA);
-	sup_run_timers(&f->s, now + silence + 100);
+	run_timers(f, now + silence + 100);
 	assert_killed(f, ROLE_PROBE);
+}
+
+static void
+say_hello(struct fixture *f, enum role_id r)
+{
+	Harepd__Hello h = HAREPD__HELLO__INIT;
+	ipc_envelope env = body(HAREPD__ENVELOPE__BODY_HELLO, &h);
+
+	h.role = unconst_str(roles[r].name);
+	h.pid = f->workers[r].pid;
+	worker_says(f, r, &env);
+	assert_int_equal(f->workers[r].state, W_READY);
+}
+
+/* GateDeclared to rpc, GateServed to probe, HbaApplied to rpc. */
+static void
+test_gate_routing(void **state)
+{
+	struct fixture *f = *state;
+	Harepd__GateDeclared d = HAREPD__GATE_DECLARED__INIT;
+	Harepd__GateServed sv = HAREPD__GATE_SERVED__INIT;
+	Harepd__HbaApplied a = HAREPD__HBA_APPLIED__INIT;
+	ipc_envelope denv = body(HAREPD__ENVELOPE__BODY_GATE_DECLARED, &d);
+	ipc_envelope senv = body(HAREPD__ENVELOPE__BODY_GATE_SERVED, &sv);
+	ipc_envelope aenv = body(HAREPD__ENVELOPE__BODY_HBA_APPLIED, &a);
+	ipc_envelope *got;
+
+	for (size_t r = 0; r < ROLE_COUNT; r++)
+		say_hello(f, r);
+	d.seq = 3;
+	d.state = MODELS__GATE__STATE__INTENT;
+	worker_says(f, ROLE_PROBE, &denv);
+	got = received(f, ROLE_RPC);
+	assert_non_null(got);
+	assert_int_equal(got->body_case, HAREPD__ENVELOPE__BODY_GATE_DECLARED);
+	assert_int_equal(got->gate_declared->seq, 3);
+	ipc_free(got);
+	assert_null(received(f, ROLE_HBA));
+	assert_null(received(f, ROLE_PROBE));
+
+	sv.seq = 3;
+	sv.state = MODELS__GATE__STATE__INTENT;
+	worker_says(f, ROLE_RPC, &senv);
+	got = received(f, ROLE_PROBE);
+	assert_non_null(got);
+	assert_int_equal(got->body_case, HAREPD__ENVELOPE__BODY_GATE_SERVED);
+	assert_int_equal(got->gate_served->seq, 3);
+	ipc_free(got);
+	assert_alive(f, ROLE_RPC);
+
+	a.seq = 9;
+	a.fenced = 1;
+	worker_says(f, ROLE_HBA, &aenv);
+	got = received(f, ROLE_RPC);
+	assert_non_null(got);
+	assert_int_equal(got->body_case, HAREPD__ENVELOPE__BODY_HBA_APPLIED);
+	assert_int_equal(got->hba_applied->seq, 9);
+	ipc_free(got);
+	assert_null(received(f, ROLE_PROBE));
+
+	/* a probe cannot answer for the rpc worker, nor hba declare a gate */
+	worker_says(f, ROLE_PROBE, &senv);
+	assert_killed(f, ROLE_PROBE);
+	worker_says(f, ROLE_HBA, &denv);
+	assert_killed(f, ROLE_HBA);
+}
+
+/* Without an rpc worker nobody can ask this node: served at once. */
+static void
+test_gate_client_only(void **state)
+{
+	struct fixture *f = *state;
+	Harepd__GateDeclared d = HAREPD__GATE_DECLARED__INIT;
+	ipc_envelope denv = body(HAREPD__ENVELOPE__BODY_GATE_DECLARED, &d);
+	ipc_envelope *got;
+
+	say_hello(f, ROLE_PROBE);
+	d.seq = 4;
+	d.state = MODELS__GATE__STATE__INTENT;
+	worker_says(f, ROLE_PROBE, &denv);
+	got = received(f, ROLE_PROBE);
+	assert_non_null(got);
+	assert_int_equal(got->body_case, HAREPD__ENVELOPE__BODY_GATE_SERVED);
+	assert_int_equal(got->gate_served->seq, 4);
+	assert_int_equal(got->gate_served->state,
+	    MODELS__GATE__STATE__INTENT);
+	ipc_free(got);
+}
+
+/*
+ * A restarted worker is handed what it must know at once: rpc the view,
+ * hba report and gate; hba the verdict in force (not while paused); the
+ * probe what was last served.
+ */
+static void
+test_hand_over(void **state)
+{
+	struct fixture *f = *state;
+	Harepd__LocalView v = HAREPD__LOCAL_VIEW__INIT;
+	Harepd__Verdict vd = HAREPD__VERDICT__INIT;
+	Harepd__GateDeclared d = HAREPD__GATE_DECLARED__INIT;
+	Harepd__GateServed sv = HAREPD__GATE_SERVED__INIT;
+	Harepd__HbaApplied a = HAREPD__HBA_APPLIED__INIT;
+	ipc_envelope venv = body(HAREPD__ENVELOPE__BODY_LOCAL_VIEW, &v);
+	ipc_envelope vdenv = body(HAREPD__ENVELOPE__BODY_VERDICT, &vd);
+	ipc_envelope denv = body(HAREPD__ENVELOPE__BODY_GATE_DECLARED, &d);
+	ipc_envelope senv = body(HAREPD__ENVELOPE__BODY_GATE_SERVED, &sv);
+	ipc_envelope aenv = body(HAREPD__ENVELOPE__BODY_HBA_APPLIED, &a);
+	static const Harepd__Envelope__BodyCase rpc_gets[] = {
+		HAREPD__ENVELOPE__BODY_LOCAL_VIEW,
+		HAREPD__ENVELOPE__BODY_HBA_APPLIED,
+		HAREPD__ENVELOPE__BODY_GATE_DECLARED,
+	};
+	ipc_envelope *got;
+
+	/* nobody ready: all of it is only kept */
+	vd.seq = 6;
+	vd.decided_boot_ms = 12345;
+	worker_says(f, ROLE_PROBE, &venv);
+	worker_says(f, ROLE_PROBE, &vdenv);
+	worker_says(f, ROLE_PROBE, &denv);
+	worker_says(f, ROLE_HBA, &aenv);
+	worker_says(f, ROLE_RPC, &senv);
+	ipc_free(received(f, ROLE_HBA));	/* the verdict, while starting */
+
+	say_hello(f, ROLE_RPC);
+	for (size_t i = 0; i < sizeof(rpc_gets) / sizeof(rpc_gets[0]); i++) {
+		got = received(f, ROLE_RPC);
+		assert_non_null(got);
+		assert_int_equal(got->body_case, rpc_gets[i]);
+		ipc_free(got);
+	}
+	assert_null(received(f, ROLE_RPC));
+
+	say_hello(f, ROLE_HBA);
+	got = received(f, ROLE_HBA);
+	assert_non_null(got);
+	assert_int_equal(got->body_case, HAREPD__ENVELOPE__BODY_VERDICT);
+	assert_int_equal(got->verdict->decided_boot_ms, 12345);
+	ipc_free(got);
+	assert_null(received(f, ROLE_HBA));
+
+	say_hello(f, ROLE_PROBE);
+	got = received(f, ROLE_PROBE);
+	assert_non_null(got);
+	assert_int_equal(got->body_case, HAREPD__ENVELOPE__BODY_GATE_SERVED);
+	ipc_free(got);
+	assert_null(received(f, ROLE_PROBE));
+
+	/* paused (stop-client): a restarted hba is not handed the verdict */
+	f->rt.paused = true;
+	f->workers[ROLE_HBA].state = W_STARTING;
+	say_hello(f, ROLE_HBA);
+	assert_null(received(f, ROLE_HBA));
 }
 
 int
@@ -490,6 +666,12 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_verdict_in_server_only,
 		    setup_server_only, teardown),
+		cmocka_unit_test_setup_teardown(test_gate_routing, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_gate_client_only,
+		    setup_client_only, teardown),
+		cmocka_unit_test_setup_teardown(test_hand_over, setup,
+		    teardown),
 		cmocka_unit_test(test_probe_silence_formula),
 		cmocka_unit_test_setup_teardown(test_hello_timeout, setup,
 		    teardown),

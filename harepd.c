@@ -1,6 +1,9 @@
 /*
- * harepd command line: check or print the config, dry-run pg_hba, run the
- * supervisor, or (internal, used by the supervisor's exec) run a worker.
+ * harepd: the command line (check or print the config, dry-run pg_hba,
+ * run the supervisor, or, for the supervisor's exec, run a worker) and
+ * the role table, the one place that says which processes harepd is made
+ * of. Read it first: every worker, what it may say, what it is told, where
+ * it runs, as whom, and how it is restarted.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -8,11 +11,56 @@
 #include <string.h>
 
 #include "conf/conf.h"
+#include "harepd.h"
 #include "ipc/log.h"
-#include "supervisor/harepd.h"
+#include "supervisor/supervisor.h"
 #include "worker-hba/hba.h"
 #include "worker-probe/probe.h"
 #include "worker-rpc/rpc.h"
+
+#define BODY(x)	BODY_BIT(HAREPD__ENVELOPE__BODY_##x)
+#define BODY_NONE HAREPD__ENVELOPE__BODY__NOT_SET
+
+/* Every worker is needed for as long as harepd runs. */
+#define PERMANENT { RESTART_PERMANENT, BACKOFF_MIN_MS, BACKOFF_MAX_MS, \
+	BACKOFF_HEALTHY_MS, RESTART_BURST, RESTART_WINDOW_MS }
+
+/*
+ * may_send is enforced (OpenSSH's monitor table): any other body gets the
+ * worker restarted. Stop order: stop deciding first (probe), then stop
+ * editing pg_hba.conf (hba), and stop answering peers last (rpc). The
+ * probe's LocalView comes every watchDog seconds whatever happens, so
+ * it doubles as its heartbeat.
+ */
+static const struct role roles[ROLE_COUNT] = {
+	[ROLE_RPC] = { "rpc", ROLE_RPC, RPC_USER, rpc_worker_main,
+	    BODY(HELLO) | BODY(LOG) | BODY(GATE_SERVED),
+	    BODY(CONFIG) | BODY(CONTROL) | BODY(LOCAL_VIEW) | BODY(HBA_APPLIED) |
+	    BODY(GATE_DECLARED),
+	    MODE_BIT(MODE_DUAL) | MODE_BIT(MODE_SERVER_ONLY),
+	    PERMANENT, 2, false, BODY_NONE },
+	[ROLE_PROBE] = { "probe", ROLE_PROBE, POSTGRES_USER, probe_worker_main,
+	    BODY(HELLO) | BODY(LOG) | BODY(LOCAL_VIEW) | BODY(VERDICT) |
+	    BODY(GATE_DECLARED),
+	    BODY(CONFIG) | BODY(CONTROL) | BODY(GATE_SERVED),
+	    MODE_BIT(MODE_DUAL) | MODE_BIT(MODE_SERVER_ONLY) |
+	    MODE_BIT(MODE_CLIENT_ONLY),
+	    PERMANENT, 0, true, HAREPD__ENVELOPE__BODY_LOCAL_VIEW },
+	[ROLE_HBA] = { "hba", ROLE_HBA, POSTGRES_USER, hba_worker_main,
+	    BODY(HELLO) | BODY(LOG) | BODY(HBA_APPLIED),
+	    BODY(CONFIG) | BODY(CONTROL) | BODY(VERDICT),
+	    MODE_BIT(MODE_DUAL) | MODE_BIT(MODE_CLIENT_ONLY),
+	    PERMANENT, 1, true, BODY_NONE },
+};
+
+static const struct role *
+role_by_name(const char *name)
+{
+	for (size_t i = 0; i < ROLE_COUNT; i++)
+		if (strcmp(roles[i].name, name) == 0)
+			return &roles[i];
+	return NULL;
+}
 
 static void
 usage(void)
@@ -67,16 +115,15 @@ check_config(const char *path)
 }
 
 static int
-run_role(const char *role)
+run_role(const char *name)
 {
-	if (strcmp(role, "rpc") == 0)
-		return rpc_worker_main();
-	if (strcmp(role, "probe") == 0)
-		return probe_worker_main();
-	if (strcmp(role, "hba") == 0)
-		return hba_worker_main();
-	fprintf(stderr, "harepd: unknown role \"%s\"\n", role);
-	return 64;
+	const struct role *r = role_by_name(name);
+
+	if (r == NULL) {
+		fprintf(stderr, "harepd: unknown role \"%s\"\n", name);
+		return 64;
+	}
+	return r->entry();
 }
 
 enum { OPT_SERVER_ONLY = 256, OPT_CLIENT_ONLY, OPT_PRINT_HBA, OPT_ROLE };
@@ -129,5 +176,5 @@ main(int argc, char *argv[])
 		conf_free(c);
 		return rc;
 	}
-	return supervisor_main(path, c, mode, verbose);
+	return supervisor_main(roles, path, c, mode, verbose);
 }
