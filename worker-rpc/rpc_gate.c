@@ -112,9 +112,10 @@ rpc_gate_fill(const struct rpc_gate *g, int64_t now, Models__Gate *out)
 size_t
 rpc_gate_pack(const struct rpc_gate *g, int64_t now, uint8_t *buf)
 {
-	Models__IKnow k = MODELS__IKNOW__INIT;
+	Models__IKnow k;
 	Models__Gate gate;
 
+	models__iknow__init(&k);
 	rpc_gate_fill(g, now, &gate);
 	k.gate = &gate;
 	/* only field 8 is set: at most 2 + 6 fields of <= 11 bytes */

@@ -623,8 +623,9 @@ rpc_server_port(const struct rpc_server *srv)
 static void
 pack_ident(struct rpc_server *srv)
 {
-	Models__IKnow k = MODELS__IKNOW__INIT;
+	Models__IKnow k;
 
+	models__iknow__init(&k);
 	k.ip = srv->ident_ip;
 	k.nodename = srv->ident_name;
 	k.nodeid = srv->ident_id;
