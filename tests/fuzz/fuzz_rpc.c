@@ -55,11 +55,12 @@ make_snap(int kind, int future)
 {
 	static char *primaries[] = { "10.0.0.1" };
 	static char *standbys[] = { "10.0.0.2", "10.0.0.3" };
-	Harepd__LocalView v = HAREPD__LOCAL_VIEW__INIT;
+	Harepd__LocalView v;
 	int64_t max_age = rpc_max_age_ms(conf);
 
 	if (kind == 0)
 		return NULL;
+	harepd__local_view__init(&v);
 	v.node_id = 1;
 	v.node_name = "pg1";
 	v.ip = "10.0.0.1";
@@ -81,8 +82,9 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct conf_diag diag = { 0 };
-	Models__IKnow k = MODELS__IKNOW__INIT;
+	Models__IKnow k;
 
+	models__iknow__init(&k);
 	if ((conf = conf_load_buffer("fuzz.yml", yaml, strlen(yaml),
 	    &diag)) == NULL)
 		abort();
@@ -101,10 +103,13 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static void
 make_gate(struct rpc_gate *g, int b0, int b1)
 {
-	Harepd__GateDeclared d = HAREPD__GATE_DECLARED__INIT;
-	Harepd__HbaApplied a = HAREPD__HBA_APPLIED__INIT;
-	Harepd__LocalView v = HAREPD__LOCAL_VIEW__INIT;
+	Harepd__GateDeclared d;
+	Harepd__HbaApplied a;
+	Harepd__LocalView v;
 
+	harepd__gate_declared__init(&d);
+	harepd__hba_applied__init(&a);
+	harepd__local_view__init(&v);
 	rpc_gate_init(g, conf);
 	d.seq = (uint64_t)(b1 & 7);
 	d.state = (Models__Gate__State)((b0 >> 3) & 3);

@@ -14,6 +14,7 @@
 
 #include "proto/ipc.pb-c.h"
 #include "proto/messaging.pb-c.h"
+#include "util/unconst.h"
 
 int	 main(int, char **);
 
@@ -92,7 +93,7 @@ ipc_seeds(void)
 	put_env("hello", &e);
 
 	c.path = "/etc/harepd/conf.yml";
-	c.yaml.data = (uint8_t *)yaml;
+	c.yaml.data = unconst_ptr(yaml);
 	c.yaml.len = sizeof(yaml) - 1;
 	ENV(config, CONFIG, &c);
 	put_env("config", &e);
@@ -216,7 +217,7 @@ iknow(Models__IKnow *k, Models__Observation *o, Models__Gate *g,
 	models__iknow__init(k);
 	models__observation__init(o);
 	models__gate__init(g);
-	k->ip = (char *)ip;
+	k->ip = unconst_str(ip);
 	k->nodeid = id;
 	k->master = primaries;
 	k->n_master = 1;
@@ -308,9 +309,9 @@ rpc_seed(const char *name, uint8_t b0, uint8_t b1, const char *ip, int id,
 	struct seed s = { .len = 0 };
 	uint8_t head[2] = { b0, b1 };
 
-	q.ip = (char *)ip;
+	q.ip = unconst_str(ip);
 	q.nodeid = id;
-	q.nodename = (char *)nodename;
+	q.nodename = unconst_str(nodename);
 	q.wantsgate = wants;
 	add(&s, head, 2);
 	s.len += models__what_you_know__pack(&q, s.buf + s.len);
