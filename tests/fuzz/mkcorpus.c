@@ -1,6 +1,6 @@
 /*
  * Writes the protobuf seeds of the fuzz corpora (tests/fuzz/README):
- *   mkcorpus DIR   -> DIR/ipc/, DIR/iknow/, DIR/rpc/
+ *   mkcorpus DIR   -> DIR/ipc/, DIR/iknow/, DIR/rpc/, DIR/status/
  * Real messages, packed by protobuf-c as harepd packs them, in the
  * framing each harness reads. `make fuzz-corpus` runs it; the output is
  * committed, so a change of a harness's input layout means running it
@@ -333,6 +333,63 @@ rpc_seeds(void)
 	rpc_seed("empty-request", 0x02, 0x00, "", 0, "", 0);
 }
 
+/* ---- status: 4 flag bytes, 8 numbers, string chunks ---- */
+
+static void
+add_str(struct seed *s, const char *str)
+{
+	size_t n = strlen(str);
+	uint8_t len[2] = { (uint8_t)n, (uint8_t)(n >> 8) };
+
+	add(s, len, 2);
+	add(s, str, n);
+}
+
+static void
+status_seed(const char *name, const uint8_t fl[4], const char *const *strs,
+    size_t n)
+{
+	int64_t num[8] = { 3, 1700000000000LL - 2000, 812, 17, 1700000000000LL -
+	    1500, 21000, 18, 1700000000000LL - 1400 };
+	struct seed s = { .len = 0 };
+
+	add(&s, fl, 4);
+	for (int i = 0; i < 8; i++)
+		for (int b = 0; b < 8; b++) {
+			uint8_t byte = (uint8_t)((uint64_t)num[i] >> (8 * b));
+
+			add(&s, &byte, 1);
+		}
+	for (size_t i = 0; i < n; i++)
+		add_str(&s, strs[i]);
+	put("status", name, s.buf, s.len);
+}
+
+static void
+status_seeds(void)
+{
+	/* config, node name, ip, witness, db error, primaries, standbys,
+	   reason, policy, target, role, peer error, answer ip, name,
+	   witness, master, slaves, hba error, last exit */
+	static const char *const steady[] = { "/etc/harepd/conf.yml", "pg1",
+	    "10.0.0.1", "10.0.0.4", "", "10.0.0.1", "10.0.0.2,10.0.0.3",
+	    "3 of 4 members agree", "majority", "10.0.0.2:10000",
+	    "neighbour", "", "10.0.0.2", "pg2", "10.0.0.4", "10.0.0.1",
+	    "10.0.0.2,10.0.0.3", "", "" };
+	static const char *const hostile[] = { "/etc/\"h\\arepd\"/c\x01.yml",
+	    "pg\n1\t\x1b[31m", "10.0.0.1", "\xff\xfe", "FATAL:  \"x\"\r\n",
+	    "10.0.0.1,\xc0\xaf", "\xed\xa0\x80,\xf4\x90\x80\x80",
+	    "\u2028 \xe2\x80\xa8 \\u0000", "m\x7f", "[::1]:1", "w\x00x",
+	    "UNAVAILABLE: \x02", "\"", "\\", "\x1f", ",,", ",", "ERR\x0b",
+	    "fatal: \xe2\x82" };
+	static const uint8_t all[4] = { 0x3f, 0x3f, 0x3f, 0x02 };
+	static const uint8_t none[4] = { 0, 0, 0, 0x0c };
+
+	status_seed("steady", all, steady, 19);
+	status_seed("hostile", all, hostile, 19);
+	status_seed("nothing-yet", none, steady, 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -344,5 +401,6 @@ main(int argc, char **argv)
 	ipc_seeds();
 	iknow_seeds();
 	rpc_seeds();
+	status_seeds();
 	return 0;
 }
