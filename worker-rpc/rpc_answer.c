@@ -147,8 +147,12 @@ rpc_request_decode(const uint8_t *buf, size_t len, Models__WhatYouKnow **out,
 		    "models.WhatYouKnow", len);
 		return GRPC_STATUS_INVALID_ARGUMENT;
 	}
-	/* proto3 strings are UTF-8; grpc-go refuses them otherwise, so do we */
-	if (ipc_check_utf8(&q->base, bad, sizeof(bad)) != 0) {
+	/*
+	 * proto3 strings are UTF-8; grpc-go refuses them otherwise, so do we;
+	 * and no field number protobuf-c cannot read back (ipc.h)
+	 */
+	if (ipc_check_utf8(&q->base, bad, sizeof(bad)) != 0 ||
+	    ipc_check_unknown(&q->base, bad, sizeof(bad)) != 0) {
 		snprintf(why, whylen, "%s", bad);
 		models__what_you_know__free_unpacked(q, NULL);
 		return GRPC_STATUS_INVALID_ARGUMENT;
