@@ -18,6 +18,9 @@
  *            peers_decode_answer(), as a reply does; one that does not
  *            decode is a peer that did not answer, as in answer_from_call().
  *
+ * An accepted answer, packed into a Verdict as the probe sends it, must
+ * be accepted by the supervisor's ipc_decode().
+ *
  * Then decide() twice (the second tick serves what the first declared),
  * witness_follow() and witness_adopt() as the witness does, and the
  * properties the majority policy promises are checked on each verdict.
@@ -25,6 +28,7 @@
 #include <string.h>
 
 #include "conf/conf.h"
+#include "ipc/ipc.h"
 #include "util/xmalloc.h"
 #include "worker-probe/probe.h"
 #include "tests/fuzz/fuzz.h"
@@ -122,6 +126,43 @@ make_view(const Models__IKnow *k, int flags, int tl)
 	return v;
 }
 
+/*
+ * An accepted answer goes into the probe's Verdict: packed there, it
+ * must be an envelope the supervisor accepts (ipc_decode).
+ */
+static void
+check_relay(Models__IKnow *k)
+{
+	Harepd__Envelope env;
+	Harepd__Verdict v;
+	Harepd__PeerAnswer a, *ev[1] = { &a };
+	ipc_envelope *back;
+	uint8_t *buf;
+	size_t len;
+	char err[256];
+	enum ipc_rc rc;
+
+	harepd__peer_answer__init(&a);
+	a.answered = true;
+	a.answer = k;
+	harepd__verdict__init(&v);
+	v.evidence = ev;
+	v.n_evidence = 1;
+	harepd__envelope__init(&env);
+	env.body_case = HAREPD__ENVELOPE__BODY_VERDICT;
+	env.verdict = &v;
+	len = protobuf_c_message_get_packed_size(&env.base);
+	if (len > IPC_MAX_MSG)
+		return;		/* send_verdict drops the answers then */
+	buf = xmalloc(len + 1);
+	protobuf_c_message_pack(&env.base, buf);
+	rc = ipc_decode(buf, len, &back, err, sizeof(err));
+	FUZZ_CHECK(rc == IPC_OK, "a verdict carrying an accepted answer is "
+	    "refused by the supervisor: %s", err);
+	ipc_free(back);
+	free(buf);
+}
+
 static Models__IKnow *
 decode(const uint8_t *buf, size_t len, char *why, size_t whylen)
 {
@@ -130,6 +171,8 @@ decode(const uint8_t *buf, size_t len, char *why, size_t whylen)
 	why[0] = '\0';
 	k = peers_decode_answer(buf, len, why, whylen);
 	FUZZ_CHECK(k != NULL || why[0] != '\0', "refused without a reason");
+	if (k != NULL)
+		check_relay(k);
 	return k;
 }
 
