@@ -16,6 +16,10 @@ diag_append(char ***list, size_t *n, char *msg)
 	(*list)[(*n)++] = msg;
 }
 
+/* the attribute lets clang's -Wformat-nonliteral check the callers */
+static char *diag_format(const char *, int, int, const char *, const char *,
+    va_list) __attribute__((format(printf, 5, 0)));
+
 static char *
 diag_format(const char *file, int line, int col, const char *path,
     const char *fmt, va_list ap)
@@ -60,6 +64,9 @@ diag_warning(struct conf_diag *d, const char *file, int line, int col,
 	    diag_format(file, line, col, path, fmt, ap));
 	va_end(ap);
 }
+
+static void src_vadd(struct conf_diag *, const struct conf_src *, bool,
+    const char *, const char *, va_list) __attribute__((format(printf, 5, 0)));
 
 static void
 src_vadd(struct conf_diag *d, const struct conf_src *src, bool error,

@@ -324,7 +324,8 @@ ipc_decode(const uint8_t *buf, size_t len, ipc_envelope **out, char *err,
 		    buf, len);
 		return IPC_MALFORMED;
 	}
-	if (ipc_check_utf8(&env->base, why, sizeof(why)) != 0) {
+	if (ipc_check_utf8(&env->base, why, sizeof(why)) != 0 ||
+	    ipc_check_unknown(&env->base, why, sizeof(why)) != 0) {
 		set_err(err, errlen, why, buf, len);
 		ipc_free(env);
 		return IPC_MALFORMED;
@@ -447,6 +448,59 @@ check_field_utf8(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
 		return 0;
 	}
 	return check_value_utf8(f, base + f->offset, name, why, whylen);
+}
+
+/* Field numbers protobuf allows: 1 to 2^29 - 1. */
+#define PB_FIELD_MAX	536870911u
+
+static int check_field_unknown(const ProtobufCMessage *,
+    const ProtobufCFieldDescriptor *, char *, size_t);
+
+int
+ipc_check_unknown(const ProtobufCMessage *m, char *why, size_t whylen)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+
+	for (unsigned i = 0; i < m->n_unknown_fields; i++) {
+		uint32_t tag = m->unknown_fields[i].tag;
+
+		if (tag == 0 || tag > PB_FIELD_MAX) {
+			if (why != NULL && whylen > 0)
+				snprintf(why, whylen, "%s has a field numbered "
+				    "%u", d->name, (unsigned)tag);
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < d->n_fields; i++)
+		if (check_field_unknown(m, &d->fields[i], why, whylen) != 0)
+			return -1;
+	return 0;
+}
+
+/* The sub-messages of one field, as check_field_utf8 walks them. */
+static int
+check_field_unknown(const ProtobufCMessage *m,
+    const ProtobufCFieldDescriptor *f, char *why, size_t whylen)
+{
+	const char *base = (const char *)m;
+	const ProtobufCMessage *sub;
+
+	if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+		return 0;
+	if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+	    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+		return 0;
+	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+		size_t n = *(const size_t *)(base + f->quantifier_offset);
+		void *const *arr = *(void *const *const *)(base + f->offset);
+
+		for (size_t i = 0; i < n; i++)
+			if (ipc_check_unknown(arr[i], why, whylen) != 0)
+				return -1;
+		return 0;
+	}
+	sub = *(ProtobufCMessage *const *)(base + f->offset);
+	return sub != NULL ? ipc_check_unknown(sub, why, whylen) : 0;
 }
 
 /*

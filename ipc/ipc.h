@@ -74,6 +74,19 @@ void	 ipc_free(ipc_envelope *);
  * ipc_decode and ipc_send apply it to every envelope. why may be NULL.
  */
 int	 ipc_check_utf8(const ProtobufCMessage *m, char *why, size_t whylen);
+/*
+ * 0 when every unknown field in m (recursively) has a field number
+ * protobuf allows (1 to 2^29 - 1), else -1 and why (may be NULL).
+ * protobuf-c's reader takes a field number 0 from an overlong key
+ * ("80 00") and one past 2^29 - 1 from a 5-byte key, and keeps them as
+ * unknown fields; packed again they are keys protobuf-c refuses. An
+ * accepted message must survive being passed on: a peer's IKnow with
+ * such a field, carried in the probe's Verdict, made the supervisor
+ * refuse the verdict and kill the probe at every tick (found by
+ * tests/fuzz/fuzz_ipc). ipc_decode, peers_decode_answer and
+ * rpc_request_decode apply it.
+ */
+int	 ipc_check_unknown(const ProtobufCMessage *m, char *why, size_t whylen);
 bool	 ipc_utf8_valid(const char *);
 /* Length of the UTF-8 sequence starting at s, 0 if it is not valid. */
 size_t	 ipc_utf8_seq_len(const char *s);

@@ -179,6 +179,10 @@ LOG_FN(log_debug, LOG_LVL_DEBUG)
 LOG_FN(log_info, LOG_LVL_INFO)
 LOG_FN(log_warnx, LOG_LVL_WARNING)
 
+/* the attribute lets clang's -Wformat-nonliteral check the callers */
+static void vlog_errno(enum log_level, const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 vlog_errno(enum log_level lvl, const char *fmt, va_list ap)
 {

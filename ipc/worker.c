@@ -71,13 +71,14 @@ send_log_locked(Harepd__Log__Level lvl, const char *msg,
     const struct log_field *f, size_t n)
 {
 	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
-	Harepd__Log lg = HAREPD__LOG__INIT;
+	Harepd__Log lg;
 	Harepd__LogField fields[WORKER_LOG_FIELDS];
 	Harepd__LogField *fp[WORKER_LOG_FIELDS];
 	char *copies[2 * WORKER_LOG_FIELDS + 1];
 	size_t nc = 0;
 	int r, saved;
 
+	harepd__log__init(&lg);
 	if (n > WORKER_LOG_FIELDS)
 		n = WORKER_LOG_FIELDS;
 	lg.level = lvl;
@@ -277,8 +278,9 @@ int
 worker_send_hello(const char *role)
 {
 	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
-	Harepd__Hello hello = HAREPD__HELLO__INIT;
+	Harepd__Hello hello;
 
+	harepd__hello__init(&hello);
 	hello.role = unconst_str(role);
 	hello.pid = (int32_t)getpid();
 	env.body_case = HAREPD__ENVELOPE__BODY_HELLO;

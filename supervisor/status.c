@@ -38,6 +38,21 @@ status_node_role(const Harepd__LocalView *v)
 	return "unknown";
 }
 
+/*
+ * now - then, saturated: the times in a view, verdict or HbaApplied are
+ * whatever a worker sent (any int64), and a plain subtraction could
+ * overflow, which is undefined behaviour (found by tests/fuzz/fuzz_status).
+ */
+static int64_t
+age_ms(int64_t now, int64_t then)
+{
+	int64_t d;
+
+	if (__builtin_sub_overflow(now, then, &d))
+		return then < 0 ? INT64_MAX : INT64_MIN;
+	return d;
+}
+
 static const char *
 allow(bool b)
 {
@@ -80,7 +95,7 @@ text_daemon(FILE *fp, const struct status *st)
 {
 	char up[32];
 
-	fmt_duration(up, sizeof(up), st->now_ms - st->started_ms);
+	fmt_duration(up, sizeof(up), age_ms(st->now_ms, st->started_ms));
 	fprintf(fp, "harepd    pid %d, mode %s, up %s, client %s%s\n",
 	    (int)st->pid, st->mode, up, st->paused ? "PAUSED (stop-client)" :
 	    "running", st->ready ? "" : ", not all workers ready");
@@ -97,7 +112,7 @@ text_view(FILE *fp, const struct status *st)
 		fprintf(fp, "node      role unknown (no view from probe yet)\n");
 		return;
 	}
-	fmt_duration(age, sizeof(age), st->now_ms - v->collected_at_ms);
+	fmt_duration(age, sizeof(age), age_ms(st->now_ms, v->collected_at_ms));
 	fprintf(fp, "node      %s (id %d, %s): role %s, %s, timeline %u, "
 	    "view %s old\n", v->node_name, v->node_id, v->ip,
 	    status_node_role(v), v->in_recovery ? "in recovery" :
@@ -143,7 +158,7 @@ text_verdict(FILE *fp, const struct status *st)
 		fprintf(fp, "verdict   none yet\n");
 		return;
 	}
-	fmt_duration(age, sizeof(age), st->now_ms - v->decided_at_ms);
+	fmt_duration(age, sizeof(age), age_ms(st->now_ms, v->decided_at_ms));
 	fprintf(fp, "verdict   #%" PRIu64 " rw %s, ro %s (policy %s), %s ago, "
 	    "tick %.1f ms, lease %u ms\n", v->seq, allow(v->rw_allow),
 	    allow(v->ro_allow), v->policy, age, v->tick_us / 1000.0,
@@ -167,7 +182,7 @@ text_hba(FILE *fp, const struct status *st)
 		fprintf(fp, "pg_hba    nothing applied yet\n");
 		return;
 	}
-	fmt_duration(age, sizeof(age), st->now_ms - h->applied_at_ms);
+	fmt_duration(age, sizeof(age), age_ms(st->now_ms, h->applied_at_ms));
 	fprintf(fp, "pg_hba    rw %s, ro %s, %s, %s, %s, %s ago\n",
 	    allow(h->rw_allow), allow(h->ro_allow),
 	    h->fenced ? "FENCED (lease ran out)" : "verdict applied",
@@ -176,7 +191,8 @@ text_hba(FILE *fp, const struct status *st)
 	if (h->seq != 0)
 		fprintf(fp, "          verdict #%" PRIu64 "\n", h->seq);
 	if (st->hba_changed_ms > 0) {
-		fmt_duration(age, sizeof(age), st->now_ms - st->hba_changed_ms);
+		fmt_duration(age, sizeof(age), age_ms(st->now_ms,
+		    st->hba_changed_ms));
 		fprintf(fp, "          last changed by harepd %s ago\n", age);
 	}
 	if (h->error[0] != '\0')
@@ -267,7 +283,7 @@ json_daemon(FILE *fp, const struct status *st)
 	json_str(fp, "mode", st->mode, true);
 	json_str(fp, "config", st->config, true);
 	json_int(fp, "started_at_ms", st->started_ms, true);
-	json_int(fp, "uptime_ms", st->now_ms - st->started_ms, true);
+	json_int(fp, "uptime_ms", age_ms(st->now_ms, st->started_ms), true);
 	json_bool(fp, "client_paused", st->paused, true);
 	json_bool(fp, "ready", st->ready, false);
 	fputs("},", fp);
@@ -293,7 +309,7 @@ json_view(FILE *fp, const struct status *st)
 	json_bool(fp, "in_recovery", v->in_recovery, true);
 	json_int(fp, "timeline", v->timeline, true);
 	json_int(fp, "collected_at_ms", v->collected_at_ms, true);
-	json_int(fp, "age_ms", st->now_ms - v->collected_at_ms, true);
+	json_int(fp, "age_ms", age_ms(st->now_ms, v->collected_at_ms), true);
 	json_str(fp, "db_error", v->db_error, false);
 	fputs("},", fp);
 }
@@ -355,7 +371,7 @@ json_verdict(FILE *fp, const struct status *st)
 	json_str(fp, "policy", v->policy, true);
 	json_int(fp, "lease_ms", v->lease_ms, true);
 	json_int(fp, "decided_at_ms", v->decided_at_ms, true);
-	json_int(fp, "age_ms", st->now_ms - v->decided_at_ms, true);
+	json_int(fp, "age_ms", age_ms(st->now_ms, v->decided_at_ms), true);
 	json_int(fp, "tick_us", v->tick_us, true);
 	json_key(fp, "peers");
 	fputc('[', fp);
@@ -386,7 +402,7 @@ json_hba(FILE *fp, const struct status *st)
 	json_bool(fp, "reloaded", h->reloaded, true);
 	json_str(fp, "error", h->error, true);
 	json_int(fp, "applied_at_ms", h->applied_at_ms, true);
-	json_int(fp, "age_ms", st->now_ms - h->applied_at_ms, true);
+	json_int(fp, "age_ms", age_ms(st->now_ms, h->applied_at_ms), true);
 	json_key(fp, "last_changed_at_ms");
 	if (st->hba_changed_ms > 0)
 		fprintf(fp, "%" PRId64, st->hba_changed_ms);

@@ -141,10 +141,13 @@ as_envelope(Harepd__Verdict *v)
 ipc_envelope *
 verdict_record_load(const char *path, bool *found, char *why, size_t whylen)
 {
-	Harepd__Verdict v = HAREPD__VERDICT__INIT;
+	Harepd__Verdict v;
 	FILE *f;
 	int rc;
 
+	/* the function, not the macro: clang's -Wcast-qual flags the
+	 * macro's cast of the empty string */
+	harepd__verdict__init(&v);
 	*found = false;
 	v.reason = "no usable record of the last verdict: treated as expired";
 	v.policy = "";

@@ -90,7 +90,17 @@ detect_eol(const char *s, size_t len)
 {
 	const char *nl = memchr(s, '\n', len);
 
-	return nl != NULL && nl > s && nl[-1] == '\r' ? "\r\n" : "\n";
+	/*
+	 * No newline at all, and the one line ends with "\r": a CRLF line
+	 * whose LF is missing. adopt() completes that line, which becomes
+	 * the first line of the file written, so the block must be CRLF
+	 * too: with "\n" the output read back as CRLF, was no fixed point
+	 * and hba_current_verdict() did not recognise it (found by
+	 * tests/fuzz/fuzz_hba).
+	 */
+	if (nl == NULL)
+		return len > 0 && s[len - 1] == '\r' ? "\r\n" : "\n";
+	return nl > s && nl[-1] == '\r' ? "\r\n" : "\n";
 }
 
 static int
@@ -519,14 +529,20 @@ static int
 adopt(struct rewrite *r)
 {
 	size_t at = insert_point(r), last;
-	const char *eol = r->l->eol;
+	const char *eol = r->l->eol, *end;
+	char tail;
 
 	if (copy_range(r, 0, at) == -1)
 		return -1;
 	if (at == r->l->n && r->out->len > 0) {
-		/* appended at the end: finish a last line that has no newline */
-		if (r->out->data[r->out->len - 1] != '\n' &&
-		    hba_buf_add(r->out, eol, strlen(eol)) == -1)
+		/*
+		 * appended at the end: finish a last line that has no
+		 * newline; one that ends with "\r" in a CRLF file lacks only
+		 * the LF (not "\r\r\n")
+		 */
+		tail = r->out->data[r->out->len - 1];
+		end = tail == '\r' && strcmp(eol, "\r\n") == 0 ? "\n" : eol;
+		if (tail != '\n' && hba_buf_add(r->out, end, strlen(end)) == -1)
 			return -1;
 		for (last = at; last > 0 && r->drop[last - 1]; last--)
 			;

@@ -77,9 +77,10 @@ send_applied(uint64_t seq, bool fenced, int64_t decided_boot_ms,
     uint64_t last_verdict_seq, const struct hba_outcome *o)
 {
 	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
-	Harepd__HbaApplied ha = HAREPD__HBA_APPLIED__INIT;
+	Harepd__HbaApplied ha;
 	char error[sizeof(o->error)];
 
+	harepd__hba_applied__init(&ha);
 	snprintf(error, sizeof(error), "%s", o->error);
 	ipc_utf8_scrub(error);	/* PostgreSQL's text, quoted: keep it legal */
 	ha.seq = seq;

@@ -313,6 +313,12 @@ peers_decode_answer(const uint8_t *buf, size_t len, char *why, size_t whylen)
 		models__iknow__free_unpacked(k, NULL);
 		return NULL;
 	}
+	/* nor a field protobuf-c could not read back (ipc.h) */
+	if (ipc_check_unknown(&k->base, field, sizeof(field)) == -1) {
+		snprintf(why, whylen, "unreadable answer: %s", field);
+		models__iknow__free_unpacked(k, NULL);
+		return NULL;
+	}
 	return k;
 }
 

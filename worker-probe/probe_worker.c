@@ -307,8 +307,9 @@ tick_abort(void *arg)
 static Harepd__PeerAnswer **
 ask_peers(struct probe *p, const Harepd__LocalView *view)
 {
-	Models__WhatYouKnow q = MODELS__WHAT_YOU_KNOW__INIT;
+	Models__WhatYouKnow q;
 
+	models__what_you_know__init(&q);
 	if (p->peers == NULL)
 		open_peers(p);
 	/* who is asking: the peer's rpc worker logs it */
@@ -323,13 +324,14 @@ ask_peers(struct probe *p, const Harepd__LocalView *view)
 static void
 verdict_tick(struct probe *p, const Harepd__LocalView *view, int64_t t0)
 {
-	Harepd__Verdict v = HAREPD__VERDICT__INIT;
+	Harepd__Verdict v;
 	Harepd__PeerAnswer **answers = NULL;
 	Models__IKnow **kept;
 	struct probe_verdict pv;
 	size_t i, n = 0;
 	int64_t now;
 
+	harepd__verdict__init(&v);
 	/*
 	 * The lease counts from before the asks: an allow decided from an
 	 * answer must end one lease after that answer at the latest, however

@@ -147,6 +147,23 @@ grpc_status_code rpc_view_status(const struct rpc_snapshot *snap,
 grpc_status_code rpc_request_decode(const uint8_t *buf, size_t len,
 	    Models__WhatYouKnow **out, char *why, size_t whylen);
 
+/*
+ * What a decoded request is answered with (rpc_server.c's view_reply):
+ * the view's packed IKnow while snap may be answered; else, for an asker
+ * that reads the gate (q->wantsgate), this node's identity, still with
+ * GRPC_STATUS_OK; else rpc_snapshot_status's code and why. The reply
+ * is those bytes followed by rpc_gate_pack's. Pure: the caller holds
+ * the lock that guards snap.
+ */
+enum rpc_reply {
+	RPC_REPLY_NONE = 0,	/* no message: the status says why */
+	RPC_REPLY_VIEW,		/* snap->packed, then the gate */
+	RPC_REPLY_IDENT,	/* ip, nodeId, nodeName only, then the gate */
+};
+grpc_status_code rpc_reply_choose(const Models__WhatYouKnow *q,
+	    const struct rpc_snapshot *snap, int64_t now_boot_ms,
+	    int64_t max_age_ms, enum rpc_reply *reply, char *why, size_t whylen);
+
 const char *rpc_status_name(grpc_status_code);
 
 /*

@@ -165,14 +165,36 @@ rpc_request_decode(const uint8_t *buf, size_t len, Models__WhatYouKnow **out,
 		    "models.WhatYouKnow", len);
 		return GRPC_STATUS_INVALID_ARGUMENT;
 	}
-	/* proto3 strings are UTF-8; grpc-go refuses them otherwise, so do we */
-	if (ipc_check_utf8(&q->base, bad, sizeof(bad)) != 0) {
+	/*
+	 * proto3 strings are UTF-8; grpc-go refuses them otherwise, so do we;
+	 * and no field number protobuf-c cannot read back (ipc.h)
+	 */
+	if (ipc_check_utf8(&q->base, bad, sizeof(bad)) != 0 ||
+	    ipc_check_unknown(&q->base, bad, sizeof(bad)) != 0) {
 		snprintf(why, whylen, "%s", bad);
 		models__what_you_know__free_unpacked(q, NULL);
 		return GRPC_STATUS_INVALID_ARGUMENT;
 	}
 	*out = q;
 	return GRPC_STATUS_OK;
+}
+
+grpc_status_code
+rpc_reply_choose(const Models__WhatYouKnow *q, const struct rpc_snapshot *snap,
+    int64_t now_boot_ms, int64_t max_age_ms, enum rpc_reply *reply, char *why,
+    size_t whylen)
+{
+	grpc_status_code code;
+
+	code = rpc_snapshot_status(snap, now_boot_ms, max_age_ms, why, whylen);
+	if (code == GRPC_STATUS_OK)
+		*reply = RPC_REPLY_VIEW;
+	else if (q->wantsgate) {
+		*reply = RPC_REPLY_IDENT;
+		code = GRPC_STATUS_OK;
+	} else
+		*reply = RPC_REPLY_NONE;
+	return code;
 }
 
 const char *

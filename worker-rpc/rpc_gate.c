@@ -190,10 +190,11 @@ rpc_gate_fill(const struct rpc_gate *g, int64_t now, Models__Gate *out,
 size_t
 rpc_gate_pack(const struct rpc_gate *g, int64_t now, uint8_t *buf)
 {
-	Models__IKnow k = MODELS__IKNOW__INIT;
+	Models__IKnow k;
 	Models__Gate gate;
 	struct rpc_gate_answers answers;
 
+	models__iknow__init(&k);
 	rpc_gate_fill(g, now, &gate, &answers);
 	k.gate = &gate;
 	/* only field 8 is set: 3 + 7 fields of <= 11 bytes, and up to 17

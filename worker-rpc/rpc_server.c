@@ -213,18 +213,19 @@ view_reply(struct rpc_server *srv, const Models__WhatYouKnow *q,
 {
 	grpc_status_code code;
 	grpc_slice ident;
+	enum rpc_reply what;
 
 	pthread_mutex_lock(&srv->view_lock);
-	code = rpc_view_status(srv->snap, srv->max_age_ms, why, whylen);
-	if (code == GRPC_STATUS_OK) {
+	code = rpc_reply_choose(q, srv->snap, clock_boot_ms(), srv->max_age_ms,
+	    &what, why, whylen);
+	if (what == RPC_REPLY_VIEW) {
 		rpc_gate_answered(&srv->gate, q->nodeid, clock_boot_ms());
 		*reply = reply_with_gate(srv, srv->snap_slice);
-	} else if (q->wantsgate) {
+	} else if (what == RPC_REPLY_IDENT) {
 		ident = grpc_slice_from_copied_buffer((const char *)srv->ident,
 		    srv->ident_len);
 		*reply = reply_with_gate(srv, ident);
 		grpc_slice_unref(ident);
-		code = GRPC_STATUS_OK;
 	}
 	pthread_mutex_unlock(&srv->view_lock);
 	return code;
@@ -666,8 +667,9 @@ rpc_server_port(const struct rpc_server *srv)
 static void
 pack_ident(struct rpc_server *srv)
 {
-	Models__IKnow k = MODELS__IKNOW__INIT;
+	Models__IKnow k;
 
+	models__iknow__init(&k);
 	k.ip = srv->ident_ip;
 	k.nodename = srv->ident_name;
 	k.nodeid = srv->ident_id;

@@ -211,6 +211,15 @@ test_unknown_fields_and_wire_types(void **state)
 		/* an unknown field inside a body is proto3-legal: kept, ignored */
 		{ "\x0a\x04\xf8\x06\x01\x00", 6, IPC_MALFORMED, "cannot unpack" },
 		{ "\x0a\x03\xf8\x06\x01", 5, IPC_OK, NULL },
+		/*
+		 * but not one numbered 0 (an overlong key) or past 2^29 - 1:
+		 * protobuf-c reads them, and refuses the key it packs for
+		 * them when the envelope is passed on (fuzz_ipc)
+		 */
+		{ "\x0a\x05\x60\x00\x80\x00\x33", 7, IPC_MALFORMED,
+		    "Hello has a field numbered 0" },
+		{ "\x0a\x06\x80\x80\x80\x80\x10\x01", 8, IPC_MALFORMED,
+		    "field numbered 536870912" },
 		/* an empty control: a body with all defaults is a body */
 		{ "\x3a\x00", 2, IPC_OK, NULL },
 	};

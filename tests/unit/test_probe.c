@@ -129,6 +129,7 @@ test_decode_garbage(void **state)
 	static const uint8_t truncated_varint[] = { 0x10, 0xff, 0xff };
 	static const uint8_t bad_length[] = { 0x0a, 0x7f, 'a' };
 	static const uint8_t group[] = { 0x0b };	/* wire type 3 */
+	static const uint8_t field0[] = { 0x0a, 0x01, 'a', 0x80, 0x00, 0x33 };
 	static const uint8_t not_utf8[] = { 0x0a, 0x02, 0xc3, 0x28 };
 	static uint8_t big[PROBE_MAX_ANSWER + 1];
 	char why[256];
@@ -145,6 +146,10 @@ test_decode_garbage(void **state)
 	assert_non_null(strstr(why, "unreadable answer"));
 	assert_null(peers_decode_answer(big, sizeof(big), why, sizeof(why)));
 	assert_non_null(strstr(why, "at most"));
+	/* a field numbered 0 would make the verdict carrying it malformed */
+	assert_null(peers_decode_answer(field0, sizeof(field0), why,
+	    sizeof(why)));
+	assert_non_null(strstr(why, "field numbered 0"));
 }
 
 static const char *

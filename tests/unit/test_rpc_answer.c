@@ -216,6 +216,11 @@ static const struct bad_request {
 	    "UTF-8" },
 	{ "nodeName not UTF-8", "\x1a\x01\x80", 3,
 	    GRPC_STATUS_INVALID_ARGUMENT, "UTF-8" },
+	/* keys protobuf-c reads but would not read back (ipc.h) */
+	{ "field 0 from an overlong key", "\x80\x00\x33", 3,
+	    GRPC_STATUS_INVALID_ARGUMENT, "field numbered 0" },
+	{ "field 2^29 from a 5-byte key", "\x80\x80\x80\x80\x10\x01", 6,
+	    GRPC_STATUS_INVALID_ARGUMENT, "field numbered 536870912" },
 };
 
 static void

@@ -239,6 +239,28 @@ test_json(void **state)
 	free(j);
 }
 
+/* A worker's stamp near either end of int64: ages saturate (fuzz_status). */
+static void
+test_extreme_times(void **state)
+{
+	struct sample s;
+	char *j;
+
+	make_sample(&s);
+	s.verdict.decided_at_ms = INT64_MIN;
+	s.view.collected_at_ms = INT64_MAX;
+	s.hba.applied_at_ms = INT64_MIN + 1;
+	j = render(&s.st, false);
+	assert_non_null(strstr(j, "view - old"));
+	free(j);
+	j = render(&s.st, true);
+	check_json(j,
+	    "assert d[\"verdict\"][\"age_ms\"] == 2**63 - 1\n"
+	    "assert d[\"view\"][\"age_ms\"] < 0\n"
+	    "assert d[\"pg_hba\"][\"age_ms\"] == 2**63 - 1\n");
+	free(j);
+}
+
 int
 main(void)
 {
@@ -246,6 +268,7 @@ main(void)
 		cmocka_unit_test(test_node_role),
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_extreme_times),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
