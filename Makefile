@@ -72,6 +72,19 @@ pkgcheck:
 
 $(PB_C) $(PB_H): | pkgcheck
 
+# VERSION is the one place the release number is written; the git hash is
+# added at build time. version_def.h is rewritten only when either changes,
+# so a new commit recompiles util/version.c and relinks, nothing more.
+HAREPD_VERSION := $(shell cat VERSION)
+HAREPD_GIT_HASH := $(or $(shell git rev-parse --short=12 HEAD 2>/dev/null),unknown)
+.PHONY: FORCE
+$(BUILD)/version_def.h: FORCE
+	@mkdir -p $(BUILD)
+	@printf '#define HAREPD_VERSION "%s"\n#define HAREPD_GIT_HASH "%s"\n' \
+	    '$(HAREPD_VERSION)' '$(HAREPD_GIT_HASH)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
+$(BUILD)/util/version.o: $(BUILD)/version_def.h
+
 $(BUILD)/%.o: %.c $(PB_H) | pkgcheck
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")

@@ -14,6 +14,7 @@
 #include "harepd.h"
 #include "ipc/log.h"
 #include "supervisor/supervisor.h"
+#include "util/version.h"
 #include "worker-hba/hba.h"
 #include "worker-probe/probe.h"
 #include "worker-rpc/rpc.h"
@@ -67,6 +68,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: harepd [-f file] [-v] [--server-only | --client-only]\n"
+	    "       harepd --version\n"
 	    "       harepd [-f file] -t | -n\n"
 	    "       harepd [-f file] --print-hba rw=allow|deny[,ro=allow|deny]\n");
 	exit(64);
@@ -126,7 +128,8 @@ run_role(const char *name)
 	return r->entry();
 }
 
-enum { OPT_SERVER_ONLY = 256, OPT_CLIENT_ONLY, OPT_PRINT_HBA, OPT_ROLE };
+enum { OPT_SERVER_ONLY = 256, OPT_CLIENT_ONLY, OPT_PRINT_HBA, OPT_ROLE,
+    OPT_VERSION };
 
 int
 main(int argc, char *argv[])
@@ -136,6 +139,7 @@ main(int argc, char *argv[])
 		{ "client-only", no_argument, NULL, OPT_CLIENT_ONLY },
 		{ "print-hba", required_argument, NULL, OPT_PRINT_HBA },
 		{ "role", required_argument, NULL, OPT_ROLE },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -154,6 +158,10 @@ main(int argc, char *argv[])
 		case OPT_CLIENT_ONLY: mode = MODE_CLIENT_ONLY; break;
 		case OPT_PRINT_HBA: print_hba = optarg; break;
 		case OPT_ROLE: role = optarg; break;
+		case OPT_VERSION:
+			printf("harepd %s (git %s)\n", harepd_version(),
+			    harepd_git_hash());
+			return 0;
 		default: usage();
 		}
 	}

@@ -15,6 +15,7 @@
 #include <sys/un.h>
 
 #include "conf/conf.h"
+#include "util/version.h"
 #include "util/xmalloc.h"
 
 /* Exit statuses, documented in docs/CONTROL.md and usage(). */
@@ -43,6 +44,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: harepdctl [-f file | -s socket] command\n"
+	    "       harepdctl --version\n"
 	    "commands:\n"
 	    "  status [--json]  what harepd sees, decided and did\n"
 	    "  stop-client      stop deciding and editing pg_hba.conf "
@@ -220,6 +222,11 @@ main(int argc, char *argv[])
 	int ch, fd, rc;
 
 	/* '+': stop at the command, so "status --json" is its argument */
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("harepdctl %s (git %s)\n", harepd_version(),
+		    harepd_git_hash());
+		return 0;
+	}
 	while ((ch = getopt(argc, argv, "+f:s:h")) != -1) {
 		switch (ch) {
 		case 'f': conf_path = optarg; conf_given = true; break;

@@ -12,6 +12,7 @@
 
 #include "supervisor/sup.h"
 #include "util/clock.h"
+#include "util/version.h"
 
 #define STATUS_SCHEMA_VERSION 1
 
@@ -100,6 +101,8 @@ text_daemon(FILE *fp, const struct status *st)
 	    (int)st->pid, st->mode, up, st->paused ? "PAUSED (stop-client)" :
 	    "running", st->ready ? "" : ", not all workers ready");
 	fprintf(fp, "config    %s\n", st->config);
+	fprintf(fp, "version   %s (git %s)\n", harepd_version(),
+	    harepd_git_hash());
 }
 
 static void
@@ -280,6 +283,8 @@ json_daemon(FILE *fp, const struct status *st)
 	json_key(fp, "daemon");
 	fputc('{', fp);
 	json_int(fp, "pid", st->pid, true);
+	json_str(fp, "version", harepd_version(), true);
+	json_str(fp, "git_hash", harepd_git_hash(), true);
 	json_str(fp, "mode", st->mode, true);
 	json_str(fp, "config", st->config, true);
 	json_int(fp, "started_at_ms", st->started_ms, true);

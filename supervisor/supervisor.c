@@ -25,6 +25,7 @@
 #include "supervisor/sup.h"
 #include "supervisor/supervisor.h"
 #include "util/clock.h"
+#include "util/version.h"
 #include "util/xmalloc.h"
 
 #define POLL_MAX_MS		1000
@@ -627,8 +628,9 @@ supervisor_main(const struct role roles[ROLE_COUNT], const char *path,
 		sup_close(s);
 		return 1;
 	}
-	log_info("harepd started: mode %s, config %s, control socket %s",
-	    mode_name(mode), s->conf_path, s->control_path);
+	log_info("harepd %s (git %s) started: mode %s, config %s, control "
+	    "socket %s", harepd_version(), harepd_git_hash(), mode_name(mode),
+	    s->conf_path, s->control_path);
 	start_workers(s);
 	while (!s->done)
 		loop_once(s);

@@ -22,6 +22,10 @@ like "$(cat "$SUP_DIR/err")" 'unknown command "frobnicate"' "unknown command: na
 is "$rc" 64 "--json only for status: exit 64"
 "$HAREPDCTL" >/dev/null 2>&1; rc=$?
 is "$rc" 64 "no command: exit 64"
+ver=$(cat "$(dirname "$0")/../../VERSION")
+like "$("$HAREPD" --version)" "^harepd $ver \\(git ([0-9a-f]{12}|unknown)\\)\$" \
+	"harepd --version: the VERSION file and the git hash"
+like "$("$HAREPDCTL" --version)" "^harepdctl $ver \\(git " "harepdctl --version"
 "$HAREPDCTL" -f "$SUP_DIR/missing.yml" status >/dev/null 2>&1; rc=$?
 is "$rc" 78 "-f with a config that does not load: exit 78"
 
@@ -32,6 +36,10 @@ is "$(stat -c %a "$(dirname "$SUP_SOCK")")" 755 "socket directory is 0755"
 is "$rc" 0 "-f FILE finds the socket from the config"
 like "$(head -1 "$SUP_DIR/out")" "^harepd +pid $SUP_PID, mode dual" "status text names pid and mode"
 like "$(cat "$SUP_DIR/out")" 'workers +NAME +PID' "status text has the worker table"
+like "$(cat "$SUP_DIR/out")" "version +$ver \\(git " "status text names the version"
+is "$("$HAREPDCTL" -s "$SUP_SOCK" status --json | python3 -c \
+	'import json,sys; print(json.load(sys.stdin)["daemon"]["version"])')" \
+	"$ver" "status JSON: daemon.version"
 
 # the server's own answer to a request harepdctl would never send
 reply=$(python3 -c '

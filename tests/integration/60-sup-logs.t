@@ -58,7 +58,7 @@ PY
 ok 'check_json_lines "$SUP_LOG"' "log file: every line is {level, msg, time, ...}"
 cut -d' ' -f2- "$SUP_DIR/stderr.log" | grep '^{' >"$SUP_DIR/stderr.json"
 ok 'check_json_lines "$SUP_DIR/stderr.json"' "stderr: the same JSON lines"
-like "$(grep -m1 '"msg":"harepd started' "$SUP_LOG")" '"proc":"harepd"' \
+like "$(grep -m1 '"msg":"harepd [^ ]* (git [0-9a-f]*) started' "$SUP_LOG")" '"proc":"harepd"' \
 	"supervisor lines carry proc=harepd"
 for role in rpc hba; do
 	like "$(grep -m1 "\"proc\":\"$role\"" "$SUP_LOG")" '"level":' \
