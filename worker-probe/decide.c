@@ -405,20 +405,37 @@ decide_holddown_ms(const struct conf *c)
 	    PEERS_CANCEL_GRACE_MS;
 }
 
+int64_t
+decide_tick_gap_max_ms(const struct conf *c)
+{
+	return (int64_t)c->watchdog * 1000 +
+	    (int64_t)c->connection_deadline * 1000 + PEERS_CANCEL_GRACE_MS;
+}
+
 /*
  * Since when the rw condition (decide_majority allowing rw) has held at
  * every tick: the hold-down that covers silent peers starts there.
  */
 static void
-track_majority(const struct probe_verdict *v, int64_t now,
-    struct decide_state *st)
+track_majority(const struct probe_verdict *v, const struct conf *c,
+    int64_t now, struct decide_state *st)
 {
+	int64_t gap = now - st->last_tick_ms;
+
+	st->last_tick_ms = now;
 	if (!v->rw_allow) {
 		st->holding = false;
 		st->rw_allowed_last = false;
 		st->declared_gate = MODELS__GATE__STATE__DENIED;
 		return;
 	}
+	/*
+	 * "Held at every tick" says nothing of a time without ticks (a
+	 * stopped or starved probe): the members may have named another
+	 * node meanwhile, so such a gap starts the wait again.
+	 */
+	if (st->holding && gap > decide_tick_gap_max_ms(c))
+		st->holding = false;
 	if (!st->holding) {
 		st->holding = true;
 		st->majority_since_ms = now;
@@ -462,7 +479,7 @@ decide(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 			peers[i]->agrees = false;
 		say(v, false, false, "local database unreachable: %s",
 		    view->db_error);
-		track_majority(v, now_ms, st);
+		track_majority(v, c, now_ms, st);
 		return;
 	}
 	v->agreeing = 1 + mark_agreement(view, peers, n_peers, c);
@@ -479,7 +496,7 @@ decide(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 		handover_learn_ids(peers, n_peers, st);
 		decide_majority(view, peers, n_peers, c, v);
 		expire_allow(c, now_ms, st);
-		track_majority(v, now_ms, st);
+		track_majority(v, c, now_ms, st);
 		if (v->rw_allow)
 			handover_take(view, peers, n_peers, c, now_ms, st, v);
 	}

@@ -93,22 +93,38 @@ has_priority(const Harepd__LocalView *view, const Harepd__PeerAnswer *p)
 }
 
 /*
- * A strict majority of the members, each reporting that its view has
- * named the same primary and standbys as ours for at least hold_ms: no
- * other node can have had a majority within the last hold_ms, so any
- * allow it decided from one has run out (its lease is shorter).
+ * For how long a strict majority of the members, this node included,
+ * has named the same primary and standbys as ours without a change:
+ * the majority-th longest of the stable times that agreeing members
+ * report (0 when fewer than a majority report one). When it reaches the
+ * hold-down, no other node can have had a majority within it, so any
+ * allow decided from one has run out (its lease is shorter).
  */
-static bool
-stable_majority(Harepd__PeerAnswer **peers, size_t n, int members,
-    const struct decide_state *st, int64_t hold_ms)
+static int64_t
+majority_stable_ms(Harepd__PeerAnswer **peers, size_t n, int members,
+    const struct decide_state *st)
 {
-	int stable = st->view_stable_ms >= hold_ms;
+	int64_t stable[DECIDE_ANSWERED_MAX];
+	size_t k = 0, need = (size_t)(members / 2 + 1);
 
-	for (size_t i = 0; i < n; i++)
-		if (peers[i]->agrees && peers[i]->answer->gate != NULL &&
-		    (int64_t)peers[i]->answer->gate->viewstablems >= hold_ms)
-			stable++;
-	return stable >= members / 2 + 1;
+	stable[k++] = st->view_stable_ms > 0 ? st->view_stable_ms : 0;
+	for (size_t i = 0; i < n && k < DECIDE_ANSWERED_MAX; i++)
+		if (peers[i]->agrees && peers[i]->answer->gate != NULL)
+			stable[k++] = peers[i]->answer->gate->viewstablems >
+			    INT64_MAX ? INT64_MAX :
+			    (int64_t)peers[i]->answer->gate->viewstablems;
+	if (k < need)
+		return 0;
+	/* partial selection sort: the need longest first */
+	for (size_t i = 0; i < need; i++)
+		for (size_t j = i + 1; j < k; j++)
+			if (stable[j] > stable[i]) {
+				int64_t t = stable[i];
+
+				stable[i] = stable[j];
+				stable[j] = t;
+			}
+	return stable[need - 1];
 }
 
 /* The node id a peer's answers gave, remembered by target; 0: unknown. */
@@ -335,6 +351,7 @@ struct classes {
 	bool	 priority;	/* ours over every contended peer */
 	int	 uncovered;
 	int	 silent;	/* of those, how many did not answer */
+	int	 gateless;	/* members answering without a gate (Go) */
 };
 
 static void
@@ -346,6 +363,8 @@ classify(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 	memset(k, 0, sizeof(*k));
 	k->priority = true;
 	for (size_t i = 0; i < n; i++) {
+		k->gateless += decide_answered(peers[i]) &&
+		    peers[i]->answer->gate == NULL;
 		if (!gate_holder(view, peers[i], c))
 			continue;
 		if (!decide_answered(peers[i]) ||
@@ -409,6 +428,57 @@ all_silent_covered(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 	return true;
 }
 
+/*
+ * Step 2: a data peer that did not report its gate (silent, or a Go
+ * peer) may still hold an allow. It cannot when a strict majority has
+ * named our lists, unchanged, for the hold-down (each member's own
+ * record: a view that flipped and back in between restarts it), or when
+ * the silence cover holds for every silent one. The observer hold-down
+ * (the rw condition seen at every tick of ours for the hold-down) only
+ * samples the members at our ticks, so a member that named another node
+ * between two of them goes unseen (tests/model, replay stale-majority):
+ * it is kept only for a member that sends no gate and so no stable time
+ * (a Go harepd), as the Go harepd itself did. Denies rw in v and sets
+ * when to tick again when no cover holds.
+ */
+static bool
+covered(const Harepd__LocalView *view, Harepd__PeerAnswer **peers, size_t n,
+    const struct conf *c, struct probe_verdict *v, struct decide_state *st,
+    const struct classes *k, int64_t held, int64_t hold)
+{
+	int64_t stable = majority_stable_ms(peers, n, v->members, st), wait;
+	char why[160], what[96];
+
+	if (stable >= hold || (k->gateless > 0 && held >= hold))
+		return true;
+	if (all_silent_covered(view, peers, n, c, v->members, st, k, &wait,
+	    why, sizeof(why))) {
+		note(v, "silence cover: no member gave its lists to the "
+		    "silent data node%s for the hold-down",
+		    k->uncovered > 1 ? "s" : "");
+		return true;
+	}
+	/* tick again when the first cover will hold */
+	st->cover_in_ms = hold - stable;
+	if (k->gateless > 0 && hold - held < st->cover_in_ms)
+		st->cover_in_ms = hold - held;
+	if (wait >= 0 && wait < st->cover_in_ms)
+		st->cover_in_ms = wait;
+	if (k->gateless > 0)
+		snprintf(what, sizeof(what), "majority held for %lld",
+		    (long long)held);
+	else
+		snprintf(what, sizeof(what), "majority's lists stable for %lld",
+		    (long long)stable);
+	if (k->silent == 0)
+		deny_rw(v, "hold-down: %s of %lld ms before rw", what,
+		    (long long)hold);
+	else
+		deny_rw(v, "hold-down: %s of %lld ms before rw (no silence "
+		    "cover: %s)", what, (long long)hold, why);
+	return false;
+}
+
 void
 handover_take(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
     size_t n, const struct conf *c, int64_t now, struct decide_state *st,
@@ -435,32 +505,9 @@ handover_take(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 		return;
 	}
 	st->declared_gate = GATE_INTENT;
-	if (k.uncovered > 0 && held < hold &&
-	    !stable_majority(peers, n, v->members, st, hold)) {
-		char why[160];
-		int64_t wait;
-
-		if (!all_silent_covered(view, peers, n, c, v->members, st,
-		    &k, &wait, why, sizeof(why))) {
-			/* tick again when the first cover will hold */
-			st->cover_in_ms = hold - held;
-			if (wait >= 0 && wait < st->cover_in_ms)
-				st->cover_in_ms = wait;
-			if (k.silent == 0)
-				deny_rw(v, "hold-down: majority held for %lld "
-				    "of %lld ms before rw", (long long)held,
-				    (long long)hold);
-			else
-				deny_rw(v, "hold-down: majority held for %lld "
-				    "of %lld ms before rw (no silence cover: "
-				    "%s)", (long long)held, (long long)hold,
-				    why);
-			return;
-		}
-		note(v, "silence cover: no member gave its lists to the "
-		    "silent data node%s for the hold-down",
-		    k.uncovered > 1 ? "s" : "");
-	}
+	if (k.uncovered > 0 && !covered(view, peers, n, c, v, st, &k, held,
+	    hold))
+		return;
 	if (st->served_gate != GATE_INTENT && st->served_gate != GATE_ALLOWED) {
 		deny_rw(v, "handover: announcing INTENT before taking rw");
 		st->retick = true;

@@ -82,6 +82,7 @@ struct decide_state {
 	int64_t	 rw_allowed_at_ms;	/* when that allow was decided */
 	bool	 holding;		/* the rw condition held at the last tick */
 	int64_t	 majority_since_ms;	/* since when, on decide's now_ms clock */
+	int64_t	 last_tick_ms;		/* the previous tick's now_ms */
 	/* set by the caller before each tick */
 	int	 served_gate;		/* MODELS__GATE__STATE__*: what this
 					   node's rpc worker served when the
@@ -117,6 +118,13 @@ void	 decide(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
  * after that decision).
  */
 int64_t	 decide_holddown_ms(const struct conf *conf);
+/*
+ * The longest time between two ticks' stamps that still counts as
+ * "held at every tick": watchDog + connectionDeadline + the grace (a
+ * tick is due a watchDog after the last and its asks end within the
+ * deadline).
+ */
+int64_t	 decide_tick_gap_max_ms(const struct conf *conf);
 /*
  * The same with the largest leaseMs and connectionDeadline that this node
  * or any answering peer reports (IKnow.gate): during a rolling change of

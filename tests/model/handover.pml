@@ -34,6 +34,10 @@
  *   MUTANT_SIL_KEEP     a restarted rpc worker reports an empty table with a
  *                       tracked time that does not restart (harepd's uptime)
  *   MUTANT_SIL_SHORT    the silence cover with C = leaseMs (no GRACE)
+ *   OBSERVER_HOLDDOWN   step 2 also met by the observer hold-down (the rw
+ *                       condition seen at every own tick for H), as before
+ *                       7b1d1a0; harepd keeps it only for members that send
+ *                       no gate (Go peers, not in this model)
  */
 
 #ifndef LEASE
@@ -56,6 +60,11 @@
 #endif
 
 #define HOLD	(LEASE + DEADLINE + GRACE)	/* H */
+#ifdef OBSERVER_HOLDDOWN
+#define OBSERVED(held)	(held)	/* step 2 met by the observer hold-down */
+#else
+#define OBSERVED(held)	0
+#endif
 /*
  * C of the silence cover. As first stated (C_SIL_NO_DEADLINE) C = leaseMs +
  * GRACE: unsafe, a peer X may renew its allow in keep_rw() from a tick
@@ -326,7 +335,7 @@ inline probe_decide(i, o)
 #endif
 				if
 #ifndef MUTANT_NO_HOLDDOWN
-				:: a_st[i] != 2 && !tmp && stab < 2 && !sil ->
+				:: a_st[i] != 2 && !OBSERVED(tmp) && stab < 2 && !sil ->
 					allow = 0	/* 2. needs cover, no cover */
 #endif
 				:: RANK(smin[i]) < 1 ->

@@ -591,7 +591,7 @@ struct hcase {
 	const char	*name;
 	enum conf_policy policy;
 	struct decide_state start;
-	struct tick	 ticks[8];
+	struct tick	 ticks[12];
 };
 
 /* Rows leave the handover columns out when they do not test them. */
@@ -599,6 +599,8 @@ struct hcase {
 
 /* leaseMs 3000 + connectionDeadline 1 s + 250 ms grace */
 #define HOLD	4250
+/* watchDog 1 s + connectionDeadline 1 s + 250 ms grace */
+#define GAP	2250
 
 static const struct hcase hcases[] = {
 	{ "hold-down: condition just met denies rw, held for the hold-down "
@@ -607,6 +609,7 @@ static const struct hcase hcases[] = {
 		  "hold-down: majority held for 0 of 4250 ms before rw; "
 		  "4 of 4 members agree", NULL },
 		{ 2000, HOLDS, false, true, "held for 1000 of 4250 ms", NULL },
+		{ 3500, HOLDS, false, true, "held for 2500 of 4250 ms", NULL },
 		{ 5249, HOLDS, false, true, "held for 4249 of 4250 ms", NULL },
 		{ 5250, HOLDS, true, true, "4 of 4 members agree", NULL },
 		{ 6250, HOLDS, true, true, "4 of 4 members agree", NULL },
@@ -614,14 +617,17 @@ static const struct hcase hcases[] = {
 	{ "hold-down: a restarted probe (fresh state) waits even in steady "
 	  "state", MAJ, { 0 }, {
 		{ 100000, HOLDS, false, true, "held for 0 of 4250", NULL },
+		{ 102000, HOLDS, false, true, "held for 2000 of 4250", NULL },
 		{ 100000 + HOLD, HOLDS, true, true, "4 of 4", NULL },
 		{ 0 } } },
 	{ "hold-down: a tick where the condition fails starts the wait "
 	  "again", MAJ, { 0 }, {
 		{ 1000, HOLDS, false, true, "held for 0 of 4250", NULL },
+		{ 3000, HOLDS, false, true, "held for 2000 of 4250", NULL },
 		{ 4000, HOLDS, false, true, "held for 3000 of 4250", NULL },
 		{ 5000, FAILS, false, false, "only 2 of 4", NULL },
 		{ 6000, HOLDS, false, true, "held for 0 of 4250", NULL },
+		{ 8000, HOLDS, false, true, "held for 2000 of 4250", NULL },
 		{ 6000 + HOLD - 1, HOLDS, false, true, "held for 4249 of",
 		  NULL },
 		{ 6000 + HOLD, HOLDS, true, true, "4 of 4", NULL },
@@ -724,6 +730,9 @@ static const struct hcase hcases[] = {
 		{ 1000, { N2_DOWN, N3_OK " gate=DENIED", W_OK },
 		  false, true, "hold-down: majority held for 0 of 4250", NULL,
 		  "INTENT", 0, "INTENT" },
+		{ 3000, { N2_DOWN, N3_OK " gate=DENIED", W_OK },
+		  false, true, "hold-down: majority held for 2000 of 4250",
+		  NULL, NULL, 0, "INTENT" },
 		{ 1000 + HOLD, { N2_DOWN, N3_OK " gate=DENIED", W_OK },
 		  true, true, "3 of 4", NULL, NULL, 0, "ALLOWED" },
 		{ 0 } } },
@@ -756,8 +765,17 @@ static const struct hcase hcases[] = {
 		{ 1000, { N2_DOWN, N3_OK " gate=DENIED/0/9000", W_OK },
 		  false, true, "held for 0 of 10250", NULL, "INTENT", 0,
 		  NULL },
+		{ 3000, { N2_DOWN, N3_OK " gate=DENIED/0/9000", W_OK },
+		  false, true, "held for 2000 of 10250", NULL, NULL, 0,
+		  NULL },
 		{ 1000 + HOLD, { N2_DOWN, N3_OK " gate=DENIED/0/9000", W_OK },
 		  false, true, "held for 4250 of 10250", NULL, NULL, 0,
+		  NULL },
+		{ 7000, { N2_DOWN, N3_OK " gate=DENIED/0/9000", W_OK },
+		  false, true, "held for 6000 of 10250", NULL, NULL, 0,
+		  NULL },
+		{ 9000, { N2_DOWN, N3_OK " gate=DENIED/0/9000", W_OK },
+		  false, true, "held for 8000 of 10250", NULL, NULL, 0,
 		  NULL },
 		{ 11250, { N2_DOWN, N3_OK " gate=DENIED/0/9000", W_OK },
 		  true, true, "3 of 4", NULL, NULL, 0, NULL },
@@ -783,7 +801,8 @@ static const struct hcase hcases[] = {
 		{ 0 } } },
 	{ "handover: an allow older than its lease (stalled ticks) is taken "
 	  "again, not kept", MAJ, { .rw_allowed_last = true, .holding = true,
-	    .majority_since_ms = 9000, .rw_allowed_at_ms = 1000 }, {
+	    .majority_since_ms = 9000, .last_tick_ms = 9000,
+	    .rw_allowed_at_ms = 1000 }, {
 		{ 9500, { N2_DOWN, N3_OK " gate=DENIED", W_OK },
 		  false, true, "hold-down: majority held for 500 of 4250",
 		  NULL, "ALLOWED", 0, "INTENT" },
@@ -860,6 +879,34 @@ static const struct hcase hcases[] = {
 		  "trk=60000", W_SILENT(10300) }, true, true, "silence cover",
 		  NULL, NULL, 0, NULL, "2:10300 t=60000" },
 		{ 0 } } },
+	/* ---- tests/model README 4, replay stale-majority ---- */
+	{ "hold-down: ticks stalled for longer than watchDog + deadline + "
+	  "grace: the members went unseen, the wait starts again", MAJ,
+	  { 0 }, {
+		{ 1000, HOLDS, false, true, "held for 0 of 4250", NULL },
+		{ 2000, HOLDS, false, true, "held for 1000 of 4250", NULL },
+		{ 3000, HOLDS, false, true, "held for 2000 of 4250", NULL },
+		{ 3000 + GAP + 1, HOLDS, false, true, "held for 0 of 4250",
+		  NULL },
+		{ 3000 + GAP + 1 + GAP, HOLDS, false, true, "held for 2250 of "
+		  "4250", NULL },
+		{ 0 } } },
+	{ "handover: every member reports a gate: a majority held at our "
+	  "ticks does not cover a silent peer, a majority's own stable "
+	  "lists do", MAJ,
+	  { .holding = true, .majority_since_ms = 0, .last_tick_ms = 9000 }, {
+		{ 10000, { N2_DOWN, N3_OK " gate=DENIED/100",
+		  W_OK " gate=DENIED/100" }, false, true,
+		  "hold-down: majority's lists stable for 100 of 4250 ms",
+		  NULL, "INTENT", 100, "INTENT" },
+		{ 11000, { N2_DOWN, N3_OK " gate=DENIED/1100",
+		  W_OK " gate=DENIED/5000" }, false, true,
+		  "majority's lists stable for 1100 of 4250", NULL, NULL,
+		  1100, "INTENT" },
+		{ 14150, { N2_DOWN, N3_OK " gate=DENIED/4250",
+		  W_OK " gate=DENIED/9000" }, true, true, "3 of 4", NULL,
+		  NULL, 4250, "ALLOWED" },
+		{ 0 } } },
 	{ "hold-down: seed policy is not affected", SEED, { 0 }, {
 		{ 1000, HOLDS, true, true, "synced with neighbour", NULL },
 		{ 1001, HOLDS, true, true, "synced with neighbour", NULL },
@@ -882,9 +929,11 @@ run_hold(void **state)
 
 	c.policy = hc->policy;
 	c.allow_ro = true;
+	c.watchdog = 1;
 	c.lease_ms = 3000;
 	c.connection_deadline = 1;
 	assert_int_equal(decide_holddown_ms(&c), HOLD);
+	assert_int_equal(decide_tick_gap_max_ms(&c), GAP);
 	for (t = hc->ticks; t->now_ms != 0; t++) {
 		a.n = 0;
 		c.n_neighbours = 0;
