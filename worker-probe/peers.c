@@ -31,12 +31,15 @@ struct peer {
 	const char	*role;		/* PROBE_ROLE_* */
 	grpc_channel	*channel;
 	unsigned	 misses;	/* asks in a row without an answer */
+	int64_t		 reopened_us;	/* channel last opened again */
 };
 
 struct peer_set {
 	grpc_completion_queue	*cq;
 	struct peer		*peers;
 	size_t			 n;
+	const struct conf	*conf;		/* outlives the set */
+	grpc_channel_credentials *creds;	/* to open a channel again */
 };
 
 /* One call of one tick; its address is the completion tag. */
@@ -86,7 +89,7 @@ static grpc_channel *
 open_channel(const struct conf *c, grpc_channel_credentials *creds,
     const char *target)
 {
-	grpc_arg args[4];
+	grpc_arg args[5];
 	grpc_channel_args ca = { .num_args = 0, .args = args };
 	/* a peer back from the dead is reached within a tick, not 2 min */
 	int backoff = c->watchdog * 1000;
@@ -95,6 +98,9 @@ open_channel(const struct conf *c, grpc_channel_credentials *creds,
 	    backoff);
 	args[ca.num_args++] = int_arg(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
 	    backoff < 1000 ? backoff : 1000);
+	/* its own subchannels: a channel opened again starts without the
+	 * backoff of the one it replaces (reopen_refused()) */
+	args[ca.num_args++] = int_arg(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
 	/* the core refuses anything larger before we ever see it */
 	args[ca.num_args++] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
 	    PROBE_MAX_ANSWER);
@@ -130,13 +136,12 @@ peers_new(const struct conf *c, const struct peer_tls *tls)
 	ps = xcalloc(1, sizeof(*ps));
 	ps->peers = xcalloc(c->n_neighbours + 1, sizeof(*ps->peers));
 	ps->cq = grpc_completion_queue_create_for_next(NULL);
-	creds = credentials(c, tls);
+	ps->conf = c;
+	ps->creds = creds = credentials(c, tls);
 	for (i = 0; i < c->n_neighbours; i++)
 		add_peer(ps, c, creds, &c->neighbours[i], PROBE_ROLE_NEIGHBOUR);
 	if (c->witness != NULL)
 		add_peer(ps, c, creds, c->witness, PROBE_ROLE_WITNESS);
-	/* each channel holds its own reference */
-	grpc_channel_credentials_release(creds);
 	return ps;
 }
 
@@ -158,6 +163,7 @@ peers_free(struct peer_set *ps)
 		grpc_channel_destroy(ps->peers[i].channel);
 		free(ps->peers[i].target);
 	}
+	grpc_channel_credentials_release(ps->creds);
 	grpc_completion_queue_shutdown(ps->cq);
 	do
 		ev = grpc_completion_queue_next(ps->cq,
@@ -389,22 +395,50 @@ answer_from_call(struct call *cl)
  * is always treated as one that may have said anything (docs/POLICY.md),
  * so this costs no safety. (The connection state does not tell: over a
  * link that drops packets, gRPC still calls the old connection READY.)
+ * A hurried ask (the tick that may take rw, when a cover is due) gives
+ * such a peer only PEERS_HURRY_MS, and does not count towards when it
+ * gets the full deadline: a lost node must not delay the handover, which
+ * treats it as silent anyway.
  */
 static bool
-unconnected(const struct peer *p)
+unconnected(const struct peer *p, bool hurry)
 {
-	return p->misses > 0 && p->misses % PEERS_FULL_EVERY != 0;
+	return p->misses > 0 && (hurry || p->misses % PEERS_FULL_EVERY != 0);
+}
+
+/*
+ * gRPC core (1.51) took 10 s to reach again a peer that had refused the
+ * first connection when no other channel of the process was busy,
+ * whatever GRPC_ARG_MAX_RECONNECT_BACKOFF_MS says (docs/HACKING.md): a
+ * witness started before the data nodes heard them that late. A channel that gave up is opened again instead, at most
+ * once a watchDog: a refused connection costs microseconds, and a peer
+ * back from the dead is reached at the next tick.
+ */
+static void
+reopen_refused(struct peer_set *ps, struct peer *p, int64_t now_us)
+{
+	if (p->misses == 0 || now_us - p->reopened_us <
+	    (int64_t)ps->conf->watchdog * 1000000 ||
+	    grpc_channel_check_connectivity_state(p->channel, 0) !=
+	    GRPC_CHANNEL_TRANSIENT_FAILURE)
+		return;
+	grpc_channel_destroy(p->channel);
+	if ((p->channel = open_channel(ps->conf, ps->creds, p->target)) ==
+	    NULL)
+		fatalx("gRPC channel to %s could not be created", p->target);
+	p->reopened_us = now_us;
 }
 
 Harepd__PeerAnswer **
 peers_ask(struct peer_set *ps, const Models__WhatYouKnow *q, int deadline_ms,
-    bool (*abort)(void *), void *arg)
+    bool hurry, bool (*abort)(void *), void *arg)
 {
 	gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
 	    gpr_time_from_millis(deadline_ms, GPR_TIMESPAN));
+	int short_ms = hurry ? PEERS_HURRY_MS : PEERS_UNCONNECTED_MS;
 	gpr_timespec short_deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-	    gpr_time_from_millis(deadline_ms < PEERS_UNCONNECTED_MS ?
-	    deadline_ms : PEERS_UNCONNECTED_MS, GPR_TIMESPAN));
+	    gpr_time_from_millis(deadline_ms < short_ms ? deadline_ms :
+	    short_ms, GPR_TIMESPAN));
 	Harepd__PeerAnswer **out;
 	struct call *calls;
 	grpc_slice request;
@@ -416,17 +450,21 @@ peers_ask(struct peer_set *ps, const Models__WhatYouKnow *q, int deadline_ms,
 	request = grpc_slice_malloc(models__what_you_know__get_packed_size(q));
 	models__what_you_know__pack(q, GRPC_SLICE_START_PTR(request));
 	for (i = 0; i < ps->n; i++) {
+		reopen_refused(ps, &ps->peers[i], started);
 		calls[i].peer = &ps->peers[i];
-		call_start(ps, &calls[i], request, unconnected(&ps->peers[i]) ?
-		    short_deadline : deadline);
+		call_start(ps, &calls[i], request,
+		    unconnected(&ps->peers[i], hurry) ? short_deadline :
+		    deadline);
 		pending += calls[i].pending;
 	}
 	grpc_slice_unref(request);
 	wait_calls(ps, calls, pending, started, deadline_ms, abort, arg);
 	for (i = 0; i < ps->n; i++) {
 		out[i] = answer_from_call(&calls[i]);
-		ps->peers[i].misses = out[i]->answered ? 0 :
-		    ps->peers[i].misses + 1;
+		if (out[i]->answered)
+			ps->peers[i].misses = 0;
+		else if (!hurry || ps->peers[i].misses == 0)
+			ps->peers[i].misses++;
 		call_cleanup(&calls[i]);
 	}
 	free(calls);

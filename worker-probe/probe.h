@@ -232,11 +232,13 @@ size_t	 peers_count(const struct peer_set *);
 /* How long a call may outlive its deadline before it is cancelled. */
 #define PEERS_CANCEL_GRACE_MS	250
 /* The deadline of a peer that did not answer last time, except at
- * every PEERS_FULL_EVERY-th ask in a row (peers.c, unconnected()). */
+ * every PEERS_FULL_EVERY-th ask in a row (peers.c, unconnected()); a
+ * hurried ask (hurry) gives it PEERS_HURRY_MS and does not count. */
 #define PEERS_UNCONNECTED_MS	250
 #define PEERS_FULL_EVERY	4
+#define PEERS_HURRY_MS		50
 Harepd__PeerAnswer **peers_ask(struct peer_set *, const Models__WhatYouKnow *,
-	    int deadline_ms, bool (*abort)(void *), void *arg);
+	    int deadline_ms, bool hurry, bool (*abort)(void *), void *arg);
 void	 peers_answers_free(Harepd__PeerAnswer **, size_t n);
 /*
  * Tests only: the next peers_ask sees its completion queue shut down

@@ -42,6 +42,9 @@ struct probe {
 	struct decide_state	 ds;		/* majority hold-down, tick to tick */
 	int64_t			 next_tick_us;	/* clock_mono_us */
 	bool			 eager;		/* tick every PROBE_EAGER_MS */
+	bool			 decisive;	/* this tick may take rw: a
+						   silent peer gets the short
+						   deadline (peers_ask hurry) */
 	/* the gate (docs/POLICY.md, "Handover"), as the rpc worker serves it */
 	int			 served_state;	/* MODELS__GATE__STATE__* */
 	uint64_t		 declared_seq;	/* of the last GateDeclared */
@@ -269,6 +272,7 @@ take_gate_served(void *arg, const Harepd__GateServed *g)
 		/* INTENT is visible to peers now: ask them again at once */
 		p->retick_on_serve = false;
 		p->next_tick_us = clock_mono_us();
+		p->decisive = true;
 	}
 }
 
@@ -318,7 +322,7 @@ ask_peers(struct probe *p, const Harepd__LocalView *view)
 	q.nodename = p->conf->node_name;
 	q.wantsgate = true;
 	return peers_ask(p->peers, &q, p->conf->connection_deadline * 1000,
-	    tick_abort, p);
+	    p->decisive, tick_abort, p);
 }
 
 static void
@@ -531,13 +535,16 @@ tick_due(void *arg)
 		return;
 	p->ds.cover_in_ms = -1;
 	tick(p);
+	p->decisive = false;
 	/* fixed rate; a tick longer than watchDog starts the next now */
 	p->next_tick_us += p->eager || p->push->server_only ?
 	    PROBE_EAGER_MS * 1000LL : (int64_t)p->conf->watchdog * 1000000;
 	/* held down: ask again just when the cover will hold, not later */
 	if (p->ds.cover_in_ms >= 0 && (cover = started +
-	    (p->ds.cover_in_ms + 2) * 1000) < p->next_tick_us)
+	    (p->ds.cover_in_ms + 2) * 1000) < p->next_tick_us) {
 		p->next_tick_us = cover;
+		p->decisive = true;
+	}
 	if (p->next_tick_us < (now = clock_mono_us()))
 		p->next_tick_us = now;
 }

@@ -13,23 +13,27 @@ cl_suite_up n1 n2
 cl_monitor_start
 is "$(cl_insert before)" "n1" "before: writes on n1"
 
-# ---- cut n1 from n2 and the witness (HAProxy still reaches n1)
+lease=$(cl_status n1 'd["verdict"]["lease_ms"]')
+case $lease in ''|*[!0-9]*) lease=$(( 3 * CL_WATCHDOG * 1000 )) ;; esac
+bound=$(( lease + CL_DEADLINE * 1000 + 1500 ))
+
+# ---- cut n1 from n2 and the witness (HAProxy still reaches n1), and
+# promote n2 at once, as an operator or a failover script would
 t_loss=$(cl_now_ms)
 ok 'cl_cut n1 n2 && cl_cut n1 wt' "n1 cut off from n2 and the witness"
-ok 'wait_for 10 "cl_hba_denies n1 harw"' "n1 fences itself (alone, no majority)"
-cl_time split_loss_to_fence_ms $(( $(cl_now_ms) - t_loss ))
-ok 'wait_for 5 "[ -z \"\$(cl_hap_up pg_rw)\" ]"' "HAProxy: no server UP for writes"
-is "$(cl_in_recovery n1)" "f" "n1's PostgreSQL still runs as a primary"
-
-# ---- promote n2 (repmgr cannot reach n1)
-t_promote=$(cl_now_ms)
-ok 'cl_promote n2' "repmgr standby promote on n2"
+ok 'cl_promote n2' "repmgr standby promote on n2 (it cannot reach n1)"
 t_promoted=$(cl_now_ms)
+cl_time split_loss_to_promoted_ms $(( t_promoted - t_loss ))
 ok 'cl_wait_writer n2 30' "writes reach n2"
 t_routed=$(cl_now_ms)
 cl_time split_promote_to_routed_ms $(( t_routed - t_promoted ))
 cl_time split_loss_to_routed_ms $(( t_routed - t_loss ))
+ok "[ $(( t_routed - t_loss )) -le $bound ]" \
+    "writes routed $(( t_routed - t_loss )) ms after the cut (<= lease $lease + deadline + 1500 = $bound)"
 diag "n2 verdict: $(cl_status n2 'd["verdict"]["reason"]')"
+ok 'cl_hba_denies n1 harw' "n1 has fenced itself (alone, no majority)"
+ok 'wait_for 5 "[ \"\$(cl_hap_up pg_rw)\" = n2 ]"' "HAProxy: n2 is the only server UP for writes"
+is "$(cl_in_recovery n1)" "f" "n1's PostgreSQL still runs as a primary"
 
 # ---- heal: n1 runs on as a primary (timeline 1), not rejoined
 cl_heal n1 n2

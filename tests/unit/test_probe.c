@@ -256,7 +256,7 @@ test_wait_broken_queue(void **state)
 		grpc_init();
 		ps = peers_new(&c, NULL);
 		peers_test_inject_shutdown = true;
-		a = peers_ask(ps, &q, 2000, NULL, NULL);
+		a = peers_ask(ps, &q, 2000, false, NULL, NULL);
 		peers_answers_free(a, peers_count(ps));
 		_exit(0);	/* returned: the calls were left in flight */
 	}
