@@ -262,12 +262,13 @@ soak-build: $(if $(filter check soak soak-short,$(MAKECMDGOALS)),deps)
 	$(MAKE) BUILD=build-soak CFLAGS="-O2 -g -DHAREPD_SOAK" all \
 	    build-soak/bench/rpc_load
 
+# (prove -v: the counts are the point)
 soak: soak-build
 	SOAK_KILLS=$(SOAK_KILLS) HAREPD_BUILD=$(abspath build-soak) \
-	    tests/run-all tests/soak/soak.sh
+	    prove -v --timer tests/soak/soak.sh
 
 # 300 kills, about a minute
 check: soak-short
 soak-short: soak-build
 	SOAK_KILLS=300 HAREPD_BUILD=$(abspath build-soak) \
-	    tests/run-all tests/soak/soak.sh
+	    prove -v --timer tests/soak/soak.sh

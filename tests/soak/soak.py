@@ -13,7 +13,12 @@ summary). Against a running harepd supervisor:
     a temp file beside it is never older than TEMP_MAX_S (a killed
     worker's leftover must be removed by the next one); and once the
     neighbour has said "deny" for longer than LEASE + GRACE, the file
-    says deny (never allow on disk after a deny whose lease ran out);
+    says deny (never allow on disk after a deny whose lease ran out),
+    whenever an hba worker has been up for HBA_SETTLE_S (one killed
+    every few hundred ms never gets to write anything: nothing can fence
+    then). So that this is tested often, hba is spared from
+    LEASE + GRACE - HBA_SETTLE_S into each deny phase to its end; the
+    other workers are killed meanwhile;
   - every PARSE_EVERY kills, PostgreSQL parses the file
     (pg_hba_file_rules has no error).
 
@@ -33,6 +38,7 @@ ROLES = ("rpc", "probe", "hba")
 PHASE_S = 8.0
 GRACE_S = 2.5		# the probe's tick, a restart and the reload
 TEMP_MAX_S = 3.0
+HBA_SETTLE_S = 1.0
 PARSE_EVERY = 100
 
 
@@ -47,11 +53,13 @@ class Soak:
                   "verdicts_seen": 0, "verdict_allow": 0,
                   "verdict_deny": 0, "file_allow": 0, "file_deny": 0,
                   "checks": 0, "pg_parses": 0, "status_calls": 0,
+                  "lease_checks": 0,
                   "no_worker_running": 0, "failures": 0,
                   "fail": {"torn": 0, "missing": 0, "temp_left": 0,
                            "allow_after_deny": 0, "supervisor_dead": 0,
                            "status_failed": 0, "unparsed": 0}}
         self.last_seq = None
+        self.hba_up_s = 0.0	# the hba worker's uptime, per status
         self.set_phase(True)
 
     def fail(self, kind, msg):
@@ -89,9 +97,16 @@ class Soak:
                 return int(pid)
         return None
 
+    def deny_due(self, now, before=0.0):
+        return not self.phase_allow and \
+            now - self.phase_start > self.a["lease_s"] + GRACE_S - before
+
     def kill_one(self):
+        roles = ROLES
+        if self.deny_due(time.monotonic(), HBA_SETTLE_S):
+            roles = ("rpc", "probe")	# hba gets to fence: checked
         for _ in range(200):
-            role = random.choice(ROLES)
+            role = random.choice(roles)
             pid = self.worker_pid(role)
             if pid is not None:
                 time.sleep(random.uniform(0, 0.06))
@@ -139,6 +154,9 @@ class Soak:
         except (OSError, ValueError) as e:
             self.fail("status_failed", repr(e))
             return
+        hba = [w for w in d["workers"] if w["name"] == "hba"]
+        self.hba_up_s = hba[0]["uptime_ms"] / 1000 \
+            if hba and hba[0]["state"] == "running" else 0.0
         v = d.get("verdict")
         if v and v["seq"] != self.last_seq:
             self.last_seq = v["seq"]
@@ -152,13 +170,16 @@ class Soak:
         except OSError as e:
             self.fail("missing", repr(e))
             return
+        due = self.deny_due(now) and self.hba_up_s >= HBA_SETTLE_S
+        self.c["lease_checks"] += due
         if data == self.allow:
             self.c["file_allow"] += 1
-            if not self.phase_allow and \
-                    now - self.phase_start > self.a["lease_s"] + GRACE_S:
+            if due:
                 self.fail("allow_after_deny", "rw allow on disk %.1f s "
-                          "after the neighbour said deny (lease %.1f s)" %
-                          (now - self.phase_start, self.a["lease_s"]))
+                          "after the neighbour said deny (lease %.1f s), "
+                          "hba up %.1f s" % (now - self.phase_start,
+                                             self.a["lease_s"],
+                                             self.hba_up_s))
         elif data == self.deny:
             self.c["file_deny"] += 1
         else:
@@ -192,9 +213,9 @@ class Soak:
         if not self.sup_alive():
             self.fail("supervisor_dead", "pid %d" % self.a["sup_pid"])
             return False
+        self.check_status()
         self.check_file()
         self.check_temps()
-        self.check_status()
         if i % PARSE_EVERY == 0:
             self.check_parse()
         return True

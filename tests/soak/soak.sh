@@ -86,7 +86,8 @@ diag "  neighbour flips $(sum 'd["phases"]'); verdicts seen $(sum 'd["verdicts_s
 diag "  pg_hba.conf after a kill: allow $(sum 'd["file_allow"]'), deny $(sum 'd["file_deny"]')"
 diag "  gRPC requests answered $grpc_ok, failed $grpc_err (c=16, in 10 s rounds)"
 diag "  checks $(sum 'd["checks"]'), status calls $(sum 'd["status_calls"]')," \
-	"PostgreSQL parses $(sum 'd["pg_parses"]'), failures $(sum 'd["failures"]')"
+	"PostgreSQL parses $(sum 'd["pg_parses"]'), lease checks $(sum 'd["lease_checks"]')," \
+	"failures $(sum 'd["failures"]')"
 diag "  supervisor restarts seen in status: $(sup_status '[w[r]["restarts"] for r in ("rpc", "probe", "hba")]')"
 
 is "$(sum 'sum(d["kills"].values())')" "$KILLS" "$KILLS workers killed with SIGKILL"
@@ -98,7 +99,8 @@ is "$(sum 'd["fail"]["torn"] + d["fail"]["missing"]')" 0 \
 is "$(sum 'd["fail"]["unparsed"]')" 0 "PostgreSQL always parsed it"
 is "$(sum 'd["fail"]["temp_left"]')" 0 "no temp file was left behind"
 is "$(sum 'd["fail"]["allow_after_deny"]')" 0 \
-	"never rw allow on disk once a deny had been due for a lease"
+	"never rw allow on disk once a deny had been due for a lease ($(sum 'd["lease_checks"]') checks with hba up)"
+ok '[ "$(sum "d[\"lease_checks\"]")" -gt 0 ]' "that was checked with an hba worker up"
 ok '[ "$(sum "d[\"verdict_allow\"]")" -gt 0 ] && [ "$(sum "d[\"verdict_deny\"]")" -gt 0 ]' \
 	"verdicts alternated (both allow and deny were decided)"
 ok '[ "$(sum "d[\"file_allow\"]")" -gt 0 ] && [ "$(sum "d[\"file_deny\"]")" -gt 0 ]' \
