@@ -205,7 +205,7 @@ demo-down:
 	contrib/demo/demo down
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-soak
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
@@ -260,3 +260,24 @@ fuzz: fuzz-build
 check: fuzz-short
 fuzz-short: fuzz-build
 	tests/fuzz/run.sh build-fuzz/fuzz 20
+
+# The soak (tests/soak/soak.sh): SOAK_KILLS kill -9 of random workers of
+# the real supervisor, with verdicts alternating and gRPC load at c=16,
+# against a real PostgreSQL; at most 30 min for the default 10000 kills.
+# Built in its own tree with -DHAREPD_SOAK (restart backoff at most 200 ms).
+.PHONY: soak soak-short soak-build
+SOAK_KILLS ?= 10000
+soak-build: $(if $(filter check soak soak-short,$(MAKECMDGOALS)),deps)
+	$(MAKE) BUILD=build-soak CFLAGS="-O2 -g -DHAREPD_SOAK" all \
+	    build-soak/bench/rpc_load
+
+# (prove -v: the counts are the point)
+soak: soak-build
+	SOAK_KILLS=$(SOAK_KILLS) HAREPD_BUILD=$(abspath build-soak) \
+	    prove -v --timer tests/soak/soak.sh
+
+# 300 kills, about a minute
+check: soak-short
+soak-short: soak-build
+	SOAK_KILLS=300 HAREPD_BUILD=$(abspath build-soak) \
+	    prove -v --timer tests/soak/soak.sh

@@ -5,8 +5,13 @@
  * percentiles; with -p, the server's RSS before and after (from
  * /proc/PID/status).
  *
- * usage: rpc_load [-l] [-d seconds] [-c 1,8,32] [-t threads] [-p pid]
+ * usage: rpc_load [-l] [-r] [-d seconds] [-c 1,8,32] [-t threads] [-p pid]
  *                 host:port
+ *
+ * -r: each call waits for the channel to be ready (until its deadline)
+ * instead of failing at once while the server is down; for the soak
+ * (tests/soak), where the server is killed over and over and a client
+ * that fails fast would only spin.
  *
  * Each thread owns a channel (its own HTTP/2 connection) and a
  * completion queue, so the client spends no time on locks of its own.
@@ -97,6 +102,8 @@ make_request(void)
 	return bb;
 }
 
+static bool wait_ready;
+
 static void
 call_start(struct worker *w, grpc_channel *ch, grpc_completion_queue *cq,
     grpc_slice *method, struct call *c)
@@ -113,6 +120,8 @@ call_start(struct worker *w, grpc_channel *ch, grpc_completion_queue *cq,
 	    cq, *method, NULL, deadline, NULL);
 	c->started_ns = now_ns();
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	if (wait_ready)
+		ops[0].flags = GRPC_INITIAL_METADATA_WAIT_FOR_READY;
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
 	ops[1].data.send_message.send_message = w->request;
 	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -334,7 +343,7 @@ print_rss(const char *when, pid_t pid)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: rpc_load [-l] [-d seconds] [-c 1,8,32] "
+	fprintf(stderr, "usage: rpc_load [-l] [-r] [-d seconds] [-c 1,8,32] "
 	    "[-t threads] [-p server-pid] host:port\n");
 	exit(64);
 }
@@ -347,13 +356,14 @@ main(int argc, char *argv[])
 	int ch, threads = 1;
 	pid_t pid = 0;
 
-	while ((ch = getopt(argc, argv, "c:d:t:p:l")) != -1) {
+	while ((ch = getopt(argc, argv, "c:d:t:p:lr")) != -1) {
 		switch (ch) {
 		case 'c': snprintf(levels, sizeof(levels), "%s", optarg); break;
 		case 'd': secs = atof(optarg); break;
 		case 't': threads = atoi(optarg); break;
 		case 'p': pid = atoi(optarg); break;
 		case 'l': lean = true; break;
+		case 'r': wait_ready = true; break;
 		default: usage();
 		}
 	}

@@ -191,6 +191,7 @@ print_reply(const char *r, size_t len)
 		{ "error unknown:", EX_USAGE },
 		{ "error failed:", EX_FAILED },
 		{ "error bad-request:", EX_PROTOCOL },
+		{ "error busy:", EX_FAILED },
 	};
 
 	if (nl == NULL) {

@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include "ipc/ipc.h"
 #include "supervisor/sup.h"
 #include "util/clock.h"
 #include "util/version.h"
@@ -80,16 +81,71 @@ fmt_duration(char *buf, size_t len, int64_t ms)
 		    s % 86400 / 3600);
 }
 
+/* ---- text ---- */
+
+/*
+ * Every string in the text output that harepd did not write itself goes
+ * through here: addresses, names, reasons and errors come from peers, the
+ * database and workers, and a terminal must never receive a control
+ * sequence from them. Bytes below 0x20, 0x7f, the C1 controls (U+0080 to
+ * U+009F, which some terminals obey) and bytes that are not UTF-8 become
+ * \xNN, and a backslash \\, so the text stays unambiguous. Returns the
+ * number of bytes written, for the columns.
+ */
+static size_t
+text_put(FILE *fp, const char *str)
+{
+	const unsigned char *p = (const unsigned char *)str;
+	size_t n, out = 0;
+
+	for (; p != NULL && *p != '\0'; p += n) {
+		n = ipc_utf8_seq_len((const char *)p);
+		if (n == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\') {
+			fputc(*p, fp);
+			out++;
+		} else if (n == 1 && *p == '\\') {
+			fputs("\\\\", fp);
+			out += 2;
+		} else if (n > 1 && !(p[0] == 0xc2 && p[1] < 0xa0)) {
+			fwrite(p, 1, n, fp);
+			out += n;
+		} else {
+			n = n == 0 ? 1 : n;
+			for (size_t i = 0; i < n; i++)
+				fprintf(fp, "\\x%02x", p[i]);
+			out += 4 * n;
+		}
+	}
+	return out;
+}
+
+/* text_put, then spaces up to width and one more (a table column). */
 static void
-print_list(FILE *fp, char **list, size_t n)
+text_col(FILE *fp, const char *s, size_t width)
+{
+	for (size_t n = text_put(fp, s); n < width; n++)
+		fputc(' ', fp);
+	fputc(' ', fp);
+}
+
+static void
+text_list(FILE *fp, char **list, size_t n)
 {
 	if (n == 0)
 		fputs("-", fp);
-	for (size_t i = 0; i < n; i++)
-		fprintf(fp, "%s%s", i ? "," : "", list[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			fputc(',', fp);
+		text_put(fp, list[i]);
+	}
 }
 
-/* ---- text ---- */
+/* s, or "-" when empty */
+static void
+text_or_dash(FILE *fp, const char *s)
+{
+	text_put(fp, s != NULL && s[0] != '\0' ? s : "-");
+}
 
 static void
 text_daemon(FILE *fp, const struct status *st)
@@ -100,7 +156,9 @@ text_daemon(FILE *fp, const struct status *st)
 	fprintf(fp, "harepd    pid %d, mode %s, up %s, client %s%s\n",
 	    (int)st->pid, st->mode, up, st->paused ? "PAUSED (stop-client)" :
 	    "running", st->ready ? "" : ", not all workers ready");
-	fprintf(fp, "config    %s\n", st->config);
+	fputs("config    ", fp);
+	text_put(fp, st->config);
+	fputc('\n', fp);
 	fprintf(fp, "version   %s (git %s)\n", harepd_version(),
 	    harepd_git_hash());
 }
@@ -116,17 +174,25 @@ text_view(FILE *fp, const struct status *st)
 		return;
 	}
 	fmt_duration(age, sizeof(age), age_ms(st->now_ms, v->collected_at_ms));
-	fprintf(fp, "node      %s (id %d, %s): role %s, %s, timeline %u, "
-	    "view %s old\n", v->node_name, v->node_id, v->ip,
+	fputs("node      ", fp);
+	text_put(fp, v->node_name);
+	fprintf(fp, " (id %d, ", v->node_id);
+	text_put(fp, v->ip);
+	fprintf(fp, "): role %s, %s, timeline %u, view %s old\n",
 	    status_node_role(v), v->in_recovery ? "in recovery" :
 	    "not in recovery", v->timeline, age);
-	fprintf(fp, "view      primaries ");
-	print_list(fp, v->primaries, v->n_primaries);
-	fprintf(fp, "; standbys ");
-	print_list(fp, v->standbys, v->n_standbys);
-	fprintf(fp, "; witness %s\n", v->witness[0] ? v->witness : "-");
-	if (v->db_error[0] != '\0')
-		fprintf(fp, "db error  %s\n", v->db_error);
+	fputs("view      primaries ", fp);
+	text_list(fp, v->primaries, v->n_primaries);
+	fputs("; standbys ", fp);
+	text_list(fp, v->standbys, v->n_standbys);
+	fputs("; witness ", fp);
+	text_or_dash(fp, v->witness);
+	fputc('\n', fp);
+	if (v->db_error[0] != '\0') {
+		fputs("db error  ", fp);
+		text_put(fp, v->db_error);
+		fputc('\n', fp);
+	}
 }
 
 static void
@@ -136,19 +202,23 @@ text_peer(FILE *fp, const Harepd__PeerAnswer *p)
 
 	if (p->answered)
 		snprintf(lat, sizeof(lat), "%.1f ms", p->latency_us / 1000.0);
-	fprintf(fp, "          %-24s %-9s %-8s %-10s %-6s ", p->target, p->role,
-	    p->answered ? "answered" : "no", lat,
+	fputs("          ", fp);
+	text_col(fp, p->target, 24);
+	text_col(fp, p->role, 9);
+	fprintf(fp, "%-8s %-10s %-6s ", p->answered ? "answered" : "no", lat,
 	    p->answered ? (p->agrees ? "yes" : "no") : "-");
 	if (!p->answered || p->answer == NULL) {
-		fprintf(fp, "%s\n", p->error[0] ? p->error : "-");
+		text_or_dash(fp, p->error);
+		fputc('\n', fp);
 		return;
 	}
 	fputs("primaries ", fp);
-	print_list(fp, p->answer->master, p->answer->n_master);
+	text_list(fp, p->answer->master, p->answer->n_master);
 	fputs(" standbys ", fp);
-	print_list(fp, p->answer->slaves, p->answer->n_slaves);
-	fprintf(fp, " witness %s\n",
-	    p->answer->witness[0] ? p->answer->witness : "-");
+	text_list(fp, p->answer->slaves, p->answer->n_slaves);
+	fputs(" witness ", fp);
+	text_or_dash(fp, p->answer->witness);
+	fputc('\n', fp);
 }
 
 static void
@@ -162,11 +232,14 @@ text_verdict(FILE *fp, const struct status *st)
 		return;
 	}
 	fmt_duration(age, sizeof(age), age_ms(st->now_ms, v->decided_at_ms));
-	fprintf(fp, "verdict   #%" PRIu64 " rw %s, ro %s (policy %s), %s ago, "
-	    "tick %.1f ms, lease %u ms\n", v->seq, allow(v->rw_allow),
-	    allow(v->ro_allow), v->policy, age, v->tick_us / 1000.0,
-	    v->lease_ms);
-	fprintf(fp, "reason    %s\n", v->reason);
+	fprintf(fp, "verdict   #%" PRIu64 " rw %s, ro %s (policy ", v->seq,
+	    allow(v->rw_allow), allow(v->ro_allow));
+	text_put(fp, v->policy);
+	fprintf(fp, "), %s ago, tick %.1f ms, lease %u ms\n", age,
+	    v->tick_us / 1000.0, v->lease_ms);
+	fputs("reason    ", fp);
+	text_put(fp, v->reason);
+	fputc('\n', fp);
 	if (v->n_evidence == 0)
 		return;
 	fprintf(fp, "peers     %-24s %-9s %-8s %-10s %-6s %s\n", "TARGET",
@@ -198,8 +271,11 @@ text_hba(FILE *fp, const struct status *st)
 		    st->hba_changed_ms));
 		fprintf(fp, "          last changed by harepd %s ago\n", age);
 	}
-	if (h->error[0] != '\0')
-		fprintf(fp, "          ERROR %s\n", h->error);
+	if (h->error[0] != '\0') {
+		fputs("          ERROR ", fp);
+		text_put(fp, h->error);
+		fputc('\n', fp);
+	}
 }
 
 static void
@@ -216,9 +292,14 @@ text_workers(FILE *fp, const struct status *st)
 		if (w->pid > 0)
 			snprintf(pid, sizeof(pid), "%d", (int)w->pid);
 		fmt_duration(up, sizeof(up), w->pid > 0 ? w->uptime_ms : -1);
-		fprintf(fp, "          %-6s %-8s %-9s %-10s %-8s %-8u %s\n",
-		    w->name, pid, w->state, w->user, up, w->restarts,
-		    w->last_exit[0] ? w->last_exit : "-");
+		fputs("          ", fp);
+		text_col(fp, w->name, 6);
+		fprintf(fp, "%-8s ", pid);
+		text_col(fp, w->state, 9);
+		text_col(fp, w->user, 10);
+		fprintf(fp, "%-8s %-8u ", up, w->restarts);
+		text_or_dash(fp, w->last_exit);
+		fputc('\n', fp);
 	}
 }
 

@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <poll.h>
 #include <stdio.h>
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -268,10 +269,51 @@ enum ctl_cmd {
 	CTL_STOP,
 };
 
-#define CTL_MAX_REQUEST	256
+#define CTL_MAX_REQUEST	256	/* the request line, its newline included */
+#define CTL_MAX_CONN	16	/* connections open at once */
+#define CTL_NPOLL	(1 + CTL_MAX_CONN)	/* the listener, then each */
+#define CTL_REQUEST_MS	200	/* from accept to the whole request line */
+#define CTL_REPLY_MS	2000	/* from the request to the reply's last byte */
+#define CTL_MAX_REPLY	(256 * 1024)
+#define CTL_LOG_BURST	5	/* refusals logged per window, then counted */
+#define CTL_LOG_WINDOW_MS 10000
+
+enum ctl_state {
+	CTL_FREE = 0,
+	CTL_READING,	/* waiting for the request line */
+	CTL_READY,	/* a permitted request, for control_next */
+	CTL_SERVING,	/* handed to the supervisor, no reply yet */
+	CTL_WRITING,	/* the reply is going out */
+};
+
+struct ctl_conn {
+	enum ctl_state	 state;
+	int		 fd;		/* -1: free */
+	uid_t		 uid;		/* from SO_PEERCRED */
+	enum ctl_cmd	 cmd;
+	int64_t		 deadline;	/* monotonic ms: reading, writing */
+	char		 in[CTL_MAX_REQUEST];
+	size_t		 in_len;
+	char		*out;		/* the reply, while writing */
+	size_t		 out_len;
+	size_t		 out_off;
+};
+
+struct ctl_ratelimit {
+	int64_t		 window_start;	/* monotonic ms */
+	unsigned	 logged;
+	unsigned	 suppressed;
+};
+
+/* The listening socket and every open connection, non-blocking. */
+struct control {
+	int		 listen_fd;
+	struct ctl_conn	 conn[CTL_MAX_CONN];
+	struct ctl_ratelimit refusals;
+};
 
 struct ctl_request {
-	int		 fd;		/* the connection, to reply on */
+	int		 slot;		/* the connection, to reply on */
 	enum ctl_cmd	 cmd;
 	uid_t		 uid;		/* the caller's, from SO_PEERCRED */
 };
@@ -282,17 +324,31 @@ bool	 ctl_permitted(enum ctl_cmd, uid_t caller, uid_t pg_uid);
 const char *ctl_cmd_name(enum ctl_cmd);
 /* Creates the directory (0755), refuses a live socket, binds 0666. */
 int	 control_listen(const char *path, char *why, size_t whylen);
-/* Reads one request line (bounded, with a timeout) and the caller's uid. */
-int	 control_read_request(int fd, char *line, size_t len, uid_t *uid);
+void	 control_init(struct control *, int listen_fd);
+/* Closes every connection (not the listener). */
+void	 control_close(struct control *);
+/* The listener, then one entry per connection slot (fd -1 when idle). */
+void	 control_pollfds(const struct control *, struct pollfd[CTL_NPOLL]);
+/* The earliest connection deadline (monotonic ms), INT64_MAX: none. */
+int64_t	 control_deadline(const struct control *);
 /*
- * The next permitted request on the listening socket: 1 with req filled,
- * 0 when none is pending. Unreadable, unknown and forbidden requests are
- * answered and closed here; pg_user is who may change things besides root.
+ * After poll: accepts, reads, writes, closes what is past its deadline.
+ * Never blocks. Unreadable, unknown and forbidden requests are answered
+ * and closed here (logged at a limited rate); pg_user is who may change
+ * things besides root. now is clock_mono_ms().
  */
-int	 control_next(int listen_fd, const char *pg_user, struct ctl_request *);
-/* The whole reply; the caller closes req->fd (or keeps it, for stop). */
-void	 control_reply(const struct ctl_request *, const char *text);
-void	 control_reply_status(const struct ctl_request *, const struct status *);
+void	 control_events(struct control *, const struct pollfd[CTL_NPOLL],
+	    const char *pg_user, int64_t now);
+/* The next permitted request: true with req filled; it needs a reply. */
+bool	 control_next(struct control *, struct ctl_request *);
+/* The whole reply, sent without blocking; the connection closes after. */
+void	 control_reply(struct control *, const struct ctl_request *,
+	    const char *text);
+void	 control_reply_status(struct control *, const struct ctl_request *,
+	    const struct status *);
+/* Before the reply: a second descriptor of the connection, which then
+ * stays open until that is closed (stop: until harepd exits). */
+int	 control_hold(struct control *, const struct ctl_request *);
 
 /* ---- config.c ---- */
 

@@ -43,6 +43,7 @@ struct sup {
 	char		*record_path;	/* the last verdict, next to it */
 	bool		 record_failed;	/* logged once until it works again */
 	int		 control_fd;
+	struct control	 ctl;		/* its connections */
 	int		 signal_fd;
 	struct logfile	 log;
 	struct sdnotify	 notify;
@@ -332,15 +333,14 @@ reply_reload(struct sup *s, const struct ctl_request *req)
 	char why[1024], line[1100];
 
 	if (reload(s, why, sizeof(why)) == 0) {
-		control_reply(req, "ok\nconfiguration reloaded\n");
+		control_reply(&s->ctl, req, "ok\nconfiguration reloaded\n");
 		return;
 	}
 	snprintf(line, sizeof(line), "error failed: reload: %s\n", why);
-	control_reply(req, line);
+	control_reply(&s->ctl, req, line);
 }
 
-/* Returns true when req->fd was kept (stop: closed when harepd exits). */
-static bool
+static void
 run_command(struct sup *s, const struct ctl_request *req)
 {
 	struct status st;
@@ -351,39 +351,40 @@ run_command(struct sup *s, const struct ctl_request *req)
 		status_fill(&st, &s->rt, s->workers, s->mode, s->conf);
 		st.config = s->conf_path;
 		st.started_ms = s->started_wall;
-		control_reply_status(req, &st);
+		control_reply_status(&s->ctl, req, &st);
 		break;
 	case CTL_STOP_CLIENT:
 	case CTL_START_CLIENT:
 		set_paused(s, req->cmd == CTL_STOP_CLIENT);
-		control_reply(req, req->cmd == CTL_STOP_CLIENT ? "ok\nclient "
-		    "paused: no more verdicts or pg_hba.conf edits\n" :
-		    "ok\nclient resumed\n");
+		control_reply(&s->ctl, req, req->cmd == CTL_STOP_CLIENT ?
+		    "ok\nclient paused: no more verdicts or pg_hba.conf "
+		    "edits\n" : "ok\nclient resumed\n");
 		break;
 	case CTL_RELOAD:
 		reply_reload(s, req);
 		break;
 	case CTL_STOP:
-		control_reply(req, "ok\nstopping\n");
-		if (s->stop_client_fd != -1 || s->stopping)
-			break;
-		s->stop_client_fd = req->fd;
+		/* the connection stays open until harepd has exited */
+		if (s->stop_client_fd == -1 && !s->stopping)
+			s->stop_client_fd = control_hold(&s->ctl, req);
+		control_reply(&s->ctl, req, "ok\nstopping\n");
 		begin_stop(s, "harepdctl stop");
-		return true;
+		break;
 	case CTL_BAD:
+		control_reply(&s->ctl, req, "error bad-request: expected one "
+		    "request line\n");
 		break;
 	}
-	return false;
 }
 
 static void
-serve_control(struct sup *s)
+serve_control(struct sup *s, const struct pollfd *pfd)
 {
 	struct ctl_request req;
 
-	while (control_next(s->control_fd, s->conf->pg_user, &req) == 1)
-		if (!run_command(s, &req))
-			close(req.fd);
+	control_events(&s->ctl, pfd, s->conf->pg_user, clock_mono_ms());
+	while (control_next(&s->ctl, &req))
+		run_command(s, &req);
 }
 
 /* ---- signals, timers, loop ---- */
@@ -464,40 +465,44 @@ poll_timeout(const struct sup *s, int64_t now)
 	}
 	if (s->notify.watchdog_us > 0 && s->next_watchdog < next)
 		next = s->next_watchdog;
+	if (control_deadline(&s->ctl) < next)
+		next = control_deadline(&s->ctl);
 	return next <= now ? 0 : (int)(next - now);
 }
+
+/* pfd[0]: signals, then the workers' channels, then the control socket */
+#define PFD_CTL	(1 + ROLE_COUNT)
 
 static void
 loop_once(struct sup *s)
 {
-	struct pollfd pfd[2 + ROLE_COUNT];
+	struct pollfd pfd[PFD_CTL + CTL_NPOLL];
 
 	pfd[0] = (struct pollfd){ .fd = s->signal_fd, .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = s->control_fd, .events = POLLIN };
 	for (size_t i = 0; i < ROLE_COUNT; i++) {
 		struct ipc_chan *ch = &s->workers[i].chan;
 
-		pfd[2 + i] = (struct pollfd){ .fd = ch->fd, .events = POLLIN |
+		pfd[1 + i] = (struct pollfd){ .fd = ch->fd, .events = POLLIN |
 		    (ipc_pending(ch) ? POLLOUT : 0) };
 	}
-	if (poll(pfd, 2 + ROLE_COUNT, poll_timeout(s, clock_mono_ms())) == -1 &&
-	    errno != EINTR)
+	control_pollfds(&s->ctl, pfd + PFD_CTL);
+	if (poll(pfd, PFD_CTL + CTL_NPOLL, poll_timeout(s, clock_mono_ms())) ==
+	    -1 && errno != EINTR)
 		fatal("poll");
 	/* workers before signals: read a worker's last words before reaping */
 	for (size_t i = 0; i < ROLE_COUNT; i++) {
 		struct worker *w = &s->workers[i];
 
-		if (w->chan.fd == -1 || w->chan.fd != pfd[2 + i].fd)
+		if (w->chan.fd == -1 || w->chan.fd != pfd[1 + i].fd)
 			continue;
-		if (pfd[2 + i].revents & POLLOUT)
+		if (pfd[1 + i].revents & POLLOUT)
 			(void)ipc_flush(&w->chan);
-		if (pfd[2 + i].revents & (POLLIN | POLLHUP | POLLERR))
+		if (pfd[1 + i].revents & (POLLIN | POLLHUP | POLLERR))
 			routed(s, route_read(&s->rt, w));
 	}
 	if (pfd[0].revents & POLLIN)
 		handle_signals(s);
-	if (pfd[1].revents & POLLIN)
-		serve_control(s);
+	serve_control(s, pfd + PFD_CTL);
 	run_timers(s, clock_mono_ms());
 }
 
@@ -540,6 +545,7 @@ sup_open(struct sup *s, char *why, size_t whylen)
 	if ((s->control_fd = control_listen(s->control_path, why,
 	    whylen)) == -1)
 		return -1;
+	control_init(&s->ctl, s->control_fd);
 	s->record_path = run_dir_file(s->control_path, VERDICT_RECORD_NAME);
 	load_verdict(s);
 	if (sdnotify_init(&s->notify) == -1)
@@ -552,6 +558,7 @@ static void
 sup_close(struct sup *s)
 {
 	if (s->control_fd != -1) {
+		control_close(&s->ctl);
 		close(s->control_fd);
 		unlink(s->control_path);
 	}

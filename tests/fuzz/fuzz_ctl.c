@@ -7,11 +7,14 @@
  *      status commands are open to everyone (ctl_permitted);
  *   2. the whole serving path: a client connects to a real listening
  *      socket (control_listen), writes the input and closes its side;
- *      control_next() reads, parses and checks the request. A request it
- *      refuses is answered with one "error ..." line; one it passes on is
- *      answered here with "ok" as the supervisor would.
+ *      one round of control_events() (never blocking) accepts, reads,
+ *      parses and checks the request. A request it refuses is answered
+ *      with one "error ..." line; one control_next() passes on is
+ *      answered here with "ok" as the supervisor would. Either way no
+ *      connection is left open.
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -20,23 +23,25 @@
 #include "supervisor/sup.h"
 #include "tests/fuzz/fuzz.h"
 
-static int listen_fd = -1;
+static struct control ctl;
 static struct sockaddr_un sun = { .sun_family = AF_UNIX };
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char dir[] = "/tmp/harepd-fuzz-ctl.XXXXXX", why[256];
+	int fd;
 
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
 		exit(1);
 	}
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/ctl.sock", dir);
-	if ((listen_fd = control_listen(sun.sun_path, why, sizeof(why))) == -1) {
+	if ((fd = control_listen(sun.sun_path, why, sizeof(why))) == -1) {
 		fprintf(stderr, "control_listen: %s\n", why);
 		exit(1);
 	}
+	control_init(&ctl, fd);
 	return 0;
 }
 
@@ -63,11 +68,13 @@ parse_line(const uint8_t *data, size_t size)
 static void
 serve(const uint8_t *data, size_t size)
 {
+	struct pollfd pfd[CTL_NPOLL];
 	struct ctl_request req;
 	char reply[1024];
 	size_t got = 0;
 	ssize_t n;
-	int cl, r;
+	int cl;
+	bool passed;
 
 	FUZZ_CHECK((cl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1,
 	    "socket: %s", strerror(errno));
@@ -78,12 +85,14 @@ serve(const uint8_t *data, size_t size)
 		FUZZ_CHECK(send(cl, data, size, MSG_NOSIGNAL | MSG_DONTWAIT) ==
 		    (ssize_t)size, "send: %s", strerror(errno));
 	shutdown(cl, SHUT_WR);
-	r = control_next(listen_fd, "nobody", &req);
-	if (r == 1) {
+	/* the line and EOF are there: one round serves it, never waiting */
+	control_pollfds(&ctl, pfd);
+	FUZZ_CHECK(poll(pfd, CTL_NPOLL, 1000) == 1, "listener not readable");
+	control_events(&ctl, pfd, "nobody", 0);
+	if ((passed = control_next(&ctl, &req))) {
 		FUZZ_CHECK(req.cmd != CTL_BAD, "a bad request passed on");
-		control_reply(&req, "ok\n");
-		close(req.fd);
-		FUZZ_CHECK(control_next(listen_fd, "nobody", &req) == 0,
+		control_reply(&ctl, &req, "ok\n");
+		FUZZ_CHECK(!control_next(&ctl, &req),
 		    "a second request from one connection");
 	}
 	while (got < sizeof(reply) - 1 &&
@@ -91,7 +100,10 @@ serve(const uint8_t *data, size_t size)
 		got += (size_t)n;
 	reply[got] = '\0';
 	close(cl);
-	if (r == 1)
+	for (size_t i = 0; i < CTL_MAX_CONN; i++)
+		FUZZ_CHECK(ctl.conn[i].state == CTL_FREE, "connection %zu left "
+		    "open (state %d)", i, ctl.conn[i].state);
+	if (passed)
 		FUZZ_CHECK(strcmp(reply, "ok\n") == 0, "reply \"%s\"", reply);
 	else
 		FUZZ_CHECK(strncmp(reply, "error ", 6) == 0 && got > 0 &&

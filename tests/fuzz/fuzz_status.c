@@ -5,6 +5,8 @@
  * status_print_text() and status_print_json() to a memstream. The JSON
  * must parse (RFC 8259, checked by the small validator below: strings
  * escaped, UTF-8, nesting) whatever the strings hold: scripts read it.
+ * The text must hold no byte below 0x20 but \n, no DEL, no C1 control,
+ * and be UTF-8: it goes to an operator's terminal.
  *
  * Input: 4 flag bytes, 8 numbers of 8 bytes (the clocks and counters
  * workers report), then the strings as chunks (2-byte length, bytes),
@@ -223,6 +225,25 @@ check_json(const char *buf, size_t len)
 	    "the JSON is not one line");
 }
 
+/* ---- the text: nothing a terminal would obey ---- */
+
+static void
+check_text(const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		FUZZ_CHECK((c >= 0x20 || c == '\n') && c != 0x7f,
+		    "control byte 0x%02x at offset %zu of the text:\n%s", c, i,
+		    buf);
+		FUZZ_CHECK(!(c == 0xc2 && i + 1 < len &&
+		    (unsigned char)buf[i + 1] < 0xa0 &&
+		    (unsigned char)buf[i + 1] >= 0x80),
+		    "C1 control at offset %zu of the text", i);
+	}
+	FUZZ_CHECK(ipc_utf8_valid(buf), "the text is not UTF-8:\n%s", buf);
+}
+
 /* ---- the harness ---- */
 
 static void
@@ -236,6 +257,7 @@ print_both(const struct status *st)
 	status_print_text(fp, st);
 	FUZZ_CHECK(fclose(fp) == 0, "fclose");
 	FUZZ_CHECK(len > 0 && buf[len - 1] == '\n', "text output");
+	check_text(buf, len);
 	free(buf);
 	buf = NULL;
 	FUZZ_CHECK((fp = open_memstream(&buf, &len)) != NULL, "memstream");

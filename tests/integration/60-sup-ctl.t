@@ -60,7 +60,7 @@ except OSError:
     pass		# the supervisor gave up on us already
 print(s.recv(4096).decode().strip())' "$SUP_SOCK" "$@" 2>&1
 }
-like "$(raw 1.5 '')" '^error bad-request' "a client silent for a second is dropped"
+like "$(raw 1.5 '')" '^error bad-request: no request line in time' "a client silent past its 200 ms is dropped"
 like "$(raw 0 "$(printf 'x%.0s' $(seq 300))")" '^error bad-request' "a request line over 255 bytes is refused"
 like "$(raw 0 'status')" '^error bad-request' "a request without its newline is refused"
 like "$(raw 0 $'status\n')" '^ok' "and with it, answered (the daemon is still responsive)"

@@ -261,6 +261,78 @@ test_extreme_times(void **state)
 	free(j);
 }
 
+/* Nothing a terminal obeys: only \n below 0x20, no DEL, no C1. */
+static void
+assert_no_controls(const char *t)
+{
+	for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
+		if (*p < 0x20 && *p != '\n')
+			fail_msg("control byte 0x%02x at offset %td", *p,
+			    (const char *)p - t);
+		if (*p == 0x7f)
+			fail_msg("DEL at offset %td", (const char *)p - t);
+		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0)
+			fail_msg("C1 control at offset %td", (const char *)p - t);
+	}
+}
+
+/* Peers, the database and workers choose these strings (issue 13 item 3). */
+static void
+test_text_escapes(void **state)
+{
+	static char *evil_list[] = { "10.0.0.11\x1b]0;owned\x07", "\r10.0.0.9" };
+	static char esc[] = "\x1b[2J\x1b[31mroot# ";
+	struct sample s;
+	char *t;
+
+	make_sample(&s);
+	s.view.node_name = "node\x1b[1A";
+	s.view.ip = "10.0.0.11\x7f";
+	s.view.primaries = evil_list;
+	s.view.n_primaries = 2;
+	s.view.witness = "\x9b\xc2\x9b" "31m";	/* a stray byte, then C1 CSI */
+	s.view.db_error = "FATAL:\n\tconnection refused\x1b[0m";
+	s.verdict.reason = esc;
+	s.verdict.policy = "maj\bority";
+	s.p1.target = "\x1b[H10.0.0.12:10000";
+	s.p1.role = "neigh\x0c" "bour";
+	s.answer.master = evil_list;
+	s.answer.slaves = evil_list;
+	s.answer.witness = "w\x1b";
+	s.p2.error = "UNAVAILABLE: \x1bP+q\x1b\\";
+	s.hba.error = "reload failed\r\n\x1b[2K";
+	s.st.config = "/etc/harepd/\x1b[5mconf.yml";
+	s.st.workers[1].last_exit = "killed\x1b[8m";
+	t = render(&s.st, false);
+	assert_no_controls(t);
+	assert_non_null(strstr(t, "reason    \\x1b[2J\\x1b[31mroot# \n"));
+	assert_non_null(strstr(t, "node\\x1b[1A (id 1, 10.0.0.11\\x7f)"));
+	assert_non_null(strstr(t, "primaries 10.0.0.11\\x1b]0;owned\\x07,"
+	    "\\x0d10.0.0.9"));
+	assert_non_null(strstr(t, "witness \\x9b\\xc2\\x9b31m\n"));
+	assert_non_null(strstr(t, "db error  FATAL:\\x0a\\x09connection"));
+	assert_non_null(strstr(t, "UNAVAILABLE: \\x1bP+q\\x1b\\\\\n"));
+	assert_non_null(strstr(t, "ERROR reload failed\\x0d\\x0a\\x1b[2K\n"));
+	assert_non_null(strstr(t, "config    /etc/harepd/\\x1b[5mconf.yml\n"));
+	assert_non_null(strstr(t, "killed\\x1b[8m\n"));
+	assert_non_null(strstr(t, "(policy maj\\x08ority)"));
+	/* the columns still line up: the escaped form is what is counted */
+	assert_non_null(strstr(t, "\\x1b[H10.0.0.12:10000    neigh\\x0cbour "));
+	free(t);
+
+	/* UTF-8 is kept as it is; only what is not UTF-8 is escaped */
+	make_sample(&s);
+	s.view.node_name = "n\xc5\x93ud-\xe6\x97\xa5\xf0\x9f\x90\x98";
+	s.verdict.reason = "caf\xc3\xa9 \xc3 \xed\xa0\x80 \xc0\xaf";
+	t = render(&s.st, false);
+	assert_no_controls(t);
+	assert_non_null(strstr(t, "node      n\xc5\x93ud-\xe6\x97\xa5"
+	    "\xf0\x9f\x90\x98 (id 1"));
+	assert_non_null(strstr(t, "reason    caf\xc3\xa9 \\xc3 \\xed\\xa0\\x80 "
+	    "\\xc0\\xaf\n"));
+	free(t);
+}
+
 int
 main(void)
 {
@@ -269,6 +341,7 @@ main(void)
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_extreme_times),
+		cmocka_unit_test(test_text_escapes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
