@@ -144,7 +144,6 @@ static void __attribute__((noreturn))
 child_exec(const struct proc_exec *x, const struct worker *w,
     const struct privdrop *pd, int sock)
 {
-	extern char **environ;
 	const char *role = w->role->name;
 	char *argv[] = { "harepd", "--role", unconst_str(role),
 	    x->verbose ? "-v" : NULL, NULL };
@@ -156,7 +155,7 @@ child_exec(const struct proc_exec *x, const struct worker *w,
 		child_fail(role, "chdir /", strerror(errno));
 	if (privdrop_apply(pd, why, sizeof(why)) == -1)
 		child_fail(role, "privilege drop", why);
-	execveat(IPC_FD + 1, "", argv, environ, AT_EMPTY_PATH);
+	execveat(IPC_FD + 1, "", argv, pd->env, AT_EMPTY_PATH);
 	child_fail(role, "exec", strerror(errno));
 }
 

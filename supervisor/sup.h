@@ -105,12 +105,26 @@ const char *wstate_name(enum wstate);
 
 /* ---- privdrop.c ---- */
 
+#define PRIVDROP_ENV_MAX 12
+
 struct privdrop {
 	bool	 drop;		/* false when harepd itself is not root */
 	uid_t	 uid;
 	gid_t	 gid;
 	pid_t	 parent;	/* for the PDEATHSIG race check */
+	char	 user[64];	/* the worker's user name and home, for its */
+	char	 home[256];	/* environment */
+	char	*env[PRIVDROP_ENV_MAX + 1];	/* what the worker execs with */
+	char	 envbuf[2048];
 };
+
+/*
+ * The worker's environment, built from nothing (docs/HARDENING.md): a
+ * fixed PATH, the worker user's HOME, USER and LOGNAME, and from `from`
+ * only TZ and the sanitizers' options. No PG* variable: libpq would take
+ * PGHOST, PGSERVICE, PGSSLMODE... over what the config leaves unsaid.
+ */
+void	 privdrop_env(struct privdrop *, char *const *from);
 
 /* In the supervisor: look up the user. -1 with why filled on error. */
 int	 privdrop_prepare(struct privdrop *, const char *user, char *why,
