@@ -87,6 +87,9 @@ proc_init(struct worker *w, const struct role *r)
 	w->state = W_OFF;
 	ipc_chan_init(&w->chan, -1);
 	backoff_init(&w->backoff, p->min_ms, p->max_ms, p->healthy_ms);
+	/* one allowance for the role, not per process: a worker that
+	 * floods and crashes does not get a fresh burst with each restart */
+	log_limit_init(&w->log_limit, clock_mono_ms());
 }
 
 struct worker *

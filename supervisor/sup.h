@@ -72,6 +72,7 @@ struct worker {
 	int64_t		 window_start;	/* restart window: monotonic ms */
 	unsigned	 window_exits;	/* exits since window_start */
 	char		 last_exit[128];
+	struct log_limit log_limit;	/* its Log messages (route.c) */
 };
 
 /* What the exec'd child gets besides its role. */
@@ -138,12 +139,22 @@ int	 privdrop_apply(const struct privdrop *, char *why, size_t whylen);
 
 /* ---- logfile.c ---- */
 
+/* A log file is rotated at this size; rotated ones together keep at most
+ * LOGFILE_KEEP_BYTES (the oldest go first, whatever maxAge says). */
+#define LOGFILE_MAX_BYTES	(64LL * 1024 * 1024)
+#define LOGFILE_KEEP_BYTES	(8 * LOGFILE_MAX_BYTES)
+
 struct logfile {
 	char	*path;
 	FILE	*fp;
 	long	 rotation_s;	/* 0: never rotate */
-	long	 max_age_s;	/* 0: keep rotated files forever */
+	long	 max_age_s;	/* 0: keep rotated files forever (within
+				 * keep_bytes) */
 	time_t	 period;	/* start of the period fp belongs to */
+	long long size;		/* of fp's file */
+	long long max_bytes;	/* rotate at this size; 0: never */
+	long long keep_bytes;	/* of all rotated files; 0: no cap */
+	char	 why[320];	/* what was wrong with the path, for the log */
 };
 
 int	 logfile_open(struct logfile *, const char *path, long rotation_s,
@@ -158,7 +169,10 @@ time_t	 logfile_period(long rotation_s, time_t t);
 void	 logfile_rotated_name(char *, size_t, const char *path, time_t period);
 /* Renames the current file to its rotated name and opens a fresh one. */
 int	 logfile_rotate(struct logfile *, time_t now);
-/* Deletes path.YYYYmmddHHMM* files last modified more than max_age ago. */
+/* Renames a full file to path.<this minute> and opens a fresh one. */
+int	 logfile_rotate_full(struct logfile *, time_t now);
+/* Deletes path.YYYYmmddHHMM files last modified more than max_age ago,
+ * then the oldest while they together exceed keep_bytes. */
 int	 logfile_prune(const struct logfile *, time_t now);
 /*
  * The supervisor's log_sink_fn: one JSON line to stderr, and to the file

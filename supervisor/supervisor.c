@@ -67,8 +67,8 @@ log_open(struct sup *s, const struct conf *c)
 		return 0;
 	if (logfile_open(&s->log, c->log_file, c->log_rotation_time,
 	    c->log_max_age, time(NULL)) == -1) {
-		log_warn("cannot open log file %s, logging to stderr only",
-		    c->log_file);
+		log_warnx("%s; logging to stderr only", s->log.why[0] ?
+		    s->log.why : "cannot open the log file");
 		return -1;
 	}
 	(void)logfile_prune(&s->log, time(NULL));
