@@ -278,10 +278,18 @@ log_limit_take(struct log_limit *l, enum log_level lvl, int64_t now_ms,
 		l->suppressed++;
 		return false;
 	}
-	if (l->suppressed > 0 && now_ms - l->reported_ms >= 1000) {
-		*report = l->suppressed;
-		l->suppressed = 0;
-		l->reported_ms = now_ms;
-	}
+	*report = log_limit_due(l, now_ms);
 	return true;
+}
+
+unsigned long
+log_limit_due(struct log_limit *l, int64_t now_ms)
+{
+	unsigned long n = l->suppressed;
+
+	if (n == 0 || now_ms - l->reported_ms < 1000)
+		return 0;
+	l->suppressed = 0;
+	l->reported_ms = now_ms;
+	return n;
 }

@@ -95,5 +95,9 @@ void	log_limit_init(struct log_limit *, int64_t now_ms);
  */
 bool	log_limit_take(struct log_limit *, enum log_level, int64_t now_ms,
 	    unsigned long *report);
+/* For a timer: lines left out and not yet reported, when a report is due
+ * (then counted as reported), so the count of a flood that ended is said
+ * without waiting for the source's next line. */
+unsigned long log_limit_due(struct log_limit *, int64_t now_ms);
 
 #endif

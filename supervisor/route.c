@@ -276,6 +276,15 @@ dispatch(struct route *rt, struct worker *w, ipc_envelope *env)
 	return what;
 }
 
+void
+route_log_tick(struct route *rt, struct worker *w, int64_t now_ms)
+{
+	unsigned long n = log_limit_due(&w->log_limit, now_ms);
+
+	if (n > 0)
+		log_suppressed(rt, w, n);
+}
+
 unsigned
 route_read(struct route *rt, struct worker *w)
 {

@@ -204,6 +204,8 @@ struct route {
 
 /* Reads what a worker sent, routes it, kills the worker on abuse. */
 unsigned route_read(struct route *, struct worker *);
+/* Once a second or so: say how many of w's Log lines were left out. */
+void	 route_log_tick(struct route *, struct worker *, int64_t now_ms);
 /* The last words of a worker that has exited (fatal()'s message). */
 unsigned route_drain(struct route *, struct worker *);
 /* Sends a body the worker's role accepts; -1 otherwise or on error. */

@@ -442,6 +442,7 @@ run_timers(struct sup *s, int64_t now)
 			start_worker(s, w);
 		}
 		proc_check(w, now, silence, s->stopping);
+		route_log_tick(&s->rt, w, now);
 	}
 	if (s->notify.watchdog_us > 0 && now >= s->next_watchdog) {
 		(void)sdnotify_send(&s->notify, "WATCHDOG=1");
