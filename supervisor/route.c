@@ -345,16 +345,36 @@ route_initial_verdict(struct route *rt, struct worker *w)
 }
 
 void
-route_push_config(struct route *rt, Harepd__ConfigPush *push)
+route_config_for(const struct role *r, const Harepd__ConfigPush *all,
+    Harepd__ConfigPush *out)
+{
+	*out = *all;
+	if (r->tls_pems)
+		return;
+	out->tls_ca = (ProtobufCBinaryData){ 0, NULL };
+	out->tls_cert = (ProtobufCBinaryData){ 0, NULL };
+	out->tls_key = (ProtobufCBinaryData){ 0, NULL };
+}
+
+int
+route_send_config(struct worker *w, const Harepd__ConfigPush *all)
 {
 	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
+	Harepd__ConfigPush mine;
 
+	route_config_for(w->role, all, &mine);
 	env.body_case = HAREPD__ENVELOPE__BODY_CONFIG;
-	env.config = push;
+	env.config = &mine;
+	return route_send(w, &env);
+}
+
+void
+route_push_config(struct route *rt, Harepd__ConfigPush *push)
+{
 	for (size_t i = 0; i < ROLE_COUNT; i++) {
 		struct worker *w = &rt->workers[i];
 
-		if (w->chan.fd != -1 && route_send(w, &env) == -1)
+		if (w->chan.fd != -1 && route_send_config(w, push) == -1)
 			log_warn("reload: cannot send the config to %s",
 			    w->role->name);
 	}

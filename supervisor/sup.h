@@ -214,6 +214,14 @@ int	 route_send_control(struct worker *, Harepd__Control__Command);
 /* A new worker's second message (hba: the verdict in force); -1 on error. */
 int	 route_initial_verdict(struct route *, struct worker *);
 /* Reload: the new config to every worker with an open channel. */
+/*
+ * The config as role r gets it: a shallow copy of `all` (nothing to free)
+ * without the TLS PEMs unless the role speaks gRPC (harepd.c, tls_pems):
+ * the hba worker never holds the private key.
+ */
+void	 route_config_for(const struct role *r, const Harepd__ConfigPush *all,
+	    Harepd__ConfigPush *out);
+int	 route_send_config(struct worker *, const Harepd__ConfigPush *all);
 void	 route_push_config(struct route *, Harepd__ConfigPush *);
 void	 route_free(struct route *);
 

@@ -160,11 +160,8 @@ load_verdict(struct sup *s)
 static int
 send_initial(struct sup *s, struct worker *w)
 {
-	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
-
-	env.body_case = HAREPD__ENVELOPE__BODY_CONFIG;
-	env.config = &s->push;
-	if (route_send(w, &env) == -1 || route_initial_verdict(&s->rt, w) == -1)
+	if (route_send_config(w, &s->push) == -1 ||
+	    route_initial_verdict(&s->rt, w) == -1)
 		return -1;
 	if (s->rt.paused && w->role->pausable)
 		return route_send_control(w, HAREPD__CONTROL__COMMAND__PAUSE);
