@@ -224,7 +224,8 @@ list_rotated(const char *dn, const char *b, struct rotated **out)
 		(*out)[n++].mtime = st.st_mtime;
 	}
 	closedir(d);
-	qsort(*out, n, sizeof(**out), by_name);
+	if (n > 1)	/* qsort(NULL, 0) is undefined */
+		qsort(*out, n, sizeof(**out), by_name);
 	return n;
 }
 
