@@ -31,7 +31,8 @@
  * worker restarted. Stop order: stop deciding first (probe), then stop
  * editing pg_hba.conf (hba), and stop answering peers last (rpc). The
  * probe's LocalView comes every watchDog seconds whatever happens, so
- * it doubles as its heartbeat.
+ * it doubles as its heartbeat. The TLS PEMs (the private key among them)
+ * go only to the workers that speak gRPC: rpc as server, probe as client.
  */
 static const struct role roles[ROLE_COUNT] = {
 	[ROLE_RPC] = { "rpc", ROLE_RPC, RPC_USER, rpc_worker_main,
@@ -39,19 +40,19 @@ static const struct role roles[ROLE_COUNT] = {
 	    BODY(CONFIG) | BODY(CONTROL) | BODY(LOCAL_VIEW) | BODY(HBA_APPLIED) |
 	    BODY(GATE_DECLARED),
 	    MODE_BIT(MODE_DUAL) | MODE_BIT(MODE_SERVER_ONLY),
-	    PERMANENT, 2, false, BODY_NONE },
+	    PERMANENT, 2, false, BODY_NONE, true },
 	[ROLE_PROBE] = { "probe", ROLE_PROBE, POSTGRES_USER, probe_worker_main,
 	    BODY(HELLO) | BODY(LOG) | BODY(LOCAL_VIEW) | BODY(VERDICT) |
 	    BODY(GATE_DECLARED),
 	    BODY(CONFIG) | BODY(CONTROL) | BODY(GATE_SERVED),
 	    MODE_BIT(MODE_DUAL) | MODE_BIT(MODE_SERVER_ONLY) |
 	    MODE_BIT(MODE_CLIENT_ONLY),
-	    PERMANENT, 0, true, HAREPD__ENVELOPE__BODY_LOCAL_VIEW },
+	    PERMANENT, 0, true, HAREPD__ENVELOPE__BODY_LOCAL_VIEW, true },
 	[ROLE_HBA] = { "hba", ROLE_HBA, POSTGRES_USER, hba_worker_main,
 	    BODY(HELLO) | BODY(LOG) | BODY(HBA_APPLIED),
 	    BODY(CONFIG) | BODY(CONTROL) | BODY(VERDICT),
 	    MODE_BIT(MODE_DUAL) | MODE_BIT(MODE_CLIENT_ONLY),
-	    PERMANENT, 1, true, BODY_NONE },
+	    PERMANENT, 1, true, BODY_NONE, false },
 };
 
 static const struct role *

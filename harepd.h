@@ -74,6 +74,8 @@ struct role {
 	/* A body it sends at a steady pace: long silence means it is hung
 	 * (HAREPD__ENVELOPE__BODY__NOT_SET: no such body). */
 	Harepd__Envelope__BodyCase heartbeat;
+	bool		 tls_pems;	/* its ConfigPush carries the TLS CA,
+					 * cert and key */
 };
 
 #endif

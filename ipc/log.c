@@ -224,3 +224,72 @@ fatalx(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+/* ---- rate limits ---- */
+
+void
+log_bucket_init(struct log_bucket *b, unsigned burst, unsigned per_s,
+    int64_t now_ms)
+{
+	b->burst = burst;
+	b->per_s = per_s;
+	b->milli = (int64_t)burst * 1000;
+	b->last_ms = now_ms;
+}
+
+bool
+log_bucket_take(struct log_bucket *b, int64_t now_ms)
+{
+	int64_t cap = (int64_t)b->burst * 1000;
+
+	if (now_ms > b->last_ms) {
+		/* ms x lines/s = thousandths of a line */
+		int64_t add = (now_ms - b->last_ms) * b->per_s;
+
+		b->milli = add > cap - b->milli ? cap : b->milli + add;
+		b->last_ms = now_ms;
+	}
+	if (b->milli < 1000)
+		return false;
+	b->milli -= 1000;
+	return true;
+}
+
+void
+log_limit_init(struct log_limit *l, int64_t now_ms)
+{
+	log_bucket_init(&l->any, LOG_LIMIT_BURST, LOG_LIMIT_PER_S, now_ms);
+	log_bucket_init(&l->err, LOG_LIMIT_ERR_BURST, LOG_LIMIT_ERR_PER_S,
+	    now_ms);
+	l->suppressed = 0;
+	l->reported_ms = INT64_MIN / 2;
+}
+
+bool
+log_limit_take(struct log_limit *l, enum log_level lvl, int64_t now_ms,
+    unsigned long *report)
+{
+	bool pass = log_bucket_take(&l->any, now_ms);
+
+	*report = 0;
+	if (!pass && lvl == LOG_LVL_ERROR)
+		pass = log_bucket_take(&l->err, now_ms);
+	if (!pass) {
+		l->suppressed++;
+		return false;
+	}
+	*report = log_limit_due(l, now_ms);
+	return true;
+}
+
+unsigned long
+log_limit_due(struct log_limit *l, int64_t now_ms)
+{
+	unsigned long n = l->suppressed;
+
+	if (n == 0 || now_ms - l->reported_ms < 1000)
+		return 0;
+	l->suppressed = 0;
+	l->reported_ms = now_ms;
+	return n;
+}

@@ -8,7 +8,9 @@
 #define HAREPD_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 enum log_level {
@@ -53,5 +55,49 @@ void	log_write_json(FILE *, enum log_level, const char *msg,
 	    const struct log_field *, size_t);
 /* JSON string escaping (RFC 8259), shared with harepdctl's JSON output. */
 void	json_write_string(FILE *, const char *);
+
+/*
+ * A token bucket in thousandths of a line: `burst` lines at once, then
+ * `per_s` a second.
+ */
+struct log_bucket {
+	int64_t		 milli;		/* tokens x 1000 */
+	int64_t		 last_ms;
+	unsigned	 burst;
+	unsigned	 per_s;
+};
+
+/*
+ * How many lines one source (a worker) may have written (docs/HARDENING.md,
+ * "Logs"): any level from `any`; an error that finds `any` empty may still
+ * pass on its own allowance, so debug spam never hides a fence error.
+ */
+#define LOG_LIMIT_BURST		100
+#define LOG_LIMIT_PER_S		20
+#define LOG_LIMIT_ERR_BURST	20
+#define LOG_LIMIT_ERR_PER_S	2
+
+struct log_limit {
+	struct log_bucket any;
+	struct log_bucket err;
+	unsigned long	 suppressed;	/* not yet reported */
+	int64_t		 reported_ms;
+};
+
+void	log_bucket_init(struct log_bucket *, unsigned burst, unsigned per_s,
+	    int64_t now_ms);
+bool	log_bucket_take(struct log_bucket *, int64_t now_ms);
+void	log_limit_init(struct log_limit *, int64_t now_ms);
+/*
+ * True: write the line. *report is then the number of lines left out
+ * since the last report, to be said first (0: nothing to say; at most one
+ * report a second, so a steady flood adds one line a second).
+ */
+bool	log_limit_take(struct log_limit *, enum log_level, int64_t now_ms,
+	    unsigned long *report);
+/* For a timer: lines left out and not yet reported, when a report is due
+ * (then counted as reported), so the count of a flood that ended is said
+ * without waiting for the source's next line. */
+unsigned long log_limit_due(struct log_limit *, int64_t now_ms);
 
 #endif

@@ -189,6 +189,14 @@ worker_init_fd(const char *role, int fd)
 	static bool registered;
 
 	log_init(role, NULL, NULL);	/* stderr until the channel works */
+	/* exec made us dumpable again: without this, any process of our
+	 * uid (postgres, nobody) could ptrace us or read our memory,
+	 * environ and descriptors (the probe holds the repmgr password) */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
+		fprintf(stderr, "harepd: %s: PR_SET_DUMPABLE: %s\n", role,
+		    strerror(errno));
+		_exit(1);
+	}
 	check_channel(fd);
 	tie_to_parent();
 	/* libraries (libpq, gRPC) may write to dead sockets too */

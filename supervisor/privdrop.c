@@ -20,10 +20,19 @@
 
 #include "supervisor/sup.h"
 
+static void
+set_identity(struct privdrop *pd, const char *user, const char *home)
+{
+	snprintf(pd->user, sizeof(pd->user), "%s", user);
+	snprintf(pd->home, sizeof(pd->home), "%s",
+	    home != NULL && home[0] == '/' ? home : "/");
+}
+
 int
 privdrop_prepare(struct privdrop *pd, const char *user, char *why,
     size_t whylen)
 {
+	extern char **environ;
 	struct passwd *pw;
 
 	memset(pd, 0, sizeof(*pd));
@@ -31,8 +40,14 @@ privdrop_prepare(struct privdrop *pd, const char *user, char *why,
 	pd->drop = (geteuid() == 0);
 	pd->uid = geteuid();
 	pd->gid = getegid();
-	if (!pd->drop)
-		return 0;	/* nothing to switch to: the user does not matter */
+	if (!pd->drop) {
+		/* nothing to switch to: the worker runs as we do */
+		pw = getpwuid(pd->uid);
+		set_identity(pd, pw != NULL ? pw->pw_name : user,
+		    pw != NULL ? pw->pw_dir : NULL);
+		privdrop_env(pd, environ);
+		return 0;
+	}
 	errno = 0;
 	if ((pw = getpwnam(user)) == NULL) {
 		snprintf(why, whylen, "unknown user \"%s\"%s%s", user,
@@ -47,7 +62,58 @@ privdrop_prepare(struct privdrop *pd, const char *user, char *why,
 	}
 	pd->uid = pw->pw_uid;
 	pd->gid = pw->pw_gid;
+	set_identity(pd, pw->pw_name, pw->pw_dir);
+	privdrop_env(pd, environ);
 	return 0;
+}
+
+/* What a worker may take from the supervisor's environment: the time
+ * zone its log stamps use, and the sanitizers' settings of a test build. */
+static const char *const env_kept[] = {
+	"TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
+};
+
+static void
+env_add(struct privdrop *pd, size_t *n, size_t *used, const char *name,
+    const char *value)
+{
+	size_t room = sizeof(pd->envbuf) - *used;
+	int len;
+
+	if (*n >= PRIVDROP_ENV_MAX)
+		return;
+	len = snprintf(pd->envbuf + *used, room, "%s=%s", name, value);
+	if (len < 0 || (size_t)len >= room)
+		return;	/* too long for a worker: left out */
+	pd->env[(*n)++] = pd->envbuf + *used;
+	*used += (size_t)len + 1;
+}
+
+static const char *
+env_find(char *const *from, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (; from != NULL && *from != NULL; from++)
+		if (strncmp(*from, name, nl) == 0 && (*from)[nl] == '=')
+			return *from + nl + 1;
+	return NULL;
+}
+
+void
+privdrop_env(struct privdrop *pd, char *const *from)
+{
+	size_t n = 0, used = 0;
+	const char *v;
+
+	env_add(pd, &n, &used, "PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+	env_add(pd, &n, &used, "HOME", pd->home);
+	env_add(pd, &n, &used, "USER", pd->user);
+	env_add(pd, &n, &used, "LOGNAME", pd->user);
+	for (size_t i = 0; i < sizeof(env_kept) / sizeof(env_kept[0]); i++)
+		if ((v = env_find(from, env_kept[i])) != NULL)
+			env_add(pd, &n, &used, env_kept[i], v);
+	pd->env[n] = NULL;
 }
 
 /* Empties the bounding set while CAP_SETPCAP is still ours (before setuid). */

@@ -87,6 +87,9 @@ proc_init(struct worker *w, const struct role *r)
 	w->state = W_OFF;
 	ipc_chan_init(&w->chan, -1);
 	backoff_init(&w->backoff, p->min_ms, p->max_ms, p->healthy_ms);
+	/* one allowance for the role, not per process: a worker that
+	 * floods and crashes does not get a fresh burst with each restart */
+	log_limit_init(&w->log_limit, clock_mono_ms());
 }
 
 struct worker *
@@ -144,7 +147,6 @@ static void __attribute__((noreturn))
 child_exec(const struct proc_exec *x, const struct worker *w,
     const struct privdrop *pd, int sock)
 {
-	extern char **environ;
 	const char *role = w->role->name;
 	char *argv[] = { "harepd", "--role", unconst_str(role),
 	    x->verbose ? "-v" : NULL, NULL };
@@ -156,7 +158,7 @@ child_exec(const struct proc_exec *x, const struct worker *w,
 		child_fail(role, "chdir /", strerror(errno));
 	if (privdrop_apply(pd, why, sizeof(why)) == -1)
 		child_fail(role, "privilege drop", why);
-	execveat(IPC_FD + 1, "", argv, environ, AT_EMPTY_PATH);
+	execveat(IPC_FD + 1, "", argv, pd->env, AT_EMPTY_PATH);
 	child_fail(role, "exec", strerror(errno));
 }
 

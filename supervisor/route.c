@@ -73,15 +73,38 @@ forward_all(struct route *rt, const ipc_envelope *env, uint32_t states)
 	}
 }
 
-/* A worker's Log, written with proc = its role, whatever it claims. */
 static void
-worker_log(struct route *rt, const struct worker *w, const Harepd__Log *l)
+log_suppressed(struct route *rt, const struct worker *w, unsigned long n)
+{
+	char count[24], msg[96];
+	struct log_field f[] = { { "proc", "harepd" },
+	    { "worker", w->role->name }, { "suppressed", count } };
+
+	snprintf(count, sizeof(count), "%lu", n);
+	snprintf(msg, sizeof(msg), "suppressed %lu messages from %s "
+	    "(over %d a second)", n, w->role->name, LOG_LIMIT_PER_S);
+	logfile_sink(LOG_LVL_WARNING, msg, f, 3, rt->log);
+}
+
+/*
+ * A worker's Log, written with proc = its role, whatever it claims, and
+ * within its allowance (log_limit_take): a flood costs the loop a decode
+ * per message (READ_BURST a pass) and the disk nothing.
+ */
+static void
+worker_log(struct route *rt, struct worker *w, const Harepd__Log *l)
 {
 	struct log_field f[MAX_WORKER_FIELDS + 1];
+	unsigned long left_out;
 	size_t n = 0;
 
 	if (l->level == HAREPD__LOG__LEVEL__DEBUG && !rt->verbose)
 		return;
+	if (!log_limit_take(&w->log_limit, (enum log_level)l->level,
+	    clock_mono_ms(), &left_out))
+		return;
+	if (left_out > 0)
+		log_suppressed(rt, w, left_out);
 	f[n++] = (struct log_field){ "proc", w->role->name };
 	for (size_t i = 0; i < l->n_fields && n <= MAX_WORKER_FIELDS; i++) {
 		const char *k = l->fields[i]->key;
@@ -253,6 +276,15 @@ dispatch(struct route *rt, struct worker *w, ipc_envelope *env)
 	return what;
 }
 
+void
+route_log_tick(struct route *rt, struct worker *w, int64_t now_ms)
+{
+	unsigned long n = log_limit_due(&w->log_limit, now_ms);
+
+	if (n > 0)
+		log_suppressed(rt, w, n);
+}
+
 unsigned
 route_read(struct route *rt, struct worker *w)
 {
@@ -313,16 +345,36 @@ route_initial_verdict(struct route *rt, struct worker *w)
 }
 
 void
-route_push_config(struct route *rt, Harepd__ConfigPush *push)
+route_config_for(const struct role *r, const Harepd__ConfigPush *all,
+    Harepd__ConfigPush *out)
+{
+	*out = *all;
+	if (r->tls_pems)
+		return;
+	out->tls_ca = (ProtobufCBinaryData){ 0, NULL };
+	out->tls_cert = (ProtobufCBinaryData){ 0, NULL };
+	out->tls_key = (ProtobufCBinaryData){ 0, NULL };
+}
+
+int
+route_send_config(struct worker *w, const Harepd__ConfigPush *all)
 {
 	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
+	Harepd__ConfigPush mine;
 
+	route_config_for(w->role, all, &mine);
 	env.body_case = HAREPD__ENVELOPE__BODY_CONFIG;
-	env.config = push;
+	env.config = &mine;
+	return route_send(w, &env);
+}
+
+void
+route_push_config(struct route *rt, Harepd__ConfigPush *push)
+{
 	for (size_t i = 0; i < ROLE_COUNT; i++) {
 		struct worker *w = &rt->workers[i];
 
-		if (w->chan.fd != -1 && route_send(w, &env) == -1)
+		if (w->chan.fd != -1 && route_send_config(w, push) == -1)
 			log_warn("reload: cannot send the config to %s",
 			    w->role->name);
 	}

@@ -73,6 +73,7 @@ struct worker {
 	int64_t		 window_start;	/* restart window: monotonic ms */
 	unsigned	 window_exits;	/* exits since window_start */
 	char		 last_exit[128];
+	struct log_limit log_limit;	/* its Log messages (route.c) */
 };
 
 /* What the exec'd child gets besides its role. */
@@ -106,12 +107,26 @@ const char *wstate_name(enum wstate);
 
 /* ---- privdrop.c ---- */
 
+#define PRIVDROP_ENV_MAX 12
+
 struct privdrop {
 	bool	 drop;		/* false when harepd itself is not root */
 	uid_t	 uid;
 	gid_t	 gid;
 	pid_t	 parent;	/* for the PDEATHSIG race check */
+	char	 user[64];	/* the worker's user name and home, for its */
+	char	 home[256];	/* environment */
+	char	*env[PRIVDROP_ENV_MAX + 1];	/* what the worker execs with */
+	char	 envbuf[2048];
 };
+
+/*
+ * The worker's environment, built from nothing (docs/HARDENING.md): a
+ * fixed PATH, the worker user's HOME, USER and LOGNAME, and from `from`
+ * only TZ and the sanitizers' options. No PG* variable: libpq would take
+ * PGHOST, PGSERVICE, PGSSLMODE... over what the config leaves unsaid.
+ */
+void	 privdrop_env(struct privdrop *, char *const *from);
 
 /* In the supervisor: look up the user. -1 with why filled on error. */
 int	 privdrop_prepare(struct privdrop *, const char *user, char *why,
@@ -125,12 +140,22 @@ int	 privdrop_apply(const struct privdrop *, char *why, size_t whylen);
 
 /* ---- logfile.c ---- */
 
+/* A log file is rotated at this size; rotated ones together keep at most
+ * LOGFILE_KEEP_BYTES (the oldest go first, whatever maxAge says). */
+#define LOGFILE_MAX_BYTES	(64LL * 1024 * 1024)
+#define LOGFILE_KEEP_BYTES	(8 * LOGFILE_MAX_BYTES)
+
 struct logfile {
 	char	*path;
 	FILE	*fp;
 	long	 rotation_s;	/* 0: never rotate */
-	long	 max_age_s;	/* 0: keep rotated files forever */
+	long	 max_age_s;	/* 0: keep rotated files forever (within
+				 * keep_bytes) */
 	time_t	 period;	/* start of the period fp belongs to */
+	long long size;		/* of fp's file */
+	long long max_bytes;	/* rotate at this size; 0: never */
+	long long keep_bytes;	/* of all rotated files; 0: no cap */
+	char	 why[320];	/* what was wrong with the path, for the log */
 };
 
 int	 logfile_open(struct logfile *, const char *path, long rotation_s,
@@ -145,7 +170,10 @@ time_t	 logfile_period(long rotation_s, time_t t);
 void	 logfile_rotated_name(char *, size_t, const char *path, time_t period);
 /* Renames the current file to its rotated name and opens a fresh one. */
 int	 logfile_rotate(struct logfile *, time_t now);
-/* Deletes path.YYYYmmddHHMM* files last modified more than max_age ago. */
+/* Renames a full file to path.<this minute> and opens a fresh one. */
+int	 logfile_rotate_full(struct logfile *, time_t now);
+/* Deletes path.YYYYmmddHHMM files last modified more than max_age ago,
+ * then the oldest while they together exceed keep_bytes. */
 int	 logfile_prune(const struct logfile *, time_t now);
 /*
  * The supervisor's log_sink_fn: one JSON line to stderr, and to the file
@@ -177,6 +205,8 @@ struct route {
 
 /* Reads what a worker sent, routes it, kills the worker on abuse. */
 unsigned route_read(struct route *, struct worker *);
+/* Once a second or so: say how many of w's Log lines were left out. */
+void	 route_log_tick(struct route *, struct worker *, int64_t now_ms);
 /* The last words of a worker that has exited (fatal()'s message). */
 unsigned route_drain(struct route *, struct worker *);
 /* Sends a body the worker's role accepts; -1 otherwise or on error. */
@@ -185,6 +215,14 @@ int	 route_send_control(struct worker *, Harepd__Control__Command);
 /* A new worker's second message (hba: the verdict in force); -1 on error. */
 int	 route_initial_verdict(struct route *, struct worker *);
 /* Reload: the new config to every worker with an open channel. */
+/*
+ * The config as role r gets it: a shallow copy of `all` (nothing to free)
+ * without the TLS PEMs unless the role speaks gRPC (harepd.c, tls_pems):
+ * the hba worker never holds the private key.
+ */
+void	 route_config_for(const struct role *r, const Harepd__ConfigPush *all,
+	    Harepd__ConfigPush *out);
+int	 route_send_config(struct worker *, const Harepd__ConfigPush *all);
 void	 route_push_config(struct route *, Harepd__ConfigPush *);
 void	 route_free(struct route *);
 

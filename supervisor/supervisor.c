@@ -68,8 +68,8 @@ log_open(struct sup *s, const struct conf *c)
 		return 0;
 	if (logfile_open(&s->log, c->log_file, c->log_rotation_time,
 	    c->log_max_age, time(NULL)) == -1) {
-		log_warn("cannot open log file %s, logging to stderr only",
-		    c->log_file);
+		log_warnx("%s; logging to stderr only", s->log.why[0] ?
+		    s->log.why : "cannot open the log file");
 		return -1;
 	}
 	(void)logfile_prune(&s->log, time(NULL));
@@ -161,11 +161,8 @@ load_verdict(struct sup *s)
 static int
 send_initial(struct sup *s, struct worker *w)
 {
-	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
-
-	env.body_case = HAREPD__ENVELOPE__BODY_CONFIG;
-	env.config = &s->push;
-	if (route_send(w, &env) == -1 || route_initial_verdict(&s->rt, w) == -1)
+	if (route_send_config(w, &s->push) == -1 ||
+	    route_initial_verdict(&s->rt, w) == -1)
 		return -1;
 	if (s->rt.paused && w->role->pausable)
 		return route_send_control(w, HAREPD__CONTROL__COMMAND__PAUSE);
@@ -443,6 +440,7 @@ run_timers(struct sup *s, int64_t now)
 			start_worker(s, w);
 		}
 		proc_check(w, now, silence, s->stopping);
+		route_log_tick(&s->rt, w, now);
 	}
 	if (s->notify.watchdog_us > 0 && now >= s->next_watchdog) {
 		(void)sdnotify_send(&s->notify, "WATCHDOG=1");

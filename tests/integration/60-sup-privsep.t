@@ -12,7 +12,11 @@ sup_init
 sup_config
 # a descriptor the test shell holds open: no worker may inherit it
 exec 7>"$SUP_DIR/leak-canary"
-NOTIFY_SOCKET=@harepd-test-$$ sup_start
+# what a root shell may carry: libpq would follow PGHOST/PGSERVICE to
+# another cluster, and HOME=/root would pick root's .pgpass and service file
+NOTIFY_SOCKET=@harepd-test-$$ PGHOST=/nonexistent PGSERVICE=evil \
+	PGSSLMODE=disable PGPASSFILE=/root/.pgpass HOME=/root \
+	GRPC_TRACE=all sup_start
 exec 7>&-
 
 want_user() { [ "$1" = rpc ] && echo nobody || echo postgres; }
@@ -46,6 +50,21 @@ for role in rpc probe hba; do
 	ok '! tr "\0" "\n" <"/proc/$pid/environ" | grep -q ^NOTIFY_SOCKET=' \
 		"$role: no NOTIFY_SOCKET (only the supervisor talks to systemd)"
 	is "$(readlink "/proc/$pid/cwd")" / "$role: works in /"
+	env=$(tr "\0" "\n" <"/proc/$pid/environ")
+	ok '! grep -Eq "^(PG[A-Z]*|GRPC_[A-Z]*)=" <<<"$env"' \
+		"$role: no PG* or GRPC_* variable of the supervisor's"
+	is "$(sed -n "s/^HOME=//p" <<<"$env")" "$(getent passwd "$user" | cut -d: -f6)" \
+		"$role: HOME is $user's"
+	is "$(sed -n "s/^USER=//p" <<<"$env")" "$user" "$role: USER is $user"
+	is "$(sed -n "s/^PATH=//p" <<<"$env")" /usr/sbin:/usr/bin:/sbin:/bin \
+		"$role: a fixed PATH"
+	# not dumpable: /proc/PID/ belongs to root, and a process of the
+	# worker's own uid can neither read its environment nor attach
+	is "$(stat -c %u "/proc/$pid/environ")" 0 "$role: /proc/PID/environ is root's (not dumpable)"
+	ok '! setpriv --reuid="$uid" --regid="$gid" --clear-groups cat "/proc/$pid/environ" >/dev/null 2>&1' \
+		"$role: its own uid cannot read /proc/PID/environ"
+	ok '! setpriv --reuid="$uid" --regid="$gid" --clear-groups ls "/proc/$pid/fd" >/dev/null 2>&1' \
+		"$role: its own uid cannot list its descriptors"
 done
 
 # the supervisor itself: root, and it did not keep the shell's descriptor

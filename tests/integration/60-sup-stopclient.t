@@ -32,7 +32,9 @@ SUP_NEIGHBOURS=127.0.0.1:$PEER_PORT SUP_WATCHDOG=1 \
 "$HAREPD" -t -f "$SUP_CONF" >"$SUP_DIR/check.out" 2>&1 ||
 	{ cat "$SUP_DIR/check.out" >&2; bail "config does not load"; }
 
-sup_start
+# a root shell's libpq settings must not reach the workers (issue 13
+# item 5): with PGSERVICE=evil the probe's libpq would fail to connect
+PGHOST=/nonexistent PGSERVICE=evil PGSSLMODE=require HOME=/root sup_start
 sup_require_running rpc probe hba
 call() { /usr/bin/python3 "$TOP/tests/helpers/sup_peer.py" call "$SUP_DIR" "127.0.0.1:$SUP_PORT"; }
 hba_rw() { sup_status '(d["pg_hba"] or {}).get("rw")'; }

@@ -87,6 +87,47 @@ test_utf8_seq_len(void **state)
 	assert_int_equal(ipc_utf8_seq_len("\xff"), 0);
 }
 
+/* A flood gets the burst, then 20 a second; an error finds its own
+ * allowance when the flood took the rest; the left-out count is said
+ * once, with the next line that passes. */
+static void
+test_log_limit(void **state)
+{
+	struct log_limit l;
+	unsigned long report, total = 0;
+	int passed = 0;
+
+	(void)state;
+	log_limit_init(&l, 1000);
+	for (int i = 0; i < 10000; i++)
+		passed += log_limit_take(&l, LOG_LVL_DEBUG, 1000, &report);
+	assert_int_equal(passed, LOG_LIMIT_BURST);
+	assert_int_equal(l.suppressed, 10000 - LOG_LIMIT_BURST);
+	/* the debug flood must not hide an error */
+	assert_true(log_limit_take(&l, LOG_LVL_ERROR, 1000, &report));
+	assert_int_equal(report, 10000 - LOG_LIMIT_BURST);
+	total += report;
+	assert_false(log_limit_take(&l, LOG_LVL_INFO, 1000, &report));
+	/* one second later: 20 more pass, and the next report waits a second */
+	passed = 0;
+	for (int i = 0; i < 100; i++)
+		if (log_limit_take(&l, LOG_LVL_INFO, 2000, &report)) {
+			passed++;
+			total += report;
+		}
+	assert_int_equal(passed, LOG_LIMIT_PER_S);
+	assert_int_equal(total, 10000 - LOG_LIMIT_BURST + 1);
+	/* errors alone have a limit too */
+	passed = 0;
+	for (int i = 0; i < 1000; i++)
+		passed += log_limit_take(&l, LOG_LVL_ERROR, 2000, &report);
+	/* 19 left, plus 2 for the second that passed, at most the burst */
+	assert_int_equal(passed, LOG_LIMIT_ERR_BURST);
+	/* quiet for a minute: the full burst again, and the count said */
+	assert_true(log_limit_take(&l, LOG_LVL_INFO, 62000, &report));
+	assert_int_equal(report, 80 + 1000 - LOG_LIMIT_ERR_BURST);
+}
+
 int
 main(void)
 {
@@ -94,6 +135,7 @@ main(void)
 		cmocka_unit_test(test_json_strings),
 		cmocka_unit_test(test_json_line),
 		cmocka_unit_test(test_utf8_seq_len),
+		cmocka_unit_test(test_log_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

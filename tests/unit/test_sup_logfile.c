@@ -203,6 +203,60 @@ test_fields_written(void **state)
 	    "\"proc\":\"probe\",\"peer\":\"a\\\"b\"}\n"));
 }
 
+/* Full at max_bytes: rotated under this minute's name, the period goes
+ * on; rotated files beyond keep_bytes go, oldest first. */
+static void
+test_rotates_when_full(void **state)
+{
+	struct fixture *f = *state;
+	struct logfile lf;
+	char r1[256], r2[256], r3[256];
+	struct stat st;
+
+	assert_int_equal(logfile_open(&lf, f->path, WEEK, 0, T0), 0);
+	lf.max_bytes = 1000;
+	lf.keep_bytes = 2500;
+	for (int i = 0; i < 200; i++)
+		logfile_write(&lf, T0 + 60 * (i / 10), LOG_LVL_INFO,
+		    "a line of about fifty bytes in all", NULL, 0);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_true(st.st_size <= 1000 + 120);
+	/* 200 lines of ~90 bytes: some 18 rotations, at most one a
+	 * minute here; the oldest are gone and the rest fit keep_bytes */
+	logfile_rotated_name(r1, sizeof(r1), f->path, T0);
+	assert_int_equal(access(r1, F_OK), -1);
+	snprintf(r2, sizeof(r2), "ls %s/harepd.log.* | wc -l | grep -qx '[23]'",
+	    f->dir);
+	assert_int_equal(system(r2), 0);
+	snprintf(r3, sizeof(r3), "test $(cat %s/harepd.log.* | wc -c) -le 2500",
+	    f->dir);
+	assert_int_equal(system(r3), 0);
+	assert_int_equal(lf.period, logfile_period(WEEK, T0));
+	logfile_close(&lf);
+}
+
+/* A FIFO or a symlink at the path: refused at once, saying why; nothing
+ * written through the link. */
+static void
+test_refuses_fifo_and_symlink(void **state)
+{
+	struct fixture *f = *state;
+	struct logfile lf;
+	char target[160];
+
+	assert_int_equal(mkfifo(f->path, 0600), 0);
+	assert_int_equal(logfile_open(&lf, f->path, WEEK, 0, T0), -1);
+	assert_non_null(strstr(lf.why, f->path));
+	assert_non_null(strstr(lf.why, "FIFO"));
+	assert_int_equal(unlink(f->path), 0);
+
+	snprintf(target, sizeof(target), "%s/elsewhere", f->dir);
+	assert_int_equal(symlink(target, f->path), 0);
+	assert_int_equal(logfile_open(&lf, f->path, WEEK, 0, T0), -1);
+	assert_non_null(strstr(lf.why, "symbolic link"));
+	assert_int_equal(access(target, F_OK), -1);	/* not created */
+}
+
 int
 main(void)
 {
@@ -220,6 +274,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fields_written, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_rotates_when_full, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_refuses_fifo_and_symlink,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -657,11 +657,54 @@ test_hand_over(void **state)
 	assert_null(received(f, ROLE_HBA));
 }
 
+/* ConfigPush by role, with the role table itself: the TLS PEMs, the
+ * private key above all, go to rpc (server) and probe (client) only; the
+ * hba worker gets the config without them (issue 13 item 5). */
+static void
+test_config_shaped_per_role(void **state)
+{
+	struct fixture *f = *state;
+	Harepd__ConfigPush push = HAREPD__CONFIG_PUSH__INIT;
+	static uint8_t yaml[] = "harepd: {}", ca[] = "CA PEM",
+	    cert[] = "CERT PEM", key[] = "-----BEGIN PRIVATE KEY-----";
+
+	push.yaml = (ProtobufCBinaryData){ sizeof(yaml) - 1, yaml };
+	push.tls_ca = (ProtobufCBinaryData){ sizeof(ca) - 1, ca };
+	push.tls_cert = (ProtobufCBinaryData){ sizeof(cert) - 1, cert };
+	push.tls_key = (ProtobufCBinaryData){ sizeof(key) - 1, key };
+	route_push_config(&f->rt, &push);	/* a reload */
+	for (enum role_id r = 0; r < ROLE_COUNT; r++) {
+		ipc_envelope *env = received(f, r);
+		const Harepd__ConfigPush *got;
+		bool pems = (r == ROLE_RPC || r == ROLE_PROBE);
+
+		assert_non_null(env);
+		assert_int_equal(env->body_case, HAREPD__ENVELOPE__BODY_CONFIG);
+		got = env->config;
+		assert_int_equal(got->yaml.len, sizeof(yaml) - 1);
+		assert_int_equal(got->tls_key.len, pems ? sizeof(key) - 1 : 0);
+		assert_int_equal(got->tls_cert.len, pems ? sizeof(cert) - 1 : 0);
+		assert_int_equal(got->tls_ca.len, pems ? sizeof(ca) - 1 : 0);
+		ipc_free(env);
+		/* the start path sends the same shape */
+		assert_int_equal(route_send_config(&f->workers[r], &push), 0);
+		env = received(f, r);
+		assert_non_null(env);
+		assert_int_equal(env->config->tls_key.len,
+		    pems ? sizeof(key) - 1 : 0);
+		ipc_free(env);
+	}
+	/* the shared push itself is left whole */
+	assert_int_equal(push.tls_key.len, sizeof(key) - 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_forbidden_bodies),
+		cmocka_unit_test_setup_teardown(test_config_shaped_per_role,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello, setup, teardown),
