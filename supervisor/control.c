@@ -30,6 +30,7 @@ static const struct {
 	{ "start-client", CTL_START_CLIENT },
 	{ "reload", CTL_RELOAD },
 	{ "stop", CTL_STOP },
+	{ "metrics", CTL_METRICS },
 };
 
 enum ctl_cmd
@@ -53,9 +54,15 @@ ctl_cmd_name(enum ctl_cmd c)
 }
 
 bool
+ctl_read_only(enum ctl_cmd c)
+{
+	return c == CTL_STATUS || c == CTL_STATUS_JSON || c == CTL_METRICS;
+}
+
+bool
 ctl_permitted(enum ctl_cmd c, uid_t caller, uid_t pg_uid)
 {
-	if (c == CTL_STATUS || c == CTL_STATUS_JSON)
+	if (ctl_read_only(c))
 		return true;
 	if (c == CTL_BAD)
 		return false;
@@ -265,7 +272,7 @@ check_request(int fd, const char *pg_user, struct ctl_request *req)
 		    (unsigned)req->uid, pg_user);
 		control_reply(req, msg);
 	} else {
-		if (req->cmd != CTL_STATUS && req->cmd != CTL_STATUS_JSON)
+		if (!ctl_read_only(req->cmd))
 			log_info("control: %s by uid %u", line,
 			    (unsigned)req->uid);
 		return true;
