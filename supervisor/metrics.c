@@ -10,6 +10,7 @@
 
 #include "supervisor/metrics.h"
 #include "supervisor/sup.h"
+#include "util/grpc_status.h"
 #include "util/version.h"
 #include "util/xmalloc.h"
 
@@ -320,6 +321,18 @@ print_hba(FILE *fp, const struct status *st, const struct metrics *m)
 	    m->hba_fences);
 }
 
+/* OK always (0 until a call), other codes once one was answered. */
+static void
+print_grpc(FILE *fp, const struct metrics *m)
+{
+	family(fp, "harepd_grpc_requests", "counter", "gRPC calls the rpc "
+	    "worker answered, by status code");
+	for (int i = 0; i < METRICS_GRPC_CODES; i++)
+		if (i == 0 || m->grpc_served[i] > 0)
+			fprintf(fp, "harepd_grpc_requests_total{code=\"%s\"} %"
+			    PRIu64 "\n", grpc_status_name(i), m->grpc_served[i]);
+}
+
 static void
 print_workers(FILE *fp, const struct status *st)
 {
@@ -358,6 +371,16 @@ metrics_print(FILE *fp, const struct status *st, const struct metrics *m,
 	print_verdict(fp, st, m, now);
 	print_peers(fp, st, m);
 	print_hba(fp, st, m);
+	print_grpc(fp, m);
 	print_workers(fp, st);
 	fputs("# EOF\n", fp);
+}
+
+void
+metrics_on_rpc_served(struct metrics *m, const Harepd__RpcServed *r)
+{
+	for (size_t i = 0; i < r->n_by_code && i < METRICS_GRPC_CODES; i++)
+		if (__builtin_add_overflow(m->grpc_served[i], r->by_code[i],
+		    &m->grpc_served[i]))
+			m->grpc_served[i] = UINT64_MAX;
 }

@@ -20,6 +20,7 @@
 /* Peers are configured (neighbours + witness): a few. Past this many
  * distinct targets, new ones are not tracked (no unbounded growth). */
 #define METRICS_MAX_PEERS	32
+#define METRICS_GRPC_CODES	17	/* OK (0) .. UNAUTHENTICATED (16) */
 
 struct metrics_hist {
 	const double	*bounds;	/* upper bounds in seconds, ascending */
@@ -44,6 +45,7 @@ struct metrics {
 	uint64_t		 hba_reloads;
 	uint64_t		 hba_errors;
 	uint64_t		 hba_fences;
+	uint64_t		 grpc_served[METRICS_GRPC_CODES];
 };
 
 void	 metrics_init(struct metrics *);
@@ -52,6 +54,8 @@ void	 metrics_hist_observe(struct metrics_hist *, double seconds);
 /* A verdict the supervisor took (not one dropped while paused). */
 void	 metrics_on_verdict(struct metrics *, const Harepd__Verdict *);
 void	 metrics_on_hba(struct metrics *, const Harepd__HbaApplied *);
+/* Adds the rpc worker's counts; codes past 16 are ignored. */
+void	 metrics_on_rpc_served(struct metrics *, const Harepd__RpcServed *);
 /* A label value as OpenMetrics wants it: \\, \" and \n escaped. */
 void	 metrics_write_label(FILE *, const char *value);
 

@@ -239,6 +239,9 @@ dispatch(struct route *rt, struct worker *w, ipc_envelope *env)
 	case HAREPD__ENVELOPE__BODY_GATE_SERVED:
 		on_gate_served(rt, env);
 		return 0;
+	case HAREPD__ENVELOPE__BODY_RPC_SERVED:
+		metrics_on_rpc_served(&rt->metrics, env->rpc_served);
+		break;
 	case HAREPD__ENVELOPE__BODY_HELLO:
 		what = on_hello(rt, w, env->hello);
 		break;

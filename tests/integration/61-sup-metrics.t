@@ -78,6 +78,12 @@ ok '[ "$(metric harepd_worker_up "{\"worker\": \"hba\"}")" = 1 ]' "worker hba up
 lease=$(metric harepd_lease_remaining_seconds)
 ok '/usr/bin/python3 -c "import sys; sys.exit(not 0 < float(sys.argv[1]) <= 3)" "$lease"' \
 	"lease remaining within (0, 3] s: $lease"
+grpc_ok() { metric harepd_grpc_requests_total "{'code': 'OK'}"; }
+g1=$(grpc_ok)
+for i in 1 2 3; do
+	/usr/bin/python3 "$TOP/tests/helpers/sup_peer.py" call "$SUP_DIR" "127.0.0.1:$SUP_PORT" >/dev/null
+done
+ok 'wait_for 5 "[ \"\$(grpc_ok)\" -ge \$((g1 + 3)) ]"' "three GetClusterInfo calls: grpc_requests_total{code=OK} $g1 -> $(grpc_ok)"
 v1=$(metric harepd_verdicts_total); t1=$(metric harepd_tick_duration_seconds_count)
 c1=$(metric harepd_hba_changes_total); s1=$(metric harepd_verdict_sequence)
 

@@ -71,6 +71,8 @@ struct sample {
 	Harepd__HbaApplied	 hba;
 	struct status		 st;
 	struct metrics		 m;
+	Harepd__RpcServed	 served;
+	uint64_t		 by_code[40];
 };
 
 static void
@@ -98,6 +100,7 @@ make_sample(struct sample *s)
 	s->hba.changed = true;
 	s->hba.reloaded = true;
 	memset(&s->st, 0, sizeof(s->st));
+	memset(s->by_code, 0, sizeof(s->by_code));
 	s->st.mode = "dual";
 	s->st.verdict = &s->verdict;
 	s->st.hba = &s->hba;
@@ -107,6 +110,13 @@ make_sample(struct sample *s)
 	metrics_init(&s->m);
 	metrics_on_verdict(&s->m, &s->verdict);
 	metrics_on_hba(&s->m, &s->hba);
+	s->by_code[0] = 5;
+	s->by_code[14] = 2;
+	harepd__rpc_served__init(&s->served);
+	s->served.by_code = s->by_code;
+	s->served.n_by_code = 40;	/* past 16: ignored, never overrun */
+	metrics_on_rpc_served(&s->m, &s->served);
+	metrics_on_rpc_served(&s->m, &s->served);
 }
 
 static void
@@ -130,6 +140,9 @@ test_lines(void **state)
 	assert_non_null(strstr(text, "harepd_worker_restarts_total"
 	    "{worker=\"probe\"} 3\n"));
 	assert_non_null(strstr(text, "harepd_hba_changes_total 1\n"));
+	assert_non_null(strstr(text, "harepd_grpc_requests_total"
+	    "{code=\"OK\"} 10\nharepd_grpc_requests_total"
+	    "{code=\"UNAVAILABLE\"} 4\n"));
 	assert_int_equal(strcmp(text + strlen(text) - 6, "# EOF\n"), 0);
 	free(text);
 	metrics_free(&s.m);
