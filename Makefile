@@ -13,7 +13,8 @@ DEBS	:= gcc make pkg-config libpq-dev libprotobuf-c-dev protobuf-c-compiler \
 	   protobuf-compiler libgrpc-dev libyaml-dev libcap-dev libssl-dev \
 	   libcmocka-dev perl postgresql-15 postgresql-client-15 repmgr \
 	   postgresql-15-repmgr haproxy python3 python3-grpcio python3-protobuf \
-	   iproute2 procps openssl socat psmisc util-linux
+	   iproute2 procps openssl socat psmisc util-linux \
+	   python3-prometheus-client python3-yaml
 
 CC	?= cc
 # `make V=1` shows the full command lines.

@@ -37,6 +37,7 @@ static const struct {
 	{ "start-client", "start-client\n", NULL },
 	{ "reload", "reload\n", NULL },
 	{ "stop", "stop\n", NULL },
+	{ "metrics", "metrics\n", NULL },
 };
 
 static void __attribute__((noreturn))
@@ -52,6 +53,7 @@ usage(void)
 	    "  start-client     decide again\n"
 	    "  reload           re-read the configuration\n"
 	    "  stop             stop harepd and wait until it is gone\n"
+	    "  metrics          OpenMetrics text, for Prometheus or node_exporter\n"
 	    "exit status: 0 ok, 1 command failed, 3 harepd not running, "
 	    "4 permission denied,\n"
 	    "  64 usage or unknown command, 76 protocol error, "

@@ -36,6 +36,7 @@ static const struct {
 	{ "start-client", CTL_START_CLIENT },
 	{ "reload", CTL_RELOAD },
 	{ "stop", CTL_STOP },
+	{ "metrics", CTL_METRICS },
 };
 
 enum ctl_cmd
@@ -59,9 +60,15 @@ ctl_cmd_name(enum ctl_cmd c)
 }
 
 bool
+ctl_read_only(enum ctl_cmd c)
+{
+	return c == CTL_STATUS || c == CTL_STATUS_JSON || c == CTL_METRICS;
+}
+
+bool
 ctl_permitted(enum ctl_cmd c, uid_t caller, uid_t pg_uid)
 {
-	if (c == CTL_STATUS || c == CTL_STATUS_JSON)
+	if (ctl_read_only(c))
 		return true;
 	if (c == CTL_BAD)
 		return false;
@@ -295,7 +302,7 @@ conn_request(struct control *ctl, struct ctl_conn *c, char *nl,
 		snprintf(msg, sizeof(msg), "error unknown: unknown command "
 		    "\"%s\"\n", line);
 		conn_refuse(c, msg, now);
-	} else if (c->cmd != CTL_STATUS && c->cmd != CTL_STATUS_JSON &&
+	} else if (!ctl_read_only(c->cmd) &&
 	    !ctl_permitted(c->cmd, c->uid, pg_uid(pg_user))) {
 		refusal_log(ctl, c, now, "may not %s (denied)", line);
 		snprintf(msg, sizeof(msg), "error denied: uid %u may only read "
@@ -498,7 +505,7 @@ control_next(struct control *ctl, struct ctl_request *req)
 		c->state = CTL_SERVING;
 		*req = (struct ctl_request){ .slot = (int)i, .cmd = c->cmd,
 		    .uid = c->uid };
-		if (c->cmd != CTL_STATUS && c->cmd != CTL_STATUS_JSON)
+		if (!ctl_read_only(c->cmd))
 			log_info("control: %s by uid %u", ctl_cmd_name(c->cmd),
 			    (unsigned)c->uid);
 		return true;

@@ -183,6 +183,7 @@ on_verdict(struct route *rt, struct worker *w, ipc_envelope *env)
 		ipc_free(env);
 		return 0;
 	}
+	metrics_on_verdict(&rt->metrics, env->verdict);
 	keep(&rt->last_verdict, env);
 	/* a starting hba gets it too: it reads it after its config and
 	 * the verdict it was started with */
@@ -195,6 +196,7 @@ on_hba_applied(struct route *rt, ipc_envelope *env)
 {
 	if (env->hba_applied->changed)
 		rt->hba_changed_ms = env->hba_applied->applied_at_ms;
+	metrics_on_hba(&rt->metrics, env->hba_applied);
 	keep(&rt->last_hba, env);
 	forward_all(rt, env, 1u << W_READY);
 }
@@ -260,6 +262,9 @@ dispatch(struct route *rt, struct worker *w, ipc_envelope *env)
 	case HAREPD__ENVELOPE__BODY_GATE_SERVED:
 		on_gate_served(rt, env);
 		return 0;
+	case HAREPD__ENVELOPE__BODY_RPC_SERVED:
+		metrics_on_rpc_served(&rt->metrics, env->rpc_served);
+		break;
 	case HAREPD__ENVELOPE__BODY_HELLO:
 		what = on_hello(rt, w, env->hello);
 		break;
@@ -390,4 +395,5 @@ route_free(struct route *rt)
 	ipc_free(rt->last_served);
 	rt->last_view = rt->last_verdict = rt->last_hba = NULL;
 	rt->last_gate = rt->last_served = NULL;
+	metrics_free(&rt->metrics);
 }

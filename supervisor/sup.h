@@ -31,6 +31,7 @@
 #include "harepd.h"
 #include "ipc/ipc.h"
 #include "ipc/log.h"
+#include "supervisor/metrics.h"
 #include "util/backoff.h"
 
 /* How long a worker has to exit after Control SHUTDOWN before SIGKILL. */
@@ -196,6 +197,7 @@ struct route {
 	ipc_envelope	*last_gate;	/* the probe's last GateDeclared */
 	ipc_envelope	*last_served;	/* the rpc worker's last GateServed */
 	int64_t		 hba_changed_ms; /* CLOCK_REALTIME of the last file change */
+	struct metrics	 metrics;	/* counters and histograms (metrics_init) */
 };
 
 /* What the supervisor has to act on after route_read or route_drain. */
@@ -305,6 +307,7 @@ enum ctl_cmd {
 	CTL_START_CLIENT,
 	CTL_RELOAD,
 	CTL_STOP,
+	CTL_METRICS,
 };
 
 #define CTL_MAX_REQUEST	256	/* the request line, its newline included */
@@ -357,7 +360,9 @@ struct ctl_request {
 };
 
 enum ctl_cmd ctl_parse(const char *line);
-/* Only status is open to everyone; changes need root or postgresUser. */
+/* Status and metrics are open to everyone; changes need root or
+ * postgresUser. */
+bool	 ctl_read_only(enum ctl_cmd);
 bool	 ctl_permitted(enum ctl_cmd, uid_t caller, uid_t pg_uid);
 const char *ctl_cmd_name(enum ctl_cmd);
 /* Creates the directory (0755), refuses a live socket, binds 0666. */

@@ -337,6 +337,31 @@ reply_reload(struct sup *s, const struct ctl_request *req)
 	control_reply(&s->ctl, req, line);
 }
 
+/* `harepdctl metrics`: the same snapshot as status, as OpenMetrics. */
+static void
+reply_metrics(struct sup *s, const struct ctl_request *req)
+{
+	struct metrics_now now = { .boot_ms = clock_boot_ms(),
+	    .watchdog_ms = (int64_t)s->conf->watchdog * 1000 };
+	struct status st;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	status_fill(&st, &s->rt, s->workers, s->mode, s->conf);
+	st.config = s->conf_path;
+	st.started_ms = s->started_wall;
+	if ((fp = open_memstream(&buf, &len)) == NULL) {
+		control_reply(&s->ctl, req, "error failed: out of memory\n");
+		return;
+	}
+	fputs("ok\n", fp);
+	metrics_print(fp, &st, &s->rt.metrics, &now);
+	fclose(fp);
+	control_reply(&s->ctl, req, buf);
+	free(buf);
+}
+
 static void
 run_command(struct sup *s, const struct ctl_request *req)
 {
@@ -356,6 +381,9 @@ run_command(struct sup *s, const struct ctl_request *req)
 		control_reply(&s->ctl, req, req->cmd == CTL_STOP_CLIENT ?
 		    "ok\nclient paused: no more verdicts or pg_hba.conf "
 		    "edits\n" : "ok\nclient resumed\n");
+		break;
+	case CTL_METRICS:
+		reply_metrics(s, req);
 		break;
 	case CTL_RELOAD:
 		reply_reload(s, req);
@@ -595,6 +623,7 @@ sup_init(struct sup *s, const struct role *roles, const char *path,
 		proc_init(&s->workers[i], &roles[i]);
 	s->rt = (struct route){ .workers = s->workers, .log = &s->log,
 	    .mode = mode, .verbose = verbose };
+	metrics_init(&s->rt.metrics);
 }
 
 int

@@ -228,6 +228,10 @@ void	 rpc_server_answers(struct rpc_server *, struct rpc_gate_answers *);
 void	 rpc_server_set_conf(struct rpc_server *, const struct conf *);
 /* Timer: report inquiry log lines suppressed in the last window. */
 void	 rpc_server_tick(struct rpc_server *);
+/* gRPC status codes 0..16: calls answered with each, for metrics. */
+#define RPC_CODES	17
+/* The counts since the last call (then zeroed); false when all are 0. */
+bool	 rpc_server_take_served(struct rpc_server *, uint64_t out[RPC_CODES]);
 /*
  * Refuses new calls, cancels running ones, drains, frees; reports the
  * inquiry log lines suppressed in the last window.

@@ -251,6 +251,25 @@ tick_timeout(void *arg)
 	return TICK_MS;
 }
 
+/* The supervisor counts calls by status code for its metrics. */
+static void
+send_rpc_served(struct rpc_worker *w)
+{
+	Harepd__RpcServed r;
+	ipc_envelope env = HAREPD__ENVELOPE__INIT;
+	uint64_t by_code[RPC_CODES];
+
+	if (!rpc_server_take_served(w->server, by_code))
+		return;
+	harepd__rpc_served__init(&r);
+	r.by_code = by_code;
+	r.n_by_code = RPC_CODES;
+	env.body_case = HAREPD__ENVELOPE__BODY_RPC_SERVED;
+	env.rpc_served = &r;
+	if (worker_send(&env) == -1)
+		log_warn("sending RpcServed");
+}
+
 /* After every wake-up: SIGTERM first, then the server's own timers. */
 static void
 tick(void *arg)
@@ -264,6 +283,7 @@ tick(void *arg)
 	}
 	rpc_server_tick(w->server);
 	grpc_log_tick();
+	send_rpc_served(w);
 }
 
 /* Tells the probe what peers are told now (docs/IPC.md, GateServed). */

@@ -61,6 +61,7 @@ struct call_slot {
 };
 
 struct rpc_server {
+	uint64_t		 served[RPC_CODES];	/* atomic: cq threads */
 	grpc_server		*server;
 	void			*method;
 	int			 port;
@@ -291,6 +292,8 @@ start_answer(struct call_slot *s, grpc_status_code code, const char *why)
 		    &s->status_details;
 	}
 	n++;
+	if ((unsigned)code < RPC_CODES)
+		__atomic_add_fetch(&s->srv->served[code], 1, __ATOMIC_RELAXED);
 	ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
 	ops[n++].data.recv_close_on_server.cancelled = &s->cancelled;
 	s->state = SLOT_ANSWERING;
@@ -788,4 +791,17 @@ rpc_server_stop(struct rpc_server *srv)
 	grpc_server_destroy(srv->server);
 	log_suppressed(rpc_ratelimit_drain(&srv->log_limit));
 	server_free(srv);
+}
+
+bool
+rpc_server_take_served(struct rpc_server *srv, uint64_t out[RPC_CODES])
+{
+	bool any = false;
+
+	for (size_t i = 0; i < RPC_CODES; i++) {
+		out[i] = __atomic_exchange_n(&srv->served[i], 0,
+		    __ATOMIC_RELAXED);
+		any = any || out[i] != 0;
+	}
+	return any;
 }
