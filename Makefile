@@ -183,6 +183,7 @@ install: all
 	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@BINDIR@|$(BINDIR)|g' \
 	    contrib/harepd.service.in > $(DESTDIR)$(UNITDIR)/harepd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/harepd.service
+	$(MAKE) install-doc
 
 bench: deps
 	$(MAKE) all $(BENCH_BIN)
@@ -251,3 +252,21 @@ fuzz: fuzz-build
 check: fuzz-short
 fuzz-short: fuzz-build
 	tests/fuzz/run.sh build-fuzz/fuzz 20
+
+# Man pages (docs/man, mdoc(7)) and bash completion: installed by `make
+# install`, linted by tests/integration/75-man.t. `make deb` builds the
+# Debian package out of tree, in $(BUILD)/deb, and leaves the .deb there;
+# debian/changelog must name the version in VERSION.
+.PHONY: install-doc deb deb-check-version
+DEBS	+= mandoc bash-completion
+MANDIR	?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+MAN5	:= docs/man/harepd.yml.5
+MAN8	:= docs/man/harepd.8 docs/man/harepdctl.8
+install-doc:
+	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 contrib/bash-completion/harepdctl \
+	    $(DESTDIR)$(BASHCOMPDIR)/harepdctl
