@@ -29,7 +29,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter \
 	   -Wmissing-prototypes -Wstrict-prototypes -Wpointer-arith -Wcast-qual
 CFLAGS	?= -O2 -g
-ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN) -D_GNU_SOURCE -I. -isystem $(BUILD) $(PKG_CFLAGS)
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CPPFLAGS) $(CFLAGS) $(SAN) -D_GNU_SOURCE -I. -isystem $(BUILD) $(PKG_CFLAGS)
 LDLIBS	= -Wl,--as-needed $(PKG_LIBS) -lpthread
 ALL_LDFLAGS = $(LDFLAGS) $(SAN)
 
@@ -193,6 +193,7 @@ install: all
 	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@BINDIR@|$(BINDIR)|g' \
 	    contrib/harepd.service.in > $(DESTDIR)$(UNITDIR)/harepd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/harepd.service
+	$(MAKE) install-doc
 
 bench: deps
 	$(MAKE) all $(BENCH_BIN)
@@ -282,3 +283,57 @@ check: soak-short
 soak-short: soak-build
 	SOAK_KILLS=300 HAREPD_BUILD=$(abspath build-soak) \
 	    prove -v --timer tests/soak/soak.sh
+
+# Man pages (docs/man, mdoc(7)) and bash completion: installed by `make
+# install`, linted by tests/integration/75-man.t.
+.PHONY: install-doc
+DEBS	+= mandoc bash-completion
+MANDIR	?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+MAN5	:= docs/man/harepd.yml.5
+MAN8	:= docs/man/harepd.8 docs/man/harepdctl.8
+install-doc:
+	install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 contrib/bash-completion/harepdctl \
+	    $(DESTDIR)$(BASHCOMPDIR)/harepdctl
+
+# The Debian package (debian/), built out of tree: the sources are copied
+# to $(DEB_DIR)/harepd-VERSION (no .git, no build trees), so the .deb
+# lands in $(DEB_DIR). `make deb` installs dpkg-dev, debhelper, lintian
+# and the Build-Depends of debian/control, builds, and fails on any
+# lintian error. `make deb-test` (part of `make check`) installs that
+# .deb on this machine, checks it and purges it (tests/pkg/).
+.PHONY: deb deb-check-version deb-test
+DEB_TOOLS := dpkg-dev debhelper lintian fakeroot
+DEBS	+= $(DEB_TOOLS) man-db
+DEB_DIR	:= $(BUILD)/deb
+DEB_FILE := $(DEB_DIR)/harepd_$(HAREPD_VERSION)_$(shell dpkg --print-architecture 2>/dev/null).deb
+
+deb-check-version:
+	@v=$$(dpkg-parsechangelog -SVersion 2>/dev/null || \
+	    sed -n '1s/^harepd (\([^)]*\)).*/\1/p' debian/changelog); \
+	[ "$$v" = "$(HAREPD_VERSION)" ] || { echo "debian/changelog is at" \
+	    "$$v but VERSION says $(HAREPD_VERSION)" >&2; exit 1; }
+
+deb: deb-check-version
+	@$(MAKE) --no-print-directory deps DEBS="$(DEB_TOOLS)"
+	@dpkg-checkbuilddeps 2>/dev/null || DEBIAN_FRONTEND=noninteractive \
+	    apt-get build-dep -y -qq --no-install-recommends ./
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/harepd-$(HAREPD_VERSION)
+	tar -c --exclude=./.git --exclude='./build' --exclude='./build-*' \
+	    --exclude='./$(BUILD)' --exclude='./debian/.debhelper' . | \
+	    tar -x -C $(DEB_DIR)/harepd-$(HAREPD_VERSION)
+	cd $(DEB_DIR)/harepd-$(HAREPD_VERSION) && \
+	    HAREPD_GIT_HASH=$(HAREPD_GIT_HASH) \
+	    DEB_BUILD_OPTIONS="nocheck parallel=2 $(DEB_BUILD_OPTIONS)" \
+	    dpkg-buildpackage -us -uc -b
+	lintian --fail-on error --tag-display-limit 0 $(DEB_DIR)/*.changes
+	@echo "built $(DEB_FILE)"
+
+check: deb-test
+deb-test: deb
+	HAREPD_DEB=$(abspath $(DEB_FILE)) tests/run-all tests/pkg/*.t

@@ -145,6 +145,13 @@ int	 conf_check_files(const struct conf *, struct conf_diag *);
 /* Print the normalised configuration; its output loads to the same config. */
 void	 conf_print(FILE *, const struct conf *);
 
+/*
+ * Every key harepd knows, leaves only, as its full path
+ * ("harepd.gRPC.tls.ca"), in schema order. harepd.yml(5) must document
+ * each one (tests/integration/75-man.t).
+ */
+void	 conf_schema_keys(void (*fn)(const char *path, void *arg), void *arg);
+
 /* exit codes of `harepd -t` */
 #define EX_CONFIG_OK 0
 #define EX_CONFIG_BAD 78	/* sysexits.h EX_CONFIG */

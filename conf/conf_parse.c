@@ -676,3 +676,27 @@ conf_walk(struct conf *c, yaml_document_t *doc, struct conf_diag *diag)
 	if (root == NULL || root->type == YAML_MAPPING_NODE)
 		check_required(&w, "", root_rules);
 }
+
+static void
+schema_walk(const char *prefix, const struct key_rule *rules,
+    void (*fn)(const char *, void *), void *arg)
+{
+	char path[CONF_PATH_MAX];
+
+	for (; rules->name != NULL; rules++) {
+		if (rules->flags & R_TLS)	/* a misspelling of tls.* */
+			continue;
+		path_fmt(path, "%s%s%s", prefix, prefix[0] ? "." : "",
+		    rules->name);
+		if (rules->type == V_MAP)
+			schema_walk(path, rules->sub, fn, arg);
+		else
+			fn(path, arg);
+	}
+}
+
+void
+conf_schema_keys(void (*fn)(const char *path, void *arg), void *arg)
+{
+	schema_walk("", root_rules, fn, arg);
+}
