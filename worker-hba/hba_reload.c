@@ -41,6 +41,8 @@ struct hba_pg {
 	char	 port[16];
 	int	 deadline_ms;	/* client-side limit on one query */
 	char	 data_dir[4096];	/* "" until known */
+	/* what the role lacks, asked on each new connection; "" nothing */
+	char	 privileges[HBA_PG_PRIV_LEN];
 };
 
 static char *
@@ -102,12 +104,14 @@ drop_conn(struct hba_pg *pg)
 	pg->conn = NULL;
 }
 
-static void learn_data_dir(struct hba_pg *);
+static void learn_privileges(struct hba_pg *, long *backend_pid);
+static void learn_data_dir(struct hba_pg *, long backend_pid);
 
 int
 hba_pg_connect(struct hba_pg *pg, char *err, size_t errlen)
 {
 	const char *keys[12], *vals[12];
+	long backend_pid = -1;
 	int n = 0;
 
 	if (pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK)
@@ -143,8 +147,9 @@ hba_pg_connect(struct hba_pg *pg, char *err, size_t errlen)
 		drop_conn(pg);
 		return -1;
 	}
+	learn_privileges(pg, &backend_pid);
 	if (pg->data_dir[0] == '\0')
-		learn_data_dir(pg);
+		learn_data_dir(pg, backend_pid);
 	return 0;
 }
 
@@ -245,28 +250,119 @@ hba_pg_check_rules(struct hba_pg *pg, char *err, size_t errlen)
 	return 1;
 }
 
+/*
+ * pg_reload_conf() on the kept connection; without one (the check could
+ * not connect: connecting again would only wait as long again), or when
+ * it is refused (no EXECUTE on it), a SIGHUP to the postmaster, as
+ * `pg_ctl reload` sends: a deny must be loaded even when the database
+ * cannot be asked.
+ */
 int
-hba_pg_reload(struct hba_pg *pg, char *err, size_t errlen)
+hba_pg_reload(struct hba_pg *pg, bool *by_signal, char *err, size_t errlen)
 {
-	PGresult *res = query(pg, "SELECT pg_reload_conf()", err, errlen);
-	int ok;
+	PGresult *res = NULL;
+	char why[512];
+	size_t n;
+	int ok = 0;
 
-	if (res == NULL)
-		return -1;
-	ok = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	if (!ok)
-		snprintf(err, errlen, "pg_reload_conf() returned false");
-	return ok ? 0 : -1;
+	*by_signal = false;
+	if (pg->conn != NULL) {
+		res = query(pg, "SELECT pg_reload_conf()", err, errlen);
+		ok = res != NULL && PQntuples(res) == 1 &&
+		    strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		if (res != NULL && !ok)
+			snprintf(err, errlen, "pg_reload_conf() returned false");
+		PQclear(res);
+		if (ok)
+			return 0;
+	} else
+		snprintf(err, errlen, "not connected to PostgreSQL");
+	if (hba_postmaster_sighup(pg->data_dir, why, sizeof(why)) == 0) {
+		*by_signal = true;
+		return 0;
+	}
+	n = strlen(err);
+	snprintf(err + n, errlen - n, "; no SIGHUP either: %s", why);
+	return -1;
 }
 
 /*
- * Where the postmaster keeps its pid file, asked once per connection
- * (needs superuser or pg_read_all_settings, like pg_hba_file_rules;
- * without it the answer stays unknown).
+ * What the role lacks of what the worker asks, as one message naming the
+ * role, each missing privilege and what it costs; "" when nothing. A
+ * superuser has them all. pg_read_all_settings does not open
+ * pg_hba_file_rules: that needs the view and its function granted.
+ */
+#define PRIV_SQL "SELECT current_user, " \
+	"pg_has_role(current_user, 'pg_read_all_settings', 'USAGE'), " \
+	"has_table_privilege('pg_catalog.pg_hba_file_rules', 'SELECT') AND " \
+	"has_function_privilege('pg_catalog.pg_hba_file_rules()', 'EXECUTE'), " \
+	"has_function_privilege('pg_catalog.pg_reload_conf()', 'EXECUTE'), " \
+	"pg_backend_pid()"
+
+static void
+privileges_message(char *msg, size_t len, const char *role, bool settings,
+    bool rules, bool reload)
+{
+	size_t off;
+
+	msg[0] = '\0';
+	if (settings && rules && reload)
+		return;
+	off = (size_t)snprintf(msg, len, "role \"%s\" lacks", role);
+#define ADD(cond, text) do { if (!(cond) && off < len) \
+	off += (size_t)snprintf(msg + off, len - off, "%s", text); } while (0)
+	ADD(rules, " SELECT on pg_hba_file_rules and EXECUTE on function "
+	    "pg_hba_file_rules() (a new pg_hba.conf cannot be validated; a "
+	    "deny is reloaded unvalidated, an allow not at all);");
+	ADD(settings, " pg_read_all_settings (SHOW hba_file cannot be "
+	    "compared with hbaConfig);");
+	ADD(reload, " EXECUTE on function pg_reload_conf() (reloads fall back "
+	    "to SIGHUP to the postmaster);");
+#undef ADD
+	if (off < len)
+		snprintf(msg + off, len - off, " make it a superuser or grant "
+		    "them (docs/HBA.md)");
+}
+
+/* Asked once per connection; a failed ask leaves what was known. */
+static void
+learn_privileges(struct hba_pg *pg, long *backend_pid)
+{
+	PGresult *r;
+	bool timedout;
+
+	r = pq_exec_deadline(pg->conn, PRIV_SQL, 0, NULL,
+	    clock_mono_ms() + pg->deadline_ms, &timedout);
+	if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK &&
+	    PQntuples(r) == 1) {
+		privileges_message(pg->privileges, sizeof(pg->privileges),
+		    PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1)[0] == 't',
+		    PQgetvalue(r, 0, 2)[0] == 't',
+		    PQgetvalue(r, 0, 3)[0] == 't');
+		*backend_pid = strtol(PQgetvalue(r, 0, 4), NULL, 10);
+	}
+	PQclear(r);
+}
+
+const char *
+hba_pg_privileges(const struct hba_pg *pg)
+{
+	return pg->privileges;
+}
+
+bool
+hba_pg_connected(const struct hba_pg *pg)
+{
+	return pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK;
+}
+
+/*
+ * Where the postmaster keeps its pid file: data_directory (superuser or
+ * pg_read_all_settings), else the working directory of our backend's
+ * parent (hba_postmaster.c). Unknown when neither works.
  */
 static void
-learn_data_dir(struct hba_pg *pg)
+learn_data_dir(struct hba_pg *pg, long backend_pid)
 {
 	PGresult *r;
 	bool timedout;
@@ -278,23 +374,20 @@ learn_data_dir(struct hba_pg *pg)
 		snprintf(pg->data_dir, sizeof(pg->data_dir), "%s",
 		    PQgetvalue(r, 0, 0));
 	PQclear(r);
+	if (pg->data_dir[0] == '\0')
+		(void)hba_postmaster_dir_of_backend(backend_pid, pg->data_dir,
+		    sizeof(pg->data_dir));
 }
 
 int
 hba_pg_postmaster_down(struct hba_pg *pg)
 {
-	char path[4200], line[32];
-	FILE *f;
 	long pid;
 
 	if (pg->data_dir[0] == '\0')
 		return 0;
-	snprintf(path, sizeof(path), "%s/postmaster.pid", pg->data_dir);
-	if ((f = fopen(path, "re")) == NULL)
-		return errno == ENOENT;
-	pid = fgets(line, sizeof(line), f) != NULL ? strtol(line, NULL, 10) :
-	    0;
-	fclose(f);
+	if ((pid = hba_postmaster_pid(pg->data_dir)) < 0)
+		return 0;
 	/* a postmaster killed with -9 leaves its pid file behind */
-	return pid > 0 && kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+	return pid == 0 || (kill((pid_t)pid, 0) == -1 && errno == ESRCH);
 }
