@@ -132,12 +132,12 @@ int	 hba_pg_postmaster_down(struct hba_pg *);
 bool	 hba_pg_connected(const struct hba_pg *);
 /*
  * What the role lacks of superuser, pg_read_all_settings, pg_hba_file_rules
- * and pg_reload_conf(), asked on each new connection: one message naming
- * the role and each privilege with what it costs; "" when nothing (or
- * never connected).
+ * and pg_reload_conf(), asked on each new connection and on each call
+ * while connected: one message naming the role and each privilege with
+ * what it costs; "" when nothing (or never connected).
  */
 #define HBA_PG_PRIV_LEN	768
-const char *hba_pg_privileges(const struct hba_pg *);
+const char *hba_pg_privileges(struct hba_pg *);
 
 /* hba_postmaster.c: the local postmaster, from its files. */
 /* The pid in data_dir/postmaster.pid: >0, 0 no such file, -1 unknown. */

@@ -148,8 +148,13 @@ hba_pg_connect(struct hba_pg *pg, char *err, size_t errlen)
 		return -1;
 	}
 	learn_privileges(pg, &backend_pid);
-	if (pg->data_dir[0] == '\0')
+	if (pg->conn != NULL && pg->data_dir[0] == '\0')
 		learn_data_dir(pg, backend_pid);
+	if (pg->conn == NULL) {
+		snprintf(err, errlen, "no answer from PostgreSQL within %d ms "
+		    "after connecting; connection dropped", pg->deadline_ms);
+		return -1;
+	}
 	return 0;
 }
 
@@ -342,11 +347,18 @@ learn_privileges(struct hba_pg *pg, long *backend_pid)
 		*backend_pid = strtol(PQgetvalue(r, 0, 4), NULL, 10);
 	}
 	PQclear(r);
+	if (r == NULL && timedout)
+		drop_conn(pg);	/* mid-query: start clean next time */
 }
 
+/* Asked again on an open connection: a GRANT shows at the next apply. */
 const char *
-hba_pg_privileges(const struct hba_pg *pg)
+hba_pg_privileges(struct hba_pg *pg)
 {
+	long backend_pid;
+
+	if (hba_pg_connected(pg))
+		learn_privileges(pg, &backend_pid);
 	return pg->privileges;
 }
 
@@ -374,6 +386,8 @@ learn_data_dir(struct hba_pg *pg, long backend_pid)
 		snprintf(pg->data_dir, sizeof(pg->data_dir), "%s",
 		    PQgetvalue(r, 0, 0));
 	PQclear(r);
+	if (r == NULL && timedout)
+		drop_conn(pg);
 	if (pg->data_dir[0] == '\0')
 		(void)hba_postmaster_dir_of_backend(backend_pid, pg->data_dir,
 		    sizeof(pg->data_dir));
