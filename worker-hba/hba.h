@@ -175,6 +175,15 @@ void	 hba_watch_path(struct hba_warnings *, const char *configured,
 void	 hba_watch_pg(struct hba_warnings *, struct hba_pg *,
 	    const char *edited);
 
+/*
+ * hba_check.c, for `harepd -t`. Local: libpq default, a unix socket
+ * directory, localhost or a loopback address. hba_check_database writes
+ * one line per finding ("repmgr.user: role ... lacks ...", hba_file not
+ * hbaConfig) on fd; nothing when the database cannot be reached.
+ */
+bool	 hba_check_is_local(const char *repmgr_host);
+void	 hba_check_database(const struct conf *, int fd);
+
 /* The hba worker: IPC socket on IPC_FD, config pushed over it. */
 int	 hba_worker_main(void);
 /*

@@ -20,6 +20,12 @@ cat "$PG_TMP/allow.conf" >"$HBA"
 pg_psql -c "select pg_reload_conf()" >/dev/null
 ok 'wait_for 5 "pgcheck 127.0.0.5 harw | grep -q ^auth"' "before: harw UP (allow loaded)"
 
+# harepd -t asks the local database as the worker would (as postgres)
+rc=0; "$HAREPD" -t -f "$HBA_CONF" >"$PG_TMP/t.out" 2>"$PG_TMP/t.err" || rc=$?
+is "$rc" 0 "harepd -t: missing privileges are warnings, exit 0"
+like "$(cat "$PG_TMP/t.err")" '^warning: repmgr.user: role "hbacheck" lacks SELECT on pg_hba_file_rules and EXECUTE on function pg_hba_file_rules\(\) .* pg_read_all_settings .* pg_reload_conf\(\)' \
+    "harepd -t names the role and each missing privilege"
+
 fs_start hba "$HBA_CONF"; like "$FS_REPLY" "^hello" "worker up"
 ok 'fs_wait 3 "^log .*role \\\\\"hbacheck\\\\\" lacks SELECT on pg_hba_file_rules"' \
     "start: the log names the role and the missing privilege"
@@ -60,5 +66,15 @@ is "$(since "$m" | grep -c '^hba_warning')" 0 "granted: no warning"
 like "$(since "$m" | grep '^log .*resolved')" 'lacks SELECT on pg_hba_file_rules' \
     "granted: the log says the privilege warning is resolved"
 ok 'wait_for 5 "pgcheck 127.0.0.5 harw | grep -q ^auth"' "granted: harw UP"
+rc=0; "$HAREPD" -t -f "$HBA_CONF" >"$PG_TMP/t.out" 2>"$PG_TMP/t.err" || rc=$?
+ok "[ $rc = 0 ] && ! grep -q 'lacks' '$PG_TMP/t.err'" "granted: harepd -t does not warn"
+
+# harepd -t: hbaConfig that is not the file PostgreSQL reads (superuser)
+cp -p "$HBA" "$PG_TMP/copy_hba.conf"
+HBA_CONF=$PG_TMP/copy.yml hba_write_conf 60000 md5 "$PG_TMP/copy_hba.conf"
+rc=0; "$HAREPD" -t -f "$PG_TMP/copy.yml" >"$PG_TMP/t.out" 2>"$PG_TMP/t.err" || rc=$?
+like "$(cat "$PG_TMP/t.err")" "warning: harepd.hbaConfig: PostgreSQL reads $HBA, not $PG_TMP/copy_hba.conf" \
+    "harepd -t: hba_file is not hbaConfig"
+ok "! grep -q lacks '$PG_TMP/t.err'" "harepd -t: a superuser lacks nothing"
 ok "! grep -Eq 'Sanitizer|runtime error:' '$FS_ERR'" "no sanitizer report"
 done_testing
