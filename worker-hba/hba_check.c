@@ -6,28 +6,20 @@
  * the hba worker reloads, and the only kind a config check should dial.
  * harepd.c runs it as privsep.postgresUser, as the worker connects.
  */
-#include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "util/addr.h"
 #include "worker-hba/hba.h"
 
 bool
 hba_check_is_local(const char *host)
 {
-	struct in6_addr a6;
-	struct in_addr a4;
-
-	if (host == NULL || host[0] == '\0' || host[0] == '/' ||
-	    host[0] == '@' || strcmp(host, "localhost") == 0)
-		return true;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	return inet_pton(AF_INET6, host, &a6) == 1 &&
-	    IN6_IS_ADDR_LOOPBACK(&a6);
+	return host == NULL || host[0] == '\0' || host[0] == '/' ||
+	    host[0] == '@' || addr_is_loopback(host);
 }
 
 void
