@@ -109,9 +109,6 @@ struct hba_pg *hba_pg_new(const struct conf *);
 void	 hba_pg_free(struct hba_pg *);
 /* 0 connected (or already), -1 with err. */
 int	 hba_pg_connect(struct hba_pg *, char *err, size_t errlen);
-/* `SHOW hba_file`: 0 and path, -1 with err. */
-int	 hba_pg_hba_file(struct hba_pg *, char *path, size_t pathlen,
-	    char *err, size_t errlen);
 /*
  * Errors PostgreSQL finds in the hba file it reads: 0 none, 1 some
  * (described in err), -1 the check itself failed (err says why).
@@ -131,13 +128,22 @@ int	 hba_pg_reload(struct hba_pg *, bool *by_signal, char *err,
 int	 hba_pg_postmaster_down(struct hba_pg *);
 bool	 hba_pg_connected(const struct hba_pg *);
 /*
- * What the role lacks of superuser, pg_read_all_settings, pg_hba_file_rules
- * and pg_reload_conf(), asked on each new connection and on each call
- * while connected: one message naming the role and each privilege with
- * what it costs; "" when nothing (or never connected).
+ * Ask again, on an open connection only (what a dead one would say is
+ * not news), in one round trip: what the role lacks and which file
+ * PostgreSQL reads. 1 asked, 0 not connected, -1 the ask failed (err).
+ * Also asked on each new connection.
+ */
+int	 hba_pg_recheck(struct hba_pg *, char *err, size_t errlen);
+/*
+ * What the role lacks of pg_read_all_settings, pg_hba_file_rules and
+ * pg_reload_conf() (a superuser has them all): one message naming the
+ * role and each privilege with what it costs; "" nothing (or not asked).
  */
 #define HBA_PG_PRIV_LEN	768
-const char *hba_pg_privileges(struct hba_pg *);
+const char *hba_pg_privileges(const struct hba_pg *);
+const char *hba_pg_role(const struct hba_pg *);
+/* SHOW hba_file, as last asked; NULL when the role may not read it. */
+const char *hba_pg_hba_file(const struct hba_pg *);
 
 /* hba_postmaster.c: the local postmaster, from its files. */
 /* The pid in data_dir/postmaster.pid: >0, 0 no such file, -1 unknown. */

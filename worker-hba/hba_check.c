@@ -26,17 +26,17 @@ void
 hba_check_database(const struct conf *c, int fd)
 {
 	struct hba_pg *pg = hba_pg_new(c);
-	char err[512], shown[PATH_MAX], real[PATH_MAX], edited[PATH_MAX];
-	const char *priv;
+	char err[512], real[PATH_MAX], edited[PATH_MAX];
+	const char *shown;
 
-	if (pg == NULL || hba_pg_connect(pg, err, sizeof(err)) == -1) {
+	if (pg == NULL || hba_pg_connect(pg, err, sizeof(err)) == -1 ||
+	    hba_pg_recheck(pg, err, sizeof(err)) != 1) {
 		hba_pg_free(pg);
 		return;
 	}
-	if ((priv = hba_pg_privileges(pg))[0] != '\0')
-		dprintf(fd, "repmgr.user: %s\n", priv);
-	if (c->hba_config != NULL &&
-	    hba_pg_hba_file(pg, shown, sizeof(shown), err, sizeof(err)) == 0 &&
+	if (hba_pg_privileges(pg)[0] != '\0')
+		dprintf(fd, "repmgr.user: %s\n", hba_pg_privileges(pg));
+	if (c->hba_config != NULL && (shown = hba_pg_hba_file(pg)) != NULL &&
 	    realpath(c->hba_config, edited) != NULL) {
 		if (realpath(shown, real) == NULL)
 			snprintf(real, sizeof(real), "%s", shown);
@@ -48,4 +48,3 @@ hba_check_database(const struct conf *c, int fd)
 	}
 	hba_pg_free(pg);
 }
-

@@ -41,8 +41,10 @@ struct hba_pg {
 	char	 port[16];
 	int	 deadline_ms;	/* client-side limit on one query */
 	char	 data_dir[4096];	/* "" until known */
-	/* what the role lacks, asked on each new connection; "" nothing */
-	char	 privileges[HBA_PG_PRIV_LEN];
+	/* asked on each new connection and each recheck */
+	char	 role[128];
+	char	 privileges[HBA_PG_PRIV_LEN];	/* what it lacks; "" nothing */
+	char	 hba_file[4096];	/* "" when the role may not read it */
 };
 
 static char *
@@ -104,7 +106,8 @@ drop_conn(struct hba_pg *pg)
 	pg->conn = NULL;
 }
 
-static void learn_privileges(struct hba_pg *, long *backend_pid);
+static int ask_setup(struct hba_pg *, long *backend_pid, char *err,
+    size_t errlen);
 static void learn_data_dir(struct hba_pg *, long backend_pid);
 
 int
@@ -112,6 +115,7 @@ hba_pg_connect(struct hba_pg *pg, char *err, size_t errlen)
 {
 	const char *keys[12], *vals[12];
 	long backend_pid = -1;
+	char why[256];
 	int n = 0;
 
 	if (pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK)
@@ -147,7 +151,8 @@ hba_pg_connect(struct hba_pg *pg, char *err, size_t errlen)
 		drop_conn(pg);
 		return -1;
 	}
-	learn_privileges(pg, &backend_pid);
+	/* not fatal: a role that may not ask is warned about by its caller */
+	(void)ask_setup(pg, &backend_pid, why, sizeof(why));
 	if (pg->conn != NULL && pg->data_dir[0] == '\0')
 		learn_data_dir(pg, backend_pid);
 	if (pg->conn == NULL) {
@@ -210,20 +215,6 @@ query(struct hba_pg *pg, const char *sql, char *err, size_t errlen)
 	if (res == NULL && broken)
 		res = query_once(pg, sql, &broken, err, errlen);
 	return res;
-}
-
-int
-hba_pg_hba_file(struct hba_pg *pg, char *path, size_t pathlen, char *err,
-    size_t errlen)
-{
-	PGresult *res = query(pg, "SHOW hba_file", err, errlen);
-
-	if (res == NULL)
-		return -1;
-	snprintf(path, pathlen, "%s", PQntuples(res) == 1 ?
-	    PQgetvalue(res, 0, 0) : "");
-	PQclear(res);
-	return 0;
 }
 
 /*
@@ -302,7 +293,9 @@ hba_pg_reload(struct hba_pg *pg, bool *by_signal, char *err, size_t errlen)
 	"has_table_privilege('pg_catalog.pg_hba_file_rules', 'SELECT') AND " \
 	"has_function_privilege('pg_catalog.pg_hba_file_rules()', 'EXECUTE'), " \
 	"has_function_privilege('pg_catalog.pg_reload_conf()', 'EXECUTE'), " \
-	"pg_backend_pid()"
+	"pg_backend_pid(), " \
+	"CASE WHEN pg_has_role(current_user, 'pg_read_all_settings', " \
+	"'USAGE') THEN current_setting('hba_file') END"
 
 static void
 privileges_message(char *msg, size_t len, const char *role, bool settings,
@@ -329,37 +322,67 @@ privileges_message(char *msg, size_t len, const char *role, bool settings,
 		    "them (docs/HBA.md)");
 }
 
-/* Asked once per connection; a failed ask leaves what was known. */
-static void
-learn_privileges(struct hba_pg *pg, long *backend_pid)
+/*
+ * One round trip for what the worker rechecks on every apply: what the
+ * role lacks, and which file PostgreSQL reads (SHOW hba_file, asked only
+ * when allowed: a refused one would fail the whole query). A failed ask
+ * leaves what was known.
+ */
+static int
+ask_setup(struct hba_pg *pg, long *backend_pid, char *err, size_t errlen)
 {
 	PGresult *r;
 	bool timedout;
 
 	r = pq_exec_deadline(pg->conn, PRIV_SQL, 0, NULL,
 	    clock_mono_ms() + pg->deadline_ms, &timedout);
-	if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK &&
-	    PQntuples(r) == 1) {
-		privileges_message(pg->privileges, sizeof(pg->privileges),
-		    PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1)[0] == 't',
-		    PQgetvalue(r, 0, 2)[0] == 't',
-		    PQgetvalue(r, 0, 3)[0] == 't');
-		*backend_pid = strtol(PQgetvalue(r, 0, 4), NULL, 10);
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK ||
+	    PQntuples(r) != 1) {
+		pq_err(err, errlen, "asking what the role may do", timedout ?
+		    "no answer from PostgreSQL" : r != NULL ?
+		    PQresultErrorMessage(r) : PQerrorMessage(pg->conn));
+		PQclear(r);
+		if (timedout)
+			drop_conn(pg);	/* mid-query: start clean next time */
+		return -1;
 	}
+	snprintf(pg->role, sizeof(pg->role), "%s", PQgetvalue(r, 0, 0));
+	privileges_message(pg->privileges, sizeof(pg->privileges),
+	    pg->role, PQgetvalue(r, 0, 1)[0] == 't',
+	    PQgetvalue(r, 0, 2)[0] == 't', PQgetvalue(r, 0, 3)[0] == 't');
+	*backend_pid = strtol(PQgetvalue(r, 0, 4), NULL, 10);
+	snprintf(pg->hba_file, sizeof(pg->hba_file), "%s",
+	    PQgetisnull(r, 0, 5) ? "" : PQgetvalue(r, 0, 5));
 	PQclear(r);
-	if (r == NULL && timedout)
-		drop_conn(pg);	/* mid-query: start clean next time */
+	return 0;
 }
 
-/* Asked again on an open connection: a GRANT shows at the next apply. */
-const char *
-hba_pg_privileges(struct hba_pg *pg)
+int
+hba_pg_recheck(struct hba_pg *pg, char *err, size_t errlen)
 {
 	long backend_pid;
 
-	if (hba_pg_connected(pg))
-		learn_privileges(pg, &backend_pid);
+	if (!hba_pg_connected(pg))
+		return 0;
+	return ask_setup(pg, &backend_pid, err, errlen) == 0 ? 1 : -1;
+}
+
+const char *
+hba_pg_privileges(const struct hba_pg *pg)
+{
 	return pg->privileges;
+}
+
+const char *
+hba_pg_role(const struct hba_pg *pg)
+{
+	return pg->role;
+}
+
+const char *
+hba_pg_hba_file(const struct hba_pg *pg)
+{
+	return pg->hba_file[0] != '\0' ? pg->hba_file : NULL;
 }
 
 bool

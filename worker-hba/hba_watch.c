@@ -91,23 +91,29 @@ hba_watch_path(struct hba_warnings *w, const char *configured,
 /*
  * pg_hba_file_rules reads the file hba_file names: if that is not ours,
  * the check validates another file and a reload does not load ours.
- * Only on an open connection: what a dead one would say is not news.
  */
 void
 hba_watch_pg(struct hba_warnings *w, struct hba_pg *pg, const char *edited)
 {
-	char shown[PATH_MAX], real[PATH_MAX], err[512], msg[HBA_WARN_LEN] = "";
+	char real[PATH_MAX], err[512], msg[HBA_WARN_LEN] = "";
+	const char *shown;
+	int rc;
 
-	if (!hba_pg_connected(pg))
+	if ((rc = hba_pg_recheck(pg, err, sizeof(err))) == 0 ||
+	    (rc == -1 && !hba_pg_connected(pg)))
+		return;		/* not connected, or no longer */
+	if (rc == -1) {
+		snprintf(msg, sizeof(msg), "%.500s: harepd cannot tell whether "
+		    "PostgreSQL reads %.300s", err, edited);
+		hba_warn_set(w, HBA_WARN_HBA_FILE, msg);
 		return;
+	}
 	hba_warn_set(w, HBA_WARN_PRIVILEGES, hba_pg_privileges(pg));
-	if (hba_pg_hba_file(pg, shown, sizeof(shown), err, sizeof(err)) ==
-	    -1) {
-		if (!hba_pg_connected(pg))
-			return;
-		snprintf(msg, sizeof(msg), "%.500s: harepd cannot tell "
-		    "whether PostgreSQL reads %.300s", err, edited);
-	} else {
+	if ((shown = hba_pg_hba_file(pg)) == NULL)
+		snprintf(msg, sizeof(msg), "SHOW hba_file refused (role "
+		    "\"%.100s\" lacks pg_read_all_settings): harepd cannot tell "
+		    "whether PostgreSQL reads %.300s", hba_pg_role(pg), edited);
+	else {
 		if (realpath(shown, real) == NULL)
 			snprintf(real, sizeof(real), "%s", shown);
 		if (strcmp(real, edited) != 0)

@@ -29,7 +29,7 @@ like "$(cat "$PG_TMP/t.err")" '^warning: repmgr.user: role "hbacheck" lacks SELE
 fs_start hba "$HBA_CONF"; like "$FS_REPLY" "^hello" "worker up"
 ok 'fs_wait 3 "^log .*role \\\\\"hbacheck\\\\\" lacks SELECT on pg_hba_file_rules"' \
     "start: the log names the role and the missing privilege"
-ok 'fs_wait 1 "^log .*SHOW hba_file.*pg_read_all_settings"' \
+ok 'fs_wait 1 "^log .*SHOW hba_file refused .*lacks pg_read_all_settings"' \
     "start: SHOW hba_file refused is logged, not ignored"
 
 # the lines of one apply: its warnings come before its applied line
@@ -45,7 +45,7 @@ like "$warn" 'role "hbacheck" lacks SELECT on pg_hba_file_rules and EXECUTE on f
     "HbaApplied warns: pg_hba_file_rules"
 like "$warn" 'pg_read_all_settings' "HbaApplied warns: pg_read_all_settings"
 like "$warn" 'EXECUTE on function pg_reload_conf\(\)' "HbaApplied warns: pg_reload_conf()"
-like "$warn" 'SHOW hba_file: .*harepd cannot tell whether PostgreSQL reads' \
+like "$warn" 'SHOW hba_file refused \(role "hbacheck" lacks pg_read_all_settings\): harepd cannot tell whether PostgreSQL reads' \
     "HbaApplied warns: hba_file not compared"
 
 # an allow is not loaded unvalidated: the deny stays in effect
