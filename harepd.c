@@ -6,13 +6,17 @@
  * it runs, as whom, and how it is restarted.
  */
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "conf/conf.h"
 #include "harepd.h"
 #include "ipc/log.h"
+#include "supervisor/sup.h"
 #include "supervisor/supervisor.h"
 #include "util/version.h"
 #include "worker-hba/hba.h"
@@ -97,8 +101,51 @@ load_or_exit(const char *path)
 	return c;
 }
 
+/*
+ * What the hba worker would find in a local database, asked as the user
+ * it runs as (peer authentication, that user's ~/.pgpass), in a child:
+ * the findings are warnings, one per line from the pipe.
+ */
+static void
+check_database(const struct conf *c)
+{
+	struct privdrop pd;
+	struct passwd *pw;
+	char line[2048], why[256];
+	int p[2], st;
+	pid_t pid;
+	FILE *in;
+
+	/* a bad user is an error of the files check already */
+	if (!hba_check_is_local(c->repmgr_host) ||
+	    privdrop_prepare(&pd, c->pg_user, why, sizeof(why)) == -1 ||
+	    pipe(p) == -1)
+		return;
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		close(p[0]);
+		if (privdrop_apply(&pd, why, sizeof(why)) == -1)
+			_exit(1);
+		if (pd.drop && (pw = getpwuid(pd.uid)) != NULL)
+			setenv("HOME", pw->pw_dir, 1);
+		hba_check_database(c, p[1]);
+		_exit(0);
+	}
+	close(p[1]);
+	if (pid == -1 || (in = fdopen(p[0], "r")) == NULL) {
+		close(p[0]);
+		return;
+	}
+	while (fgets(line, sizeof(line), in) != NULL)
+		fprintf(stderr, "warning: %s", line);
+	fclose(in);
+	while (waitpid(pid, &st, 0) == -1)
+		;
+}
+
 /* harepd -t: the loader's errors, then (on a loaded config) the files
- * it names, every message printed; exit 78 on any error. */
+ * it names, every message printed; exit 78 on any error. Then, on a
+ * valid config, what the local database says of the hba worker's role. */
 static int
 check_config(const char *path)
 {
@@ -110,6 +157,8 @@ check_config(const char *path)
 		bad = 1;
 	print_diag(&diag);
 	conf_diag_free(&diag);
+	if (!bad)
+		check_database(c);
 	conf_free(c);
 	if (bad)
 		return EX_CONFIG_BAD;

@@ -137,7 +137,8 @@ void	 conf_diag_free(struct conf_diag *);
  * Checks that need the filesystem, kept apart from loading because workers
  * load the config from bytes the supervisor sent and cannot (and need not)
  * see these files: hbaConfig exists and is a regular file; with TLS on,
- * ca/cert/key are readable. Returns the number of errors added to diag.
+ * ca/cert/key are readable. Also a warning when TLS is off and a peer is
+ * not on this host. Returns the number of errors added to diag.
  * `harepd -t` and the supervisor call it.
  */
 int	 conf_check_files(const struct conf *, struct conf_diag *);

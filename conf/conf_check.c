@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "conf/conf_int.h"
+#include "util/addr.h"
 
 #define P_ROOT		"harepd"
 #define P_HAPROXY	P_ROOT ".haproxy"
@@ -362,10 +363,49 @@ check_log_dir(const struct conf *c, struct conf_diag *d)
 	return n;
 }
 
+/*
+ * Without TLS anyone on the path can answer as a peer, and one lying
+ * voter during a partition can give two writers (docs/TLS.md). Said once,
+ * at the first peer that is not this host; peers on loopback (tests, a
+ * witness on the same machine) are what plaintext is fine for.
+ */
+static void
+check_plaintext(const struct conf *c, struct conf_diag *d)
+{
+	char path[CONF_PATH_MAX];
+	size_t n = 0, first = 0;
+
+	if (c->tls.enabled)
+		return;
+	for (size_t i = c->n_neighbours + (c->witness != NULL); i-- > 0;) {
+		const struct conf_target *t = i < c->n_neighbours ?
+		    &c->neighbours[i] : c->witness;
+
+		if (t->host != NULL && !addr_is_loopback(t->host)) {
+			n++;
+			first = i;
+		}
+	}
+	if (n == 0)
+		return;
+	if (first < c->n_neighbours)
+		path_fmt(path, P_GRPC ".neighbours[%zu]", first);
+	else
+		path_fmt(path, P_GRPC ".witness");
+	src_warning(d, c->src, path, "%s%s is not this host and TLS is off "
+	    "(gRPC.tls): anyone on the path can answer as a peer, and one "
+	    "lying voter during a partition can give two writers; use mutual "
+	    "TLS (tls.enabled, tls.clientAuth) in production, docs/TLS.md",
+	    first < c->n_neighbours ? c->neighbours[first].text :
+	    c->witness->text, n > 1 ? " (and other peers)" : "");
+}
+
 int
 conf_check_files(const struct conf *c, struct conf_diag *d)
 {
 	int n = 0;
+
+	check_plaintext(c, d);
 
 	if (c->hba_config != NULL)
 		n += check_file(c, d, P_ROOT ".hbaConfig", c->hba_config, false);

@@ -276,6 +276,11 @@ text_hba(FILE *fp, const struct status *st)
 		text_put(fp, h->error);
 		fputc('\n', fp);
 	}
+	for (size_t i = 0; i < h->n_warnings; i++) {
+		fputs("          WARNING ", fp);
+		text_put(fp, h->warnings[i]);
+		fputc('\n', fp);
+	}
 }
 
 static void
@@ -487,6 +492,7 @@ json_hba(FILE *fp, const struct status *st)
 	json_bool(fp, "changed", h->changed, true);
 	json_bool(fp, "reloaded", h->reloaded, true);
 	json_str(fp, "error", h->error, true);
+	json_list(fp, "warnings", h->warnings, h->n_warnings, true);
 	json_int(fp, "applied_at_ms", h->applied_at_ms, true);
 	json_int(fp, "age_ms", age_ms(st->now_ms, h->applied_at_ms), true);
 	json_key(fp, "last_changed_at_ms");

@@ -5,6 +5,8 @@
  *   hba_plan.c    pure policy: lease, write, check, reload, restore
  *   hba_file.c    read, atomic replace, stale temp files
  *   hba_reload.c  libpq: pg_hba_file_rules check, pg_reload_conf()
+ *   hba_postmaster.c  the local postmaster's pid, SIGHUP
+ *   hba_watch.c   rechecks on every apply: hba_file, rules above the block
  *   hba_worker.c  the worker: carries out the plan, IPC handlers
  *   hba_print.c   `harepd --print-hba` and its verdict spec
  */
@@ -107,22 +109,86 @@ struct hba_pg *hba_pg_new(const struct conf *);
 void	 hba_pg_free(struct hba_pg *);
 /* 0 connected (or already), -1 with err. */
 int	 hba_pg_connect(struct hba_pg *, char *err, size_t errlen);
-/* `SHOW hba_file`: 0 and path, -1 with err. */
-int	 hba_pg_hba_file(struct hba_pg *, char *path, size_t pathlen,
-	    char *err, size_t errlen);
 /*
  * Errors PostgreSQL finds in the hba file it reads: 0 none, 1 some
  * (described in err), -1 the check itself failed (err says why).
  */
 int	 hba_pg_check_rules(struct hba_pg *, char *err, size_t errlen);
-/* SELECT pg_reload_conf(): 0 or -1 with err. */
-int	 hba_pg_reload(struct hba_pg *, char *err, size_t errlen);
+/*
+ * Reload: pg_reload_conf(), else (not connected, or refused) SIGHUP to
+ * the postmaster. 0 (*by_signal says which) or -1 with err.
+ */
+int	 hba_pg_reload(struct hba_pg *, bool *by_signal, char *err,
+	    size_t errlen);
 /*
  * 1 when no postmaster runs (its pid file gone, or naming a dead
  * process): the file on disk is what PostgreSQL loads when it starts.
- * 0 when it runs or nobody knows (data_directory not readable).
+ * 0 when it runs or nobody knows (data directory not found).
  */
 int	 hba_pg_postmaster_down(struct hba_pg *);
+bool	 hba_pg_connected(const struct hba_pg *);
+/*
+ * Ask again, on an open connection only (what a dead one would say is
+ * not news), in one round trip: what the role lacks and which file
+ * PostgreSQL reads. 1 asked, 0 not connected, -1 the ask failed (err).
+ * Also asked on each new connection.
+ */
+int	 hba_pg_recheck(struct hba_pg *, char *err, size_t errlen);
+/*
+ * What the role lacks of pg_read_all_settings, pg_hba_file_rules and
+ * pg_reload_conf() (a superuser has them all): one message naming the
+ * role and each privilege with what it costs; "" nothing (or not asked).
+ */
+#define HBA_PG_PRIV_LEN	768
+const char *hba_pg_privileges(const struct hba_pg *);
+const char *hba_pg_role(const struct hba_pg *);
+/* SHOW hba_file, as last asked; NULL when the role may not read it. */
+const char *hba_pg_hba_file(const struct hba_pg *);
+
+/* hba_postmaster.c: the local postmaster, from its files. */
+/* The pid in data_dir/postmaster.pid: >0, 0 no such file, -1 unknown. */
+long	 hba_postmaster_pid(const char *data_dir);
+/* The data directory of the postmaster whose child backend_pid is: 0 or -1. */
+int	 hba_postmaster_dir_of_backend(long backend_pid, char *dir,
+	    size_t dirlen);
+/* kill(postmaster, SIGHUP), as `pg_ctl reload`: 0 or -1 with err. */
+int	 hba_postmaster_sighup(const char *data_dir, char *err, size_t errlen);
+
+/*
+ * hba_watch.c: what can leave a deny not in effect although every write
+ * worked, checked on every apply; each a warning in every HbaApplied and
+ * logged when it appears, changes or goes away.
+ */
+enum hba_warn_kind {
+	HBA_WARN_PRIVILEGES,	/* the role cannot validate, compare, reload */
+	HBA_WARN_HBA_FILE,	/* SHOW hba_file is another file, or failed */
+	HBA_WARN_PATH,		/* hbaConfig now leads elsewhere */
+	HBA_WARN_RULE_ABOVE,	/* a rule above the block matches first */
+	HBA_WARN_COUNT
+};
+#define HBA_WARN_LEN	1024
+struct hba_warnings {
+	char	 text[HBA_WARN_COUNT][HBA_WARN_LEN];	/* "" none */
+};
+void	 hba_warn_set(struct hba_warnings *, enum hba_warn_kind,
+	    const char *text);
+/* The warnings in force, into out[HBA_WARN_COUNT]: how many. */
+size_t	 hba_warnings_list(struct hba_warnings *, char **out);
+void	 hba_watch_file(struct hba_warnings *, const char *path,
+	    const char *bytes, size_t len);
+void	 hba_watch_path(struct hba_warnings *, const char *configured,
+	    const char *edited);
+void	 hba_watch_pg(struct hba_warnings *, struct hba_pg *,
+	    const char *edited);
+
+/*
+ * hba_check.c, for `harepd -t`. Local: libpq default, a unix socket
+ * directory, localhost or a loopback address. hba_check_database writes
+ * one line per finding ("repmgr.user: role ... lacks ...", hba_file not
+ * hbaConfig) on fd; nothing when the database cannot be reached.
+ */
+bool	 hba_check_is_local(const char *repmgr_host);
+void	 hba_check_database(const struct conf *, int fd);
 
 /* The hba worker: IPC socket on IPC_FD, config pushed over it. */
 int	 hba_worker_main(void);

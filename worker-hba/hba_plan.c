@@ -271,8 +271,19 @@ on_checked(const struct hba_plan_state *st, const struct hba_event *ev)
 	case HBA_IO_REJECTED:
 		return refused(st, ev);
 	default:
-		return not_loaded(st, ev->wrote);
+		break;
 	}
+	/*
+	 * Not validated (no answer, or the role may not read
+	 * pg_hba_file_rules). A deny is reloaded all the same: PostgreSQL
+	 * keeps its old rules if it cannot parse the file, so the reload
+	 * can only narrow, while skipping it would leave a deny on disk and
+	 * an allow in effect for as long as the check cannot run. An allow
+	 * waits for the check.
+	 */
+	if (!st->want.rw_allow)
+		return act(st, HBA_DO_RELOAD);
+	return not_loaded(st, ev->wrote);
 }
 
 static struct hba_action

@@ -41,6 +41,10 @@ struct hba_pg {
 	char	 port[16];
 	int	 deadline_ms;	/* client-side limit on one query */
 	char	 data_dir[4096];	/* "" until known */
+	/* asked on each new connection and each recheck */
+	char	 role[128];
+	char	 privileges[HBA_PG_PRIV_LEN];	/* what it lacks; "" nothing */
+	char	 hba_file[4096];	/* "" when the role may not read it */
 };
 
 static char *
@@ -102,12 +106,16 @@ drop_conn(struct hba_pg *pg)
 	pg->conn = NULL;
 }
 
-static void learn_data_dir(struct hba_pg *);
+static int ask_setup(struct hba_pg *, long *backend_pid, char *err,
+    size_t errlen);
+static void learn_data_dir(struct hba_pg *, long backend_pid);
 
 int
 hba_pg_connect(struct hba_pg *pg, char *err, size_t errlen)
 {
 	const char *keys[12], *vals[12];
+	long backend_pid = -1;
+	char why[256];
 	int n = 0;
 
 	if (pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK)
@@ -143,8 +151,15 @@ hba_pg_connect(struct hba_pg *pg, char *err, size_t errlen)
 		drop_conn(pg);
 		return -1;
 	}
-	if (pg->data_dir[0] == '\0')
-		learn_data_dir(pg);
+	/* not fatal: a role that may not ask is warned about by its caller */
+	(void)ask_setup(pg, &backend_pid, why, sizeof(why));
+	if (pg->conn != NULL && pg->data_dir[0] == '\0')
+		learn_data_dir(pg, backend_pid);
+	if (pg->conn == NULL) {
+		snprintf(err, errlen, "no answer from PostgreSQL within %d ms "
+		    "after connecting; connection dropped", pg->deadline_ms);
+		return -1;
+	}
 	return 0;
 }
 
@@ -202,20 +217,6 @@ query(struct hba_pg *pg, const char *sql, char *err, size_t errlen)
 	return res;
 }
 
-int
-hba_pg_hba_file(struct hba_pg *pg, char *path, size_t pathlen, char *err,
-    size_t errlen)
-{
-	PGresult *res = query(pg, "SHOW hba_file", err, errlen);
-
-	if (res == NULL)
-		return -1;
-	snprintf(path, pathlen, "%s", PQntuples(res) == 1 ?
-	    PQgetvalue(res, 0, 0) : "");
-	PQclear(res);
-	return 0;
-}
-
 /*
  * pg_hba_file_rules parses the file named by hba_file afresh on each
  * query (it shows the file, not what the postmaster has loaded), so it
@@ -245,28 +246,158 @@ hba_pg_check_rules(struct hba_pg *pg, char *err, size_t errlen)
 	return 1;
 }
 
+/*
+ * pg_reload_conf() on the kept connection; without one (the check could
+ * not connect: connecting again would only wait as long again), or when
+ * it is refused (no EXECUTE on it), a SIGHUP to the postmaster, as
+ * `pg_ctl reload` sends: a deny must be loaded even when the database
+ * cannot be asked.
+ */
 int
-hba_pg_reload(struct hba_pg *pg, char *err, size_t errlen)
+hba_pg_reload(struct hba_pg *pg, bool *by_signal, char *err, size_t errlen)
 {
-	PGresult *res = query(pg, "SELECT pg_reload_conf()", err, errlen);
-	int ok;
+	PGresult *res = NULL;
+	char why[512];
+	size_t n;
+	int ok = 0;
 
-	if (res == NULL)
-		return -1;
-	ok = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	if (!ok)
-		snprintf(err, errlen, "pg_reload_conf() returned false");
-	return ok ? 0 : -1;
+	*by_signal = false;
+	if (pg->conn != NULL) {
+		res = query(pg, "SELECT pg_reload_conf()", err, errlen);
+		ok = res != NULL && PQntuples(res) == 1 &&
+		    strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		if (res != NULL && !ok)
+			snprintf(err, errlen, "pg_reload_conf() returned false");
+		PQclear(res);
+		if (ok)
+			return 0;
+	} else
+		snprintf(err, errlen, "not connected to PostgreSQL");
+	if (hba_postmaster_sighup(pg->data_dir, why, sizeof(why)) == 0) {
+		*by_signal = true;
+		return 0;
+	}
+	n = strlen(err);
+	snprintf(err + n, errlen - n, "; no SIGHUP either: %s", why);
+	return -1;
 }
 
 /*
- * Where the postmaster keeps its pid file, asked once per connection
- * (needs superuser or pg_read_all_settings, like pg_hba_file_rules;
- * without it the answer stays unknown).
+ * What the role lacks of what the worker asks, as one message naming the
+ * role, each missing privilege and what it costs; "" when nothing. A
+ * superuser has them all. pg_read_all_settings does not open
+ * pg_hba_file_rules: that needs the view and its function granted.
+ */
+#define PRIV_SQL "SELECT current_user, " \
+	"pg_has_role(current_user, 'pg_read_all_settings', 'USAGE'), " \
+	"has_table_privilege('pg_catalog.pg_hba_file_rules', 'SELECT') AND " \
+	"has_function_privilege('pg_catalog.pg_hba_file_rules()', 'EXECUTE'), " \
+	"has_function_privilege('pg_catalog.pg_reload_conf()', 'EXECUTE'), " \
+	"pg_backend_pid(), " \
+	"CASE WHEN pg_has_role(current_user, 'pg_read_all_settings', " \
+	"'USAGE') THEN current_setting('hba_file') END"
+
+static void
+privileges_message(char *msg, size_t len, const char *role, bool settings,
+    bool rules, bool reload)
+{
+	size_t off;
+
+	msg[0] = '\0';
+	if (settings && rules && reload)
+		return;
+	off = (size_t)snprintf(msg, len, "role \"%s\" lacks", role);
+#define ADD(cond, text) do { if (!(cond) && off < len) \
+	off += (size_t)snprintf(msg + off, len - off, "%s", text); } while (0)
+	ADD(rules, " SELECT on pg_hba_file_rules and EXECUTE on function "
+	    "pg_hba_file_rules() (a new pg_hba.conf cannot be validated; a "
+	    "deny is reloaded unvalidated, an allow not at all);");
+	ADD(settings, " pg_read_all_settings (SHOW hba_file cannot be "
+	    "compared with hbaConfig);");
+	ADD(reload, " EXECUTE on function pg_reload_conf() (reloads fall back "
+	    "to SIGHUP to the postmaster);");
+#undef ADD
+	if (off < len)
+		snprintf(msg + off, len - off, " make it a superuser or grant "
+		    "them (docs/HBA.md)");
+}
+
+/*
+ * One round trip for what the worker rechecks on every apply: what the
+ * role lacks, and which file PostgreSQL reads (SHOW hba_file, asked only
+ * when allowed: a refused one would fail the whole query). A failed ask
+ * leaves what was known.
+ */
+static int
+ask_setup(struct hba_pg *pg, long *backend_pid, char *err, size_t errlen)
+{
+	PGresult *r;
+	bool timedout;
+
+	r = pq_exec_deadline(pg->conn, PRIV_SQL, 0, NULL,
+	    clock_mono_ms() + pg->deadline_ms, &timedout);
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK ||
+	    PQntuples(r) != 1) {
+		pq_err(err, errlen, "asking what the role may do", timedout ?
+		    "no answer from PostgreSQL" : r != NULL ?
+		    PQresultErrorMessage(r) : PQerrorMessage(pg->conn));
+		PQclear(r);
+		if (timedout)
+			drop_conn(pg);	/* mid-query: start clean next time */
+		return -1;
+	}
+	snprintf(pg->role, sizeof(pg->role), "%s", PQgetvalue(r, 0, 0));
+	privileges_message(pg->privileges, sizeof(pg->privileges),
+	    pg->role, PQgetvalue(r, 0, 1)[0] == 't',
+	    PQgetvalue(r, 0, 2)[0] == 't', PQgetvalue(r, 0, 3)[0] == 't');
+	*backend_pid = strtol(PQgetvalue(r, 0, 4), NULL, 10);
+	snprintf(pg->hba_file, sizeof(pg->hba_file), "%s",
+	    PQgetisnull(r, 0, 5) ? "" : PQgetvalue(r, 0, 5));
+	PQclear(r);
+	return 0;
+}
+
+int
+hba_pg_recheck(struct hba_pg *pg, char *err, size_t errlen)
+{
+	long backend_pid;
+
+	if (!hba_pg_connected(pg))
+		return 0;
+	return ask_setup(pg, &backend_pid, err, errlen) == 0 ? 1 : -1;
+}
+
+const char *
+hba_pg_privileges(const struct hba_pg *pg)
+{
+	return pg->privileges;
+}
+
+const char *
+hba_pg_role(const struct hba_pg *pg)
+{
+	return pg->role;
+}
+
+const char *
+hba_pg_hba_file(const struct hba_pg *pg)
+{
+	return pg->hba_file[0] != '\0' ? pg->hba_file : NULL;
+}
+
+bool
+hba_pg_connected(const struct hba_pg *pg)
+{
+	return pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK;
+}
+
+/*
+ * Where the postmaster keeps its pid file: data_directory (superuser or
+ * pg_read_all_settings), else the working directory of our backend's
+ * parent (hba_postmaster.c). Unknown when neither works.
  */
 static void
-learn_data_dir(struct hba_pg *pg)
+learn_data_dir(struct hba_pg *pg, long backend_pid)
 {
 	PGresult *r;
 	bool timedout;
@@ -278,23 +409,22 @@ learn_data_dir(struct hba_pg *pg)
 		snprintf(pg->data_dir, sizeof(pg->data_dir), "%s",
 		    PQgetvalue(r, 0, 0));
 	PQclear(r);
+	if (r == NULL && timedout)
+		drop_conn(pg);
+	if (pg->data_dir[0] == '\0')
+		(void)hba_postmaster_dir_of_backend(backend_pid, pg->data_dir,
+		    sizeof(pg->data_dir));
 }
 
 int
 hba_pg_postmaster_down(struct hba_pg *pg)
 {
-	char path[4200], line[32];
-	FILE *f;
 	long pid;
 
 	if (pg->data_dir[0] == '\0')
 		return 0;
-	snprintf(path, sizeof(path), "%s/postmaster.pid", pg->data_dir);
-	if ((f = fopen(path, "re")) == NULL)
-		return errno == ENOENT;
-	pid = fgets(line, sizeof(line), f) != NULL ? strtol(line, NULL, 10) :
-	    0;
-	fclose(f);
+	if ((pid = hba_postmaster_pid(pg->data_dir)) < 0)
+		return 0;
 	/* a postmaster killed with -9 leaves its pid file behind */
-	return pid > 0 && kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+	return pid == 0 || (kill((pid_t)pid, 0) == -1 && errno == ESRCH);
 }

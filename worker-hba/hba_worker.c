@@ -29,7 +29,7 @@ struct hba_state {
 	struct conf	*conf;
 	char		 path[PATH_MAX];	/* realpath of hbaConfig */
 	struct hba_pg	*pg;
-	bool		 hba_file_checked;	/* SHOW hba_file compared */
+	struct hba_warnings warnings;		/* rechecked on every apply */
 	struct hba_plan_state plan;		/* lease, want, owed reloads */
 	int64_t		 want_decided_boot_ms;	/* of the verdict (or fence) wanted */
 	uint64_t	 last_verdict_seq;	/* received, applied or not */
@@ -73,12 +73,12 @@ word(bool allow)
 }
 
 static void
-send_applied(uint64_t seq, bool fenced, int64_t decided_boot_ms,
-    uint64_t last_verdict_seq, const struct hba_outcome *o)
+send_applied(struct hba_state *s, const struct hba_outcome *o)
 {
 	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
 	Harepd__HbaApplied ha;
-	char error[sizeof(o->error)];
+	char error[sizeof(o->error)], *warnings[HBA_WARN_COUNT];
+	uint64_t seq = s->plan.want_seq;
 
 	harepd__hba_applied__init(&ha);
 	snprintf(error, sizeof(error), "%s", o->error);
@@ -87,10 +87,13 @@ send_applied(uint64_t seq, bool fenced, int64_t decided_boot_ms,
 	ha.changed = o->changed;
 	ha.reloaded = o->reloaded;
 	ha.error = error;
-	ha.fenced = fenced;
-	ha.decided_boot_ms = decided_boot_ms;
+	ha.fenced = s->plan.want_fence;
+	ha.decided_boot_ms = s->want_decided_boot_ms;
 	ha.pg_down = o->pg_down;
-	ha.last_verdict_seq = last_verdict_seq;
+	ha.last_verdict_seq = s->last_verdict_seq;
+	/* PostgreSQL's messages are in them too, scrubbed when stored */
+	ha.n_warnings = hba_warnings_list(&s->warnings, warnings);
+	ha.warnings = warnings;
 	ha.rw_allow = o->now.rw_allow;
 	ha.ro_allow = o->now.ro_allow;
 	ha.applied_at_ms = clock_wall_ms();
@@ -99,29 +102,6 @@ send_applied(uint64_t seq, bool fenced, int64_t decided_boot_ms,
 	if (worker_send(&env) == -1)
 		log_warn("cannot send HbaApplied for verdict %llu",
 		    (unsigned long long)seq);
-}
-
-/*
- * pg_hba_file_rules reads the file hba_file names: if that is not ours,
- * the check validates another file and the reload does not load ours.
- */
-static void
-check_hba_file(struct hba_state *s)
-{
-	char shown[PATH_MAX], real[PATH_MAX], err[512];
-
-	if (s->hba_file_checked ||
-	    hba_pg_hba_file(s->pg, shown, sizeof(shown), err, sizeof(err)))
-		return;
-	s->hba_file_checked = true;
-	if (realpath(shown, real) == NULL)
-		snprintf(real, sizeof(real), "%s", shown);
-	if (strcmp(real, s->path) != 0)
-		log_emit(LOG_LVL_ERROR, (struct log_field[]){
-		    { "hba_file", shown }, { "hbaConfig", s->path } }, 2,
-		    "PostgreSQL reads %s but harepd edits %s: the checks "
-		    "validate the wrong file and reloads do not apply harepd's "
-		    "rules; fix harepd.hbaConfig or hba_file", shown, s->path);
 }
 
 /*
@@ -190,6 +170,7 @@ step_read(struct hba_state *s, struct hba_attempt *at, struct hba_outcome *o)
 	    &at->next, o->error, sizeof(o->error)) == -1)
 		return plan(s, &ev);
 	at->read = true;
+	hba_watch_file(&s->warnings, s->path, at->next.data, at->next.len);
 	at->same = same_bytes(&at->next, &at->cur);
 	ev.io = HBA_IO_OK;
 	ev.same = at->same;
@@ -253,7 +234,6 @@ step_check(struct hba_state *s, struct hba_attempt *at, struct hba_outcome *o)
 
 	o->changed = !at->same;
 	o->now = s->plan.want;
-	check_hba_file(s);
 	rc = hba_pg_check_rules(s->pg, o->error, sizeof(o->error));
 	ev.io = rc == 0 ? HBA_IO_OK : rc == 1 ? HBA_IO_REJECTED :
 	    HBA_IO_FAILED;
@@ -271,6 +251,8 @@ step_check(struct hba_state *s, struct hba_attempt *at, struct hba_outcome *o)
 	a = plan(s, &ev);
 	if (a.keep_prev)
 		pending_set(s, at);
+	if (rc == -1 && a.what == HBA_DO_RELOAD)
+		append(o, "; a deny: reloaded without validation");
 	return a;
 }
 
@@ -279,11 +261,18 @@ step_reload(struct hba_state *s, struct hba_attempt *at, struct hba_outcome *o)
 {
 	struct hba_event ev = { .kind = HBA_EV_RELOADED, .wrote = at->wrote };
 	struct hba_action a;
+	char err[512];
+	bool by_signal;
 
-	ev.io = hba_pg_reload(s->pg, o->error, sizeof(o->error)) == 0 ?
+	ev.io = hba_pg_reload(s->pg, &by_signal, err, sizeof(err)) == 0 ?
 	    HBA_IO_OK : HBA_IO_FAILED;
-	if (ev.io == HBA_IO_FAILED)
+	if (ev.io == HBA_IO_FAILED) {
 		o->pg_down = hba_pg_postmaster_down(s->pg) == 1;
+		/* after an unvalidated deny, the check's error comes first */
+		append(o, o->error[0] != '\0' ? "; reload failed: " : "");
+		append(o, err);
+	} else if (by_signal)
+		log_debug("reloaded by SIGHUP to the postmaster (%s)", err);
 	a = plan(s, &ev);
 	if (a.keep_prev)
 		pending_set(s, at);
@@ -440,9 +429,10 @@ apply_want(struct hba_state *s, const char *reason)
 	struct hba_outcome o;
 
 	apply(s, &o);
+	hba_watch_path(&s->warnings, s->conf->hba_config, s->path);
+	hba_watch_pg(&s->warnings, s->pg, s->path);
 	log_outcome(s->plan.want_seq, s->plan.want_fence, reason, &o);
-	send_applied(s->plan.want_seq, s->plan.want_fence,
-	    s->want_decided_boot_ms, s->last_verdict_seq, &o);
+	send_applied(s, &o);
 	ev.retry = o.retry;
 	plan(s, &ev);
 }
@@ -507,6 +497,8 @@ resolve_path(struct hba_state *s, const struct conf *c)
 		fatal("hbaConfig %s", c->hba_config);
 }
 
+static void connect_and_watch(struct hba_state *);
+
 /* ConfigPush on SIGHUP: new servers, users or methods apply at once. */
 static void
 take_config(void *arg, struct conf *c, Harepd__ConfigPush **push)
@@ -519,11 +511,9 @@ take_config(void *arg, struct conf *c, Harepd__ConfigPush **push)
 	s->conf = c;
 	resolve_path(s, c);
 	hba_pg_free(s->pg);
-	if ((s->pg = hba_pg_new(c)) == NULL)
-		fatal("hba_pg_new");
-	s->hba_file_checked = false;
 	hba_buf_free(&s->rejected);
 	log_info("configuration reloaded");
+	connect_and_watch(s);
 	if ((a = plan(s, &ev)).what == HBA_DO_APPLY)
 		apply_want(s, a.why);
 }
@@ -558,6 +548,23 @@ timer_due(void *arg)
 	apply_want(s, a.why);
 }
 
+/*
+ * A new connection (at start, after a config reload): what the role may
+ * do and which file PostgreSQL reads are known before the first verdict.
+ */
+static void
+connect_and_watch(struct hba_state *s)
+{
+	char err[1024];
+
+	if ((s->pg = hba_pg_new(s->conf)) == NULL)
+		fatal("hba_pg_new");
+	if (hba_pg_connect(s->pg, err, sizeof(err)) == 0)
+		hba_watch_pg(&s->warnings, s->pg, s->path);
+	else
+		log_warnx("%s (will retry with the first verdict)", err);
+}
+
 /* Before Hello: the file must be readable and its block sound. */
 static void
 setup(struct hba_state *s)
@@ -578,17 +585,10 @@ setup(struct hba_state *s)
 		log_emit(LOG_LVL_ERROR, NULL, 0, "%s: %s: harepd cannot edit "
 		    "it, and cannot fence this node, until it is fixed",
 		    s->path, err);
-	else if ((n = hba_rule_above_block(b.data, b.len)) > 0)
-		log_warnx("%s: line %d, above harepd's block, may match the "
-		    "check users first (pg_hba.conf is first-match): move the "
-		    "block above it", s->path, n);
-	hba_buf_free(&b);
-	if ((s->pg = hba_pg_new(s->conf)) == NULL)
-		fatal("hba_pg_new");
-	if (hba_pg_connect(s->pg, err, sizeof(err)) == 0)
-		check_hba_file(s);
 	else
-		log_warnx("%s (will retry with the first verdict)", err);
+		hba_watch_file(&s->warnings, s->path, b.data, b.len);
+	hba_buf_free(&b);
+	connect_and_watch(s);
 }
 
 int

@@ -349,6 +349,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	hba.changed = fl[2] & 1;
 	hba.reloaded = (fl[2] & 2) != 0;
 	hba.error = in.s[S_HBA_ERROR];
+	hba.warnings = in.list[S_HBA_ERROR];
+	hba.n_warnings = in.n_list[S_HBA_ERROR];
 	hba.fenced = (fl[2] & 4) != 0;
 	hba.rw_allow = (fl[2] & 8) != 0;
 	hba.ro_allow = (fl[2] & 16) != 0;

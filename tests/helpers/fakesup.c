@@ -36,6 +36,8 @@
  *        decided_boot_ms=N answered=0101 agrees=0101 reason=REST
  *   peer seq=N target=S role=S answered=0|1 agrees=0|1 latency_us=N
  *        [master=a,b timeline=N] error=REST    (one per verdict evidence)
+ *   hba_warning seq=N REST                     (one per HbaApplied warning,
+ *                                               before its applied line)
  *   applied seq=N changed=0|1 reloaded=0|1 fenced=0|1 rw=0|1 ro=0|1
  *        us=N error=REST                       (us: since the last verdict)
  *   unexpected BODY | bad RC: WHY
@@ -458,6 +460,14 @@ print_applied(const struct fakesup *fs, const Harepd__HbaApplied *a)
 {
 	char line[2048];
 
+	for (size_t i = 0; i < a->n_warnings; i++) {
+		snprintf(line, sizeof(line), "hba_warning seq=%llu %s",
+		    (unsigned long long)a->seq, a->warnings[i]);
+		for (char *c = line; *c; c++)
+			if (*c == '\n' || *c == '\r')
+				*c = ' ';
+		say("%s", line);
+	}
 	snprintf(line, sizeof(line), "applied seq=%llu changed=%d "
 	    "reloaded=%d fenced=%d rw=%d ro=%d us=%lld error=%s",
 	    (unsigned long long)a->seq, a->changed, a->reloaded, a->fenced,

@@ -27,7 +27,7 @@ in_ns() {
 
 SEED_HBA=/etc/postgresql/12/main/pg_hba.conf
 before=$(find /etc/postgresql -printf '%p %s %T@\n' 2>/dev/null | sort)
-seed_warnings() {	# the 5 warnings every seed sample gives
+seed_warnings() {	# the 6 warnings every seed sample gives
 	local f=$1
 	cat <<W
 warning: $f:20:17: harepd.gRPC.enabled: TLS setting outside tls:, read as harepd.gRPC.tls.enabled; move it under tls:
@@ -35,6 +35,7 @@ warning: $f:21:17: harepd.gRPC.ca: TLS setting outside tls:, read as harepd.gRPC
 warning: $f:22:17: harepd.gRPC.cert: TLS setting outside tls:, read as harepd.gRPC.tls.cert; move it under tls:
 warning: $f:23:17: harepd.gRPC.key: TLS setting outside tls:, read as harepd.gRPC.tls.key; move it under tls:
 warning: $f:28:19: harepd.gRPC.neighbours[0]: 10.21.57.61:10000 is this node itself (primaryIP:bindPort): asking it adds no opinion
+warning: $f:28:19: harepd.gRPC.neighbours[0]: 10.21.57.61:10000 (and other peers) is not this host and TLS is off (gRPC.tls): anyone on the path can answer as a peer, and one lying voter during a partition can give two writers; use mutual TLS (tls.enabled, tls.clientAuth) in production, docs/TLS.md
 W
 }
 

@@ -38,6 +38,7 @@ CL_WATCHDOG=${CL_WATCHDOG:-1}
 CL_DEADLINE=${CL_DEADLINE:-1}
 CL_ALLOWRO=${CL_ALLOWRO:-true}
 CL_POLICY=${CL_POLICY:-}	# harepd.policy; empty: harepd's default
+CL_TLS=${CL_TLS:-}		# 1: mutual TLS between the harepds (cl_tls_pki)
 CL_APP_PASSWORD=app-secret
 CL_DIR=${CL_DIR:-}
 CL_PFX=${CL_PFX:-}
@@ -399,8 +400,36 @@ cl_read() {
 
 # ---------------------------------------------------------------- harepd
 
+# A throwaway PKI for mutual TLS (CL_TLS=1), made with openssl in
+# $CL_DIR/tls: ca.pem/ca.key, and for each host running harepd HOST.pem
+# and HOST.key (EC P-256, 2 days), subjectAltName its address (peers dial
+# addresses), for server and client use: each harepd both serves and asks.
+cl_tls_pki() {
+	local d=$CL_DIR/tls h
+	[ -f "$d/ca.pem" ] && return 0
+	mkdir -p "$d"; chmod 0700 "$d"
+	_cl_ssl() { openssl "$@" >>"$d/openssl.log" 2>&1 ||
+		{ cl_die "openssl $1 failed: $(tail -3 "$d/openssl.log")"; return 1; }; }
+	_cl_ssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -days 2 -subj "/CN=harepd throwaway CA" -keyout "$d/ca.key" \
+	    -out "$d/ca.pem" || return 1
+	for h in $CL_NODES wt; do
+		_cl_ssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		    -nodes -subj "/CN=$h" -keyout "$d/$h.key" -out "$d/$h.csr" ||
+		    return 1
+		printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth,clientAuth\n' \
+		    "$(cl_ip "$h")" >"$d/$h.ext"
+		_cl_ssl x509 -req -in "$d/$h.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+		    -CAcreateserial -days 2 -extfile "$d/$h.ext" -out "$d/$h.pem" ||
+		    return 1
+	done
+	chmod 0600 "$d"/*.key
+	cl_log "TLS: throwaway CA and certificates in $d"
+}
+
 cl_harepd_config() {	# cl_harepd_config HOST  -> $CL_DIR/HOST/harepd.yml
 	local h=$1 d=$CL_DIR/$1 n nb= wline
+	if [ "$CL_TLS" = 1 ]; then cl_tls_pki || return 1; fi
 	# the other data nodes, last first: in 40-stale-standby n1 asks the
 	# stale n3 before n2 (what trips the seed's first-answer rule)
 	for n in $CL_NODES; do
@@ -439,6 +468,15 @@ harepd:
     neighbours: [$nb]
 EOF
 		[ -n "$wline" ] && echo "$wline"
+		if [ "$CL_TLS" = 1 ]; then cat <<EOF
+    tls:
+      enabled: true
+      clientAuth: true
+      ca: "$CL_DIR/tls/ca.pem"
+      cert: "$CL_DIR/tls/$h.pem"
+      key: "$CL_DIR/tls/$h.key"
+EOF
+		fi
 		cat <<EOF
     connectionDeadline: $CL_DEADLINE
   watchDog: $CL_WATCHDOG
