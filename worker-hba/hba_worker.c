@@ -437,6 +437,8 @@ apply_want(struct hba_state *s, const char *reason)
 	plan(s, &ev);
 }
 
+static void timer_due(void *);
+
 static void
 take_verdict(void *arg, const Harepd__Verdict *vd)
 {
@@ -462,9 +464,17 @@ take_verdict(void *arg, const Harepd__Verdict *vd)
 	} else if (paused)
 		log_debug("paused: verdict %llu ignored",
 		    (unsigned long long)vd->seq);
-	else
+	else {
 		log_warnx("verdict %llu %s; ignored",
 		    (unsigned long long)vd->seq, a.why);
+		/*
+		 * A handed-over allow that has run out leaves the lease due
+		 * now: fence before the next message is read, so that a
+		 * fresh allow in the same read cannot skip the fence.
+		 */
+		if (!s->plan.fenced && s->plan.lease_end <= clock_boot_ms())
+			timer_due(s);
+	}
 }
 
 static void
