@@ -108,13 +108,14 @@ ok 'wait_for 10 "cl_hba_denies n1 harw"' "n1 crashed: its harepd writes reject"
 t0=$(cl_now_ms)
 ok 'cl_promote n2' "repmgr standby promote on n2"
 t_promoted=$(cl_now_ms)
+t_routed=$(cl_routed_at n2 60)
+ok '[ -n "$t_routed" ]' "after promote: HAProxy routes writes to n2"
 got=
 while [ "$(( $(cl_now_ms) - t_promoted ))" -lt 60000 ]; do
 	got=$(cl_insert after-promote) && [ "$got" = n2 ] && break
 	got=
 	sleep 0.05
 done
-t_routed=$(cl_now_ms)
 is "$got" "n2" "after promote: an INSERT through HAProxy lands on n2"
 cl_time promote_cmd_ms $(( t_promoted - t0 ))
 cl_time handover_promote_to_routed_ms $(( t_routed - t_promoted ))

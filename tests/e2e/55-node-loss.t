@@ -23,8 +23,9 @@ cl_lost_to_routed() {
 	local what=$1 node=$2 t_promoted t_routed
 	ok "cl_promote $node" "$what: repmgr standby promote on $node"
 	t_promoted=$(cl_now_ms)
-	ok "cl_wait_writer $node 30" "$what: writes reach $node"
-	t_routed=$(cl_now_ms)
+	t_routed=$(cl_routed_at "$node" 30)
+	ok '[ -n "$t_routed" ]' "$what: HAProxy routes writes to $node"
+	ok "cl_wait_writer $node 10" "$what: writes reach $node"
 	cl_time "${what}_promote_ms" $(( t_promoted - t_loss ))
 	cl_time "${what}_loss_to_routed_ms" $(( t_routed - t_loss ))
 	ok "[ $(( t_routed - t_loss )) -le $bound ]" \

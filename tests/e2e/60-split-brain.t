@@ -24,8 +24,9 @@ ok 'cl_cut n1 n2 && cl_cut n1 wt' "n1 cut off from n2 and the witness"
 ok 'cl_promote n2' "repmgr standby promote on n2 (it cannot reach n1)"
 t_promoted=$(cl_now_ms)
 cl_time split_loss_to_promoted_ms $(( t_promoted - t_loss ))
-ok 'cl_wait_writer n2 30' "writes reach n2"
-t_routed=$(cl_now_ms)
+t_routed=$(cl_routed_at n2 30)
+ok '[ -n "$t_routed" ]' "HAProxy routes writes to n2"
+ok 'cl_wait_writer n2 10' "writes reach n2"
 cl_time split_promote_to_routed_ms $(( t_routed - t_promoted ))
 cl_time split_loss_to_routed_ms $(( t_routed - t_loss ))
 ok "[ $(( t_routed - t_loss )) -le $bound ]" \

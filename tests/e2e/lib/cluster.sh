@@ -742,6 +742,18 @@ cl_wait_writer() {
 	wait_for "$2" "[ \"\$(cl_hap_up pg_rw)\" = '$1' ] && [ \"\$(cl_insert wait)\" = '$1' ]"
 }
 
+# cl_routed_at NODE SECONDS: polls HAProxy's write backend every 20 ms
+# until NODE alone is UP; prints when (cl_now_ms). Measuring by INSERTs
+# adds their round trips, up to a few hundred ms on a loaded machine.
+cl_routed_at() {
+	local end=$(( $(cl_now_ms) + $2 * 1000 ))
+	while [ "$(cl_now_ms)" -lt "$end" ]; do
+		[ "$(cl_hap_up pg_rw)" = "$1" ] && { cl_now_ms; return 0; }
+		sleep 0.02
+	done
+	return 1
+}
+
 # cl_hold SECONDS NODE: for that long, every 0.25 s, the write backend
 # has exactly NODE UP ("" = none). Prints the first deviation.
 cl_hold() {
