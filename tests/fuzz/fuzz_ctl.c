@@ -57,8 +57,9 @@ parse_line(const uint8_t *data, size_t size)
 	if (c != CTL_BAD)
 		FUZZ_CHECK(strcmp(ctl_cmd_name(c), line) == 0,
 		    "\"%s\" parsed as %s", line, ctl_cmd_name(c));
+	/* what only reads may be asked by anyone; nothing else */
 	FUZZ_CHECK(ctl_permitted(c, 4242, 4243) ==
-	    (c == CTL_STATUS || c == CTL_STATUS_JSON),
+	    (c == CTL_STATUS || c == CTL_STATUS_JSON || c == CTL_METRICS),
 	    "%s permitted to anyone", ctl_cmd_name(c));
 	FUZZ_CHECK(ctl_permitted(c, 0, 4243) == (c != CTL_BAD),
 	    "root may not %s", ctl_cmd_name(c));
