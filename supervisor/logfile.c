@@ -289,19 +289,8 @@ logfile_sink(enum log_level lvl, const char *msg, const struct log_field *f,
     size_t n, void *arg)
 {
 	struct logfile *lf = arg;
-	char *line = NULL;
-	size_t len = 0;
-	FILE *mem = open_memstream(&line, &len);
 
-	/* one write per line: workers share this stderr, and a line written
-	 * piecemeal would interleave with theirs */
-	if (mem != NULL) {
-		log_write_json(mem, lvl, msg, f, n);
-		if (fclose(mem) == 0 && write(STDERR_FILENO, line, len) < 0) {
-			/* nowhere left to say it */
-		}
-		free(line);
-	}
+	log_write_stderr(lvl, msg, f, n);
 	if (lf != NULL)
 		logfile_write(lf, time(NULL), lvl, msg, f, n);
 }
