@@ -185,7 +185,8 @@ asan:
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
-	    $(DESTDIR)$(SYSCONFDIR)/harepd $(DESTDIR)$(UNITDIR)
+	    $(DESTDIR)$(SYSCONFDIR)/harepd $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/default $(DESTDIR)$(SYSCONFDIR)/logrotate.d
 	install -m 0755 $(BUILD)/harepd $(DESTDIR)$(SBINDIR)/harepd
 	install -m 0755 $(BUILD)/harepdctl $(DESTDIR)$(BINDIR)/harepdctl
 	install -m 0644 conf/harepd.sample.yml \
@@ -193,6 +194,10 @@ install: all
 	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@BINDIR@|$(BINDIR)|g' \
 	    contrib/harepd.service.in > $(DESTDIR)$(UNITDIR)/harepd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/harepd.service
+	install -m 0644 contrib/default/harepd $(DESTDIR)$(SYSCONFDIR)/default/harepd
+	sed 's|@BINDIR@|$(BINDIR)|g' contrib/logrotate/harepd \
+	    > $(DESTDIR)$(SYSCONFDIR)/logrotate.d/harepd
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/logrotate.d/harepd
 	$(MAKE) install-doc
 
 bench: deps

@@ -129,6 +129,22 @@ logfile_close(struct logfile *lf)
 	memset(lf, 0, sizeof(*lf));
 }
 
+int
+logfile_reopen(struct logfile *lf)
+{
+	FILE *fp;
+
+	if (lf->fp == NULL)
+		return 0;
+	fflush(lf->fp);
+	if ((fp = open_append(lf->path, lf->why, sizeof(lf->why))) == NULL)
+		return -1;
+	fclose(lf->fp);
+	lf->fp = fp;
+	lf->size = ftello(fp);
+	return 0;
+}
+
 static int
 rotate_to(struct logfile *lf, const char *rotated)
 {
