@@ -29,8 +29,8 @@ is "$(get NotifyAccess)" main "NotifyAccess=main: only the supervisor"
 is "$(get WatchdogSec)" 30 "WatchdogSec=30"
 is "$(get ExecStart)" "$TMP/sbin/harepd -f /etc/harepd/conf.yml \$HAREPD_OPTS" "ExecStart runs harepd on the default config"
 like "$(get ExecStop)" "^-$TMP/bin/harepdctl .*stop-client$" "ExecStop: harepdctl stop-client first"
-is "$(get ExecStartPre)" "$TMP/sbin/harepd -t -f /etc/harepd/conf.yml \$HAREPD_OPTS" \
-    "ExecStartPre: harepd -t on the same config and options"
+is "$(get ExecStartPre)" "-$TMP/sbin/harepd -t -f /etc/harepd/conf.yml \$HAREPD_OPTS" \
+    "ExecStartPre: harepd -t on the same config and options (its exit ignored: the daemon's 78 is what stops restarts)"
 is "$(get ExecReload)" "$TMP/bin/harepdctl -f /etc/harepd/conf.yml reload" \
     "ExecReload: harepdctl reload, whose failure fails the reload"
 is "$(get RestartPreventExitStatus)" 78 "a broken config (exit 78) is not restarted"
