@@ -289,6 +289,16 @@ soak-short: soak-build
 	SOAK_KILLS=300 HAREPD_BUILD=$(abspath build-soak) \
 	    prove -v --timer tests/soak/soak.sh
 
+# The unit under a booted systemd: systemd-nspawn over a copy-on-write
+# overlay of this machine's root (tests/systemd, docs/SYSTEMD.md). One
+# boot, 1 to 2 minutes; one at a time (the lock), as root.
+.PHONY: systemd-test
+DEBS	+= systemd-container logrotate
+check: systemd-test
+systemd-test: $(if $(filter check systemd-test,$(MAKECMDGOALS)),deps) all
+	flock /tmp/harepd-systemd.lock env HAREPD_BUILD=$(abspath $(BUILD)) \
+	    tests/run-all tests/systemd/*.t
+
 # Man pages (docs/man, mdoc(7)) and bash completion: installed by `make
 # install`, linted by tests/integration/75-man.t.
 .PHONY: install-doc

@@ -50,7 +50,7 @@ YML
 conf >"$NS_ROOT/etc/harepd/conf.yml"
 json() {	# json PYTHON-EXPR on `harepdctl status --json` as s
 	ns harepdctl status --json 2>/dev/null |
-	    python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"
+	    python3 -c "import json,sys; s=json.load(sys.stdin); print($1)" 2>/dev/null
 }
 journal() { ns journalctl -q -u harepd -o cat "$@"; }
 ino_before=$(ns stat -c %i "$HBA")

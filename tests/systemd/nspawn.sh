@@ -33,6 +33,13 @@ ns_cleanup() {
 		umount "$NS_ROOT" 2>/dev/null || umount -l "$NS_ROOT" 2>/dev/null
 		rm -rf "$NS_DIR"
 	fi
+	# --keep-unit without a host systemd: nspawn made its cgroups at
+	# the hierarchies' roots; remove them once empty
+	local h
+	for h in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; do
+		rmdir "$h/payload/init.scope" "$h/payload" "$h/supervisor" \
+		    2>/dev/null
+	done
 }
 
 ns() { nsenter -t "$NS_PID" -a -- "$@"; }
