@@ -187,6 +187,8 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(SYSCONFDIR)/harepd $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(SYSCONFDIR)/default $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+# the sample config's logs.filePath, the unit's LogsDirectory=
+	install -d -m 0750 $(DESTDIR)/var/log/harepd
 	install -m 0755 $(BUILD)/harepd $(DESTDIR)$(SBINDIR)/harepd
 	install -m 0755 $(BUILD)/harepdctl $(DESTDIR)$(BINDIR)/harepdctl
 	install -m 0644 conf/harepd.sample.yml \
