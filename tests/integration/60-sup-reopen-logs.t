@@ -40,4 +40,6 @@ sup_ctl reload >/dev/null
 wait_for 5 '[ "$(grep -c "configuration reloaded" "$SUP_LOG.2")" -gt "$n" ]'
 ok '[ "$(grep -c "configuration reloaded" "$SUP_LOG.2")" -gt "$n" ]' \
 	"which still gets new lines"
+sup_ctl stop >/dev/null
+sup_no_sanitizer_reports
 done_testing

@@ -39,6 +39,7 @@ like "$(cat "$SUP_LOG")" '"msg":"configuration reloaded' "new lines go to the ne
 ok '! grep -q "configuration reloaded" "$SUP_LOG.1"' "none to the rotated one"
 
 sup_ctl stop >/dev/null
+sup_no_sanitizer_reports
 echo '{"level":"info","msg":"x","time":"x"}' >>"$SUP_LOG"
 out=$(logrotate -f -s "$SUP_DIR/state" "$SUP_DIR/logrotate.conf" 2>&1); rc=$?
 is "$rc" 0 "with harepd stopped, logrotate still succeeds"
