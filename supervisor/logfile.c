@@ -132,6 +132,7 @@ logfile_close(struct logfile *lf)
 int
 logfile_reopen(struct logfile *lf)
 {
+	struct stat st;
 	FILE *fp;
 
 	if (lf->fp == NULL)
@@ -141,7 +142,8 @@ logfile_reopen(struct logfile *lf)
 		return -1;
 	fclose(lf->fp);
 	lf->fp = fp;
-	lf->size = ftello(fp);
+	/* someone else's file there counts towards max_bytes too */
+	lf->size = fstat(fileno(fp), &st) == 0 ? st.st_size : 0;
 	return 0;
 }
 
