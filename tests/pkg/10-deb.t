@@ -42,7 +42,7 @@ like "$(dpkg-query -W -f='${Conffiles}' harepd)" '/etc/harepd/conf.yml.sample' \
 for f in /etc/default/harepd /etc/logrotate.d/harepd; do
 	like "$(dpkg-query -W -f='${Conffiles}' harepd)" "$f" "$f is a conffile"
 done
-like "$(grep harepdctl /etc/logrotate.d/harepd)" ' /usr/bin/harepdctl reopen-logs' \
+like "$(grep harepdctl /etc/logrotate.d/harepd)" '[[:space:]]/usr/bin/harepdctl reopen-logs' \
     "logrotate tells /usr/bin/harepdctl to reopen the log"
 like "$(/usr/sbin/harepd --version)" "^harepd $VERSION " "harepd --version: $VERSION"
 like "$(/usr/bin/harepdctl --version)" "^harepdctl $VERSION " "harepdctl --version: $VERSION"
