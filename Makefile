@@ -216,7 +216,7 @@ demo-down:
 clean:
 	rm -rf build build-asan build-fuzz build-soak
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)
 
 # The handover model (tests/model/README): spin checks never-two-writers and
 # that a promoted node gets rw, and that the model catches its mutants. About
