@@ -38,6 +38,7 @@ static const struct {
 	{ "reload", "reload\n", NULL },
 	{ "stop", "stop\n", NULL },
 	{ "metrics", "metrics\n", NULL },
+	{ "reopen-logs", "reopen-logs\n", NULL },
 };
 
 static void __attribute__((noreturn))
@@ -54,6 +55,7 @@ usage(void)
 	    "  reload           re-read the configuration\n"
 	    "  stop             stop harepd and wait until it is gone\n"
 	    "  metrics          OpenMetrics text, for Prometheus or node_exporter\n"
+	    "  reopen-logs      open the log file again (after logrotate)\n"
 	    "exit status: 0 ok, 1 command failed, 3 harepd not running, "
 	    "4 permission denied,\n"
 	    "  64 usage or unknown command, 76 protocol error, "

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "ipc/ipc.h"
 #include "ipc/log.h"
@@ -20,13 +22,71 @@ static const char *procname = "harepd";
 static log_sink_fn sink;
 static void *sink_arg;
 static int verbose;
+static int journal = -1;	/* stderr is the journal's: not known yet */
 
 static void
 stderr_sink(enum log_level lvl, const char *msg, const struct log_field *f,
     size_t n, void *arg)
 {
-	log_write_json(stderr, lvl, msg, f, n);
-	fflush(stderr);
+	log_write_stderr(lvl, msg, f, n);
+}
+
+/*
+ * systemd sets JOURNAL_STREAM to "dev:ino" of the stream it connects to
+ * stderr; a stderr redirected since (harepd 2>file under systemd) no
+ * longer matches, and must not get the prefix (systemd.exec(5)).
+ */
+bool
+log_journal_detect(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char end;
+
+	journal = js != NULL &&
+	    sscanf(js, "%llu:%llu%c", &dev, &ino, &end) == 2 &&
+	    fstat(STDERR_FILENO, &st) == 0 &&
+	    (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+	return journal;
+}
+
+/* sd-daemon(3): journald takes "<N>" at the start of a line as its
+ * syslog priority, so that `journalctl -p err` finds harepd's errors. */
+const char *
+log_sd_prefix(enum log_level lvl)
+{
+	switch (lvl) {
+	case LOG_LVL_DEBUG: return "<7>";
+	case LOG_LVL_INFO: return "<6>";
+	case LOG_LVL_WARNING: return "<4>";
+	case LOG_LVL_ERROR: return "<3>";
+	}
+	return "<6>";
+}
+
+void
+log_write_stderr(enum log_level lvl, const char *msg,
+    const struct log_field *f, size_t n)
+{
+	char *line = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&line, &len);
+
+	if (mem == NULL)
+		return;
+	if (journal == -1)
+		(void)log_journal_detect();
+	if (journal)
+		fputs(log_sd_prefix(lvl), mem);
+	log_write_json(mem, lvl, msg, f, n);
+	/* one write per line: the supervisor and its workers share this
+	 * stderr, and a line written piecemeal would interleave */
+	if (fclose(mem) == 0 && write(STDERR_FILENO, line, len) < 0) {
+		/* nowhere left to say it */
+	}
+	free(line);
 }
 
 void

@@ -53,6 +53,16 @@ void	fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
  */
 void	log_write_json(FILE *, enum log_level, const char *msg,
 	    const struct log_field *, size_t);
+/*
+ * The same line on stderr in one write(2), after the sd-daemon(3)
+ * priority prefix ("<3>" error ... "<7>" debug) when stderr is the
+ * journal's stream (JOURNAL_STREAM names its dev:ino).
+ */
+void	log_write_stderr(enum log_level, const char *msg,
+	    const struct log_field *, size_t);
+/* Look at JOURNAL_STREAM and stderr again (done once on the first line). */
+bool	log_journal_detect(void);
+const char *log_sd_prefix(enum log_level);
 /* JSON string escaping (RFC 8259), shared with harepdctl's JSON output. */
 void	json_write_string(FILE *, const char *);
 

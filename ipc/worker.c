@@ -139,7 +139,7 @@ worker_sink(enum log_level lvl, const char *msg, const struct log_field *f,
 	pthread_mutex_unlock(&chan_lock);
 	/* never block on a full queue; a lost supervisor leaves stderr */
 	if (r == -1 && saved != ENOBUFS)
-		log_write_json(stderr, lvl, msg, f, n);
+		log_write_stderr(lvl, msg, f, n);
 }
 
 static void

@@ -37,6 +37,7 @@ static const struct {
 	{ "reload", CTL_RELOAD },
 	{ "stop", CTL_STOP },
 	{ "metrics", CTL_METRICS },
+	{ "reopen-logs", CTL_REOPEN_LOGS },
 };
 
 enum ctl_cmd

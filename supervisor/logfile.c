@@ -129,6 +129,24 @@ logfile_close(struct logfile *lf)
 	memset(lf, 0, sizeof(*lf));
 }
 
+int
+logfile_reopen(struct logfile *lf)
+{
+	struct stat st;
+	FILE *fp;
+
+	if (lf->fp == NULL)
+		return 0;
+	fflush(lf->fp);
+	if ((fp = open_append(lf->path, lf->why, sizeof(lf->why))) == NULL)
+		return -1;
+	fclose(lf->fp);
+	lf->fp = fp;
+	/* someone else's file there counts towards max_bytes too */
+	lf->size = fstat(fileno(fp), &st) == 0 ? st.st_size : 0;
+	return 0;
+}
+
 static int
 rotate_to(struct logfile *lf, const char *rotated)
 {
@@ -289,19 +307,8 @@ logfile_sink(enum log_level lvl, const char *msg, const struct log_field *f,
     size_t n, void *arg)
 {
 	struct logfile *lf = arg;
-	char *line = NULL;
-	size_t len = 0;
-	FILE *mem = open_memstream(&line, &len);
 
-	/* one write per line: workers share this stderr, and a line written
-	 * piecemeal would interleave with theirs */
-	if (mem != NULL) {
-		log_write_json(mem, lvl, msg, f, n);
-		if (fclose(mem) == 0 && write(STDERR_FILENO, line, len) < 0) {
-			/* nowhere left to say it */
-		}
-		free(line);
-	}
+	log_write_stderr(lvl, msg, f, n);
 	if (lf != NULL)
 		logfile_write(lf, time(NULL), lvl, msg, f, n);
 }

@@ -68,9 +68,11 @@ privdrop_prepare(struct privdrop *pd, const char *user, char *why,
 }
 
 /* What a worker may take from the supervisor's environment: the time
- * zone its log stamps use, and the sanitizers' settings of a test build. */
+ * zone its log stamps use, whether stderr is the journal's (its own
+ * lines there, once the supervisor is gone, keep their priority), and
+ * the sanitizers' settings of a test build. */
 static const char *const env_kept[] = {
-	"TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
+	"TZ", "JOURNAL_STREAM", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
 };
 
 static void

@@ -108,7 +108,7 @@ child_fail(const char *role, const char *what, const char *detail)
 	struct log_field f[] = { { "proc", role } };
 
 	snprintf(msg, sizeof(msg), "worker start: %s: %s", what, detail);
-	log_write_json(stderr, LOG_LVL_ERROR, msg, f, 1);
+	log_write_stderr(LOG_LVL_ERROR, msg, f, 1);
 	_exit(127);
 }
 

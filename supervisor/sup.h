@@ -162,6 +162,12 @@ struct logfile {
 int	 logfile_open(struct logfile *, const char *path, long rotation_s,
 	    long max_age_s, time_t now);
 void	 logfile_close(struct logfile *);
+/*
+ * Open path again, for logrotate's rename-then-reopen: a file renamed
+ * away is left to its new owner and a new one is created. On failure the
+ * old file stays in use and why says what went wrong.
+ */
+int	 logfile_reopen(struct logfile *);
 /* Rotates first when now is in a later period than the open file. */
 void	 logfile_write(struct logfile *, time_t now, enum log_level,
 	    const char *msg, const struct log_field *, size_t);
@@ -308,6 +314,7 @@ enum ctl_cmd {
 	CTL_RELOAD,
 	CTL_STOP,
 	CTL_METRICS,
+	CTL_REOPEN_LOGS,
 };
 
 #define CTL_MAX_REQUEST	256	/* the request line, its newline included */

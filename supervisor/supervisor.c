@@ -337,6 +337,31 @@ reply_reload(struct sup *s, const struct ctl_request *req)
 	control_reply(&s->ctl, req, line);
 }
 
+/* `harepdctl reopen-logs`: logrotate renamed the file away. */
+static void
+reply_reopen_logs(struct sup *s, const struct ctl_request *req)
+{
+	char line[512];
+
+	if (s->log.fp == NULL) {
+		control_reply(&s->ctl, req, "ok\nno log file open "
+		    "(logs.filePath unset or not writable): nothing to reopen\n");
+		return;
+	}
+	if (logfile_reopen(&s->log) == -1) {
+		log_emit(LOG_LVL_ERROR, NULL, 0, "reopen-logs: %s; still "
+		    "writing to the file open before", s->log.why);
+		snprintf(line, sizeof(line), "error failed: reopen-logs: %s\n",
+		    s->log.why);
+		control_reply(&s->ctl, req, line);
+		return;
+	}
+	log_info("log file %s reopened", s->log.path);
+	snprintf(line, sizeof(line), "ok\nlog file %s reopened\n",
+	    s->log.path);
+	control_reply(&s->ctl, req, line);
+}
+
 /* `harepdctl metrics`: the same snapshot as status, as OpenMetrics. */
 static void
 reply_metrics(struct sup *s, const struct ctl_request *req)
@@ -387,6 +412,9 @@ run_command(struct sup *s, const struct ctl_request *req)
 		break;
 	case CTL_RELOAD:
 		reply_reload(s, req);
+		break;
+	case CTL_REOPEN_LOGS:
+		reply_reopen_logs(s, req);
 		break;
 	case CTL_STOP:
 		/* the connection stays open until harepd has exited */

@@ -32,12 +32,18 @@ is "$rc" 0 "dpkg -i installs it"
 for f in /usr/sbin/harepd /usr/bin/harepdctl /lib/systemd/system/harepd.service \
     /etc/harepd/conf.yml.sample /usr/share/man/man8/harepd.8.gz \
     /usr/share/man/man8/harepdctl.8.gz /usr/share/man/man5/harepd.yml.5.gz \
-    /usr/share/bash-completion/completions/harepdctl /usr/share/doc/harepd/copyright; do
+    /usr/share/bash-completion/completions/harepdctl /usr/share/doc/harepd/copyright \
+    /etc/default/harepd /etc/logrotate.d/harepd; do
 	ok '[ -f "$f" ]' "installs $f"
 done
 ok '[ -x /usr/sbin/harepd ] && [ -x /usr/bin/harepdctl ]' "the programs are executable"
 like "$(dpkg-query -W -f='${Conffiles}' harepd)" '/etc/harepd/conf.yml.sample' \
     "the sample config is a conffile"
+for f in /etc/default/harepd /etc/logrotate.d/harepd; do
+	like "$(dpkg-query -W -f='${Conffiles}' harepd)" "$f" "$f is a conffile"
+done
+like "$(grep harepdctl /etc/logrotate.d/harepd)" '[[:space:]]/usr/bin/harepdctl reopen-logs' \
+    "logrotate tells /usr/bin/harepdctl to reopen the log"
 like "$(/usr/sbin/harepd --version)" "^harepd $VERSION " "harepd --version: $VERSION"
 like "$(/usr/bin/harepdctl --version)" "^harepdctl $VERSION " "harepdctl --version: $VERSION"
 
@@ -57,7 +63,7 @@ if command -v systemd-analyze >/dev/null; then
 	is "$rc" 0 "systemd-analyze verify accepts the installed unit"
 	[ -z "$out" ] || diag "$out"
 fi
-is "$(sed -n 's/^ExecStart=//p' "$U")" "/usr/sbin/harepd -f /etc/harepd/conf.yml" \
+is "$(sed -n 's/^ExecStart=//p' "$U")" "/usr/sbin/harepd -f /etc/harepd/conf.yml \$HAREPD_OPTS" \
     "ExecStart: /usr/sbin/harepd on /etc/harepd/conf.yml"
 is "$(sed -n 's/^ConditionPathExists=//p' "$U")" /etc/harepd/conf.yml \
     "starts only once /etc/harepd/conf.yml exists"

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "ipc/ipc.h"
@@ -128,6 +130,80 @@ test_log_limit(void **state)
 	assert_int_equal(report, 80 + 1000 - LOG_LIMIT_ERR_BURST);
 }
 
+/* What log_write_stderr writes with stderr on a file and JOURNAL_STREAM
+ * set to js ("same": the file's own dev:ino, as systemd would). */
+static char *
+stderr_line(const char *js, enum log_level lvl)
+{
+	char tmpl[] = "/tmp/test_ipc_log.XXXXXX", env[64], *buf;
+	int fd = mkstemp(tmpl), saved = dup(STDERR_FILENO);
+	struct stat st;
+	off_t n;
+
+	assert_true(fd != -1 && saved != -1);
+	unlink(tmpl);
+	assert_int_equal(fstat(fd, &st), 0);
+	if (js != NULL && strcmp(js, "same") == 0) {
+		snprintf(env, sizeof(env), "%llu:%llu",
+		    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+		js = env;
+	}
+	if (js != NULL)
+		setenv("JOURNAL_STREAM", js, 1);
+	else
+		unsetenv("JOURNAL_STREAM");
+	dup2(fd, STDERR_FILENO);
+	(void)log_journal_detect();
+	log_write_stderr(lvl, "fenced", NULL, 0);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = lseek(fd, 0, SEEK_END);
+	assert_true(n > 0);
+	buf = calloc(1, (size_t)n + 1);
+	assert_int_equal(pread(fd, buf, (size_t)n, 0), n);
+	close(fd);
+	return buf;
+}
+
+/* journald reads "<N>" as the line's priority: only when stderr is the
+ * very stream systemd connected, never on a redirected stderr. */
+static void
+test_journal_prefix(void **state)
+{
+	static const struct {
+		enum log_level	 lvl;
+		const char	*prefix;
+	} levels[] = {
+		{ LOG_LVL_ERROR, "<3>{\"level\":\"error\"" },
+		{ LOG_LVL_WARNING, "<4>{\"level\":\"warning\"" },
+		{ LOG_LVL_INFO, "<6>{\"level\":\"info\"" },
+		{ LOG_LVL_DEBUG, "<7>{\"level\":\"debug\"" },
+	};
+	static const char *const not_journal[] = {
+		NULL, "", "1:2", "garbage", "1:2:3",
+	};
+	char *got;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		got = stderr_line("same", levels[i].lvl);
+		assert_int_equal(strncmp(got, levels[i].prefix,
+		    strlen(levels[i].prefix)), 0);
+		assert_non_null(strstr(got, "\"msg\":\"fenced\""));
+		assert_int_equal(strchr(got, '\n') - got,
+		    (ptrdiff_t)strlen(got) - 1);
+		free(got);
+	}
+	for (size_t i = 0; i < sizeof(not_journal) / sizeof(not_journal[0]);
+	    i++) {
+		got = stderr_line(not_journal[i], LOG_LVL_ERROR);
+		assert_int_equal(strncmp(got, "{\"level\":\"error\",", 17), 0);
+		free(got);
+	}
+	unsetenv("JOURNAL_STREAM");
+	(void)log_journal_detect();
+}
+
 int
 main(void)
 {
@@ -136,6 +212,7 @@ main(void)
 		cmocka_unit_test(test_json_line),
 		cmocka_unit_test(test_utf8_seq_len),
 		cmocka_unit_test(test_log_limit),
+		cmocka_unit_test(test_journal_prefix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -203,6 +203,51 @@ test_fields_written(void **state)
 	    "\"proc\":\"probe\",\"peer\":\"a\\\"b\"}\n"));
 }
 
+/* logrotate's way: the file renamed away, logfile_reopen creates it
+ * again and writes go there; a path that cannot be opened keeps the old
+ * file in use and says why. */
+static void
+test_reopen_after_rename(void **state)
+{
+	struct fixture *f = *state;
+	struct logfile lf;
+	char moved[160];
+
+	snprintf(moved, sizeof(moved), "%s.1", f->path);
+	assert_int_equal(logfile_open(&lf, f->path, 0, 0, T0), 0);
+	logfile_write(&lf, T0, LOG_LVL_INFO, "before", NULL, 0);
+	assert_int_equal(rename(f->path, moved), 0);
+	assert_int_equal(logfile_reopen(&lf), 0);
+	logfile_write(&lf, T0, LOG_LVL_INFO, "after", NULL, 0);
+	assert_non_null(strstr(slurp(f->path), "\"msg\":\"after\""));
+	assert_null(strstr(slurp(f->path), "before"));
+	assert_null(strstr(slurp(moved), "after"));
+	assert_int_equal(lf.size, (long long)strlen(slurp(f->path)));
+
+	/* a file already there (logrotate's "create") counts for max_bytes */
+	assert_int_equal(unlink(moved), 0);
+	assert_int_equal(rename(f->path, moved), 0);
+	{
+		FILE *fp = fopen(f->path, "w");
+
+		assert_non_null(fp);
+		fputs("0123456789\n", fp);
+		fclose(fp);
+	}
+	assert_int_equal(logfile_reopen(&lf), 0);
+	assert_int_equal(lf.size, 11);
+
+	assert_int_equal(unlink(moved), 0);
+	assert_int_equal(rename(f->path, moved), 0);
+	assert_int_equal(mkdir(f->path, 0700), 0);
+	assert_int_equal(logfile_reopen(&lf), -1);
+	assert_non_null(strstr(lf.why, f->path));
+	logfile_write(&lf, T0, LOG_LVL_INFO, "still", NULL, 0);
+	logfile_close(&lf);
+	assert_non_null(strstr(slurp(moved), "\"msg\":\"still\""));
+	assert_int_equal(rmdir(f->path), 0);
+}
+
 /* Full at max_bytes: rotated under this minute's name, the period goes
  * on; rotated files beyond keep_bytes go, oldest first. */
 static void
@@ -275,6 +320,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fields_written, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_rotates_when_full, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_after_rename, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_fifo_and_symlink,
 		    setup, teardown),
