@@ -533,6 +533,18 @@ class Nemesis:
         else:
             f.note = "promote of %s failed: %s" % (new, out.strip().split("\n")[-1][:100])
         self.log("fault %d: %s" % (f.n, f.note))
+        if rc != 0:
+            return
+        # what repmgr's documentation says after a manual promote: the
+        # other standbys follow the new primary (harepd's majority needs
+        # them: a standby still naming the old primary disagrees)
+        for s in NODES:
+            if s not in f.targets and self.c.in_recovery(s) == "t":
+                self.act("after the promote of %s: repmgr standby follow on %s" % (new, s))
+                rc, _ = self.c.repmgr(s, "standby", "follow", "--upstream-node-id=%s" % new[1:],
+                                      timeout=120)
+                if rc != 0:	# it replayed past the fork: pg_rewind
+                    self.rejoin(s, new, "standby follow refused")
 
     def f_failover(self, f):
         old, new = f.targets
@@ -782,7 +794,7 @@ class Nemesis:
             if os.path.exists(p):
                 os.unlink(p)
         client = os.path.join(HERE, "nsclient.py")
-        hap = ["ip", "netns", "exec", self.c.ns("hap"), "python3", client]
+        hap = ["ip", "netns", "exec", self.c.ns("hap"), "/usr/bin/python3", client]
         self.procs["writer"] = subprocess.Popen(
             hap + ["writer", ip_of("hap"), "5000", APP_PASSWORD, self.ack_log, self.stopfile, "50"],
             stdin=subprocess.DEVNULL)

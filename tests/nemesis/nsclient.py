@@ -88,13 +88,17 @@ def check_one(ip, pkt):
 
 
 def pgcheck(log, stop, ips):
+    from concurrent.futures import ThreadPoolExecutor
+
     pkt = startup_packet("harw")
+    pool = ThreadPoolExecutor(len(ips))	# one sample checks all at once
     out = open(log, "a", buffering=1)
     nxt = time.monotonic()
     while not os.path.exists(stop):
         nxt += 0.1
         t = now_ms()
-        up = [ip for ip in ips if check_one(ip, pkt)]
+        res = list(pool.map(lambda ip: check_one(ip, pkt), ips))
+        up = [ip for ip, ok in zip(ips, res) if ok]
         out.write("%d %s\n" % (t, ",".join(up) or "-"))
         delay = nxt - time.monotonic()
         if delay > 0:
