@@ -799,7 +799,8 @@ class Nemesis:
             hap + ["writer", ip_of("hap"), "5000", APP_PASSWORD, self.ack_log, self.stopfile, "50"],
             stdin=subprocess.DEVNULL)
         self.procs["pgcheck"] = subprocess.Popen(
-            hap + ["pgcheck", self.pgcheck_log, self.stopfile] + [ip_of(n) for n in NODES],
+            hap + ["pgcheck", self.pgcheck_log, self.stopfile,
+                   os.path.join(self.c.dir, "hap", "stats.sock")] + [ip_of(n) for n in NODES],
             stdin=subprocess.DEVNULL)
         self.procs["monitor"] = subprocess.Popen([CL, "cl_monitor_loop"], env=self.c.env(),
                                                  stdin=subprocess.DEVNULL,
@@ -810,7 +811,7 @@ class Nemesis:
         return None
 
     def schedule(self):
-        end = self.t0 + self.minutes * 60000
+        end = now_ms() + self.minutes * 60000
         n = 0
         while now_ms() < end and not self.abort.is_set():
             r = self.rng
@@ -893,14 +894,20 @@ class Nemesis:
         acks.sort()
         # double writers, as each monitor saw them
         pg_bad, pg_n, pg_times = 0, 0, []
+        hp_bad, hp_n = 0, 0
         with open(self.pgcheck_log) as f:
             for line in f:
                 p = line.split()
-                if len(p) != 2:
+                if len(p) != 3:
                     continue
-                pg_n += 1
-                if p[1] != "-" and len(p[1].split(",")) > 1:
-                    pg_bad += 1
+                two = p[2] != "-" and len(p[2].split(",")) > 1
+                if p[1] == "p":
+                    pg_n += 1
+                    pg_bad += two
+                elif p[1] == "h":
+                    hp_n += 1
+                    hp_bad += two
+                if two:
                     pg_times.append(int(p[0]))
         mon_n, mon_bad = 0, 0
         try:
@@ -986,7 +993,7 @@ class Nemesis:
                                  "round": ri + 1})
         return {
             "acks": acks, "errs": errs, "lost": lost, "rewound": rewound,
-            "pgcheck": (pg_n, pg_bad), "monitor": (mon_n, mon_bad),
+            "pgcheck": (pg_n, pg_bad), "monitor": (mon_n, mon_bad), "hapview": (hp_n, hp_bad),
             "per_kind": per_kind, "over_bound": over,
         }
 
@@ -1053,8 +1060,10 @@ def table(s):
         "",
         "seed %s, %s min, %d rounds, %d faults" % (s["seed"], s["minutes"], s["rounds"],
                                                    sum(s["faults_by_kind"].values())),
-        "double-writer samples: HAProxy/pg_hba monitor %d of %d, pgsql-check probe %d of %d" % (
+        "double-writer samples: e2e monitor (HAProxy + pg_hba) %d of %d, HAProxy stats %d of %d, "
+        "pgsql-check probe %d of %d" % (
             s["double_writer_samples"]["haproxy_hba_monitor"], s["samples"]["haproxy_hba_monitor"],
+            s["double_writer_samples"]["haproxy_stats"], s["samples"]["haproxy_stats"],
             s["double_writer_samples"]["pgsql_check_probe"], s["samples"]["pgsql_check_probe"]),
         "writes: %d acknowledged, %d lost, %d rewound by rejoin (explained), %d not acknowledged" % (
             s["writes"]["acknowledged"], s["writes"]["lost"], s["writes"]["rewound"],
@@ -1116,8 +1125,10 @@ def main():
             "final_primary": nem.primary,
             "faults_by_kind": kinds,
             "double_writer_samples": {"haproxy_hba_monitor": a["monitor"][1],
-                                      "pgsql_check_probe": a["pgcheck"][1]},
-            "samples": {"haproxy_hba_monitor": a["monitor"][0], "pgsql_check_probe": a["pgcheck"][0]},
+                                      "pgsql_check_probe": a["pgcheck"][1],
+                                      "haproxy_stats": a["hapview"][1]},
+            "samples": {"haproxy_hba_monitor": a["monitor"][0], "pgsql_check_probe": a["pgcheck"][0],
+                        "haproxy_stats": a["hapview"][0]},
             "writes": {"acknowledged": len(a["acks"]), "lost": len(a["lost"]),
                        "rewound": len(a["rewound"]), "not_acknowledged": a["errs"],
                        "on_final_primary": len(final_ids)},
@@ -1150,6 +1161,8 @@ def main():
         tap.ok(a["monitor"][0] > 0 and a["monitor"][1] == 0,
                "HAProxy/pg_hba monitor: no double writer (%d samples, %d with two)" % a["monitor"],
                ["see %s/cluster/monitor.violations" % out])
+        tap.ok(a["hapview"][0] > 0 and a["hapview"][1] == 0,
+               "HAProxy stats: never two servers UP in pg_rw (%d samples, %d with two)" % a["hapview"])
         tap.ok(a["pgcheck"][0] > 0 and a["pgcheck"][1] == 0,
                "pgsql-check probe: no double writer (%d samples, %d with two)" % a["pgcheck"])
         secs = minutes * 60

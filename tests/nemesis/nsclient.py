@@ -6,11 +6,14 @@
       (default 50), one connection reused until it fails. Each line of LOG:
         ack ID T_MS SERVER_IP     the commit was acknowledged
         err ID T_MS MESSAGE       not acknowledged (unknown outcome)
-  nsclient.py pgcheck LOG STOPFILE IP...
+  nsclient.py pgcheck LOG STOPFILE STATS_SOCKET IP...
       Every 100 ms, HAProxy's `option pgsql-check user harw` against each
-      IP:5432: a startup packet for harw; an authentication request ('R')
-      passes, anything else fails. Each line of LOG:
-        T_MS IP[,IP...]          (the addresses that passed; '-' for none)
+      IP:5432, all at once: a startup packet for harw; an authentication
+      request ('R') passes, anything else fails. Each line of LOG:
+        T_MS p IP[,IP...]        (the addresses that passed; '-' for none)
+      and, from a second thread, every 100 ms HAProxy's own view (show stat
+      on its stats socket, no process forked, unlike the e2e monitor):
+        T_MS h SERVER[,SERVER...] (servers UP in pg_rw; '-' for none)
 
 Times are CLOCK_REALTIME milliseconds, as the driver's own.
 """
@@ -87,19 +90,34 @@ def check_one(ip, pkt):
         s.close()
 
 
-def pgcheck(log, stop, ips):
-    from concurrent.futures import ThreadPoolExecutor
+def hap_up(sock_path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(2)
+    try:
+        s.connect(sock_path)
+        s.sendall(b"show stat\n")
+        buf = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            buf += b
+    finally:
+        s.close()
+    up = []
+    for line in buf.decode(errors="replace").split("\n"):
+        f = line.split(",")
+        if len(f) > 17 and f[0] == "pg_rw" and f[1] not in ("FRONTEND", "BACKEND") \
+                and f[17].startswith("UP"):
+            up.append(f[1])
+    return up
 
-    pkt = startup_packet("harw")
-    pool = ThreadPoolExecutor(len(ips))	# one sample checks all at once
-    out = open(log, "a", buffering=1)
+
+def every_100ms(stop, fn):
     nxt = time.monotonic()
     while not os.path.exists(stop):
         nxt += 0.1
-        t = now_ms()
-        res = list(pool.map(lambda ip: check_one(ip, pkt), ips))
-        up = [ip for ip, ok in zip(ips, res) if ok]
-        out.write("%d %s\n" % (t, ",".join(up) or "-"))
+        fn()
         delay = nxt - time.monotonic()
         if delay > 0:
             time.sleep(delay)
@@ -107,12 +125,46 @@ def pgcheck(log, stop, ips):
             nxt = time.monotonic()
 
 
+def pgcheck(log, stop, sock_path, ips):
+    import threading
+
+    out = open(log, "a", buffering=1)
+    lock = threading.Lock()
+
+    def hap_sample():
+        t = now_ms()
+        try:
+            up = ",".join(sorted(hap_up(sock_path))) or "-"
+        except OSError:
+            return
+        with lock:
+            out.write("%d h %s\n" % (t, up))
+    th = threading.Thread(target=every_100ms, args=(stop, hap_sample), daemon=True)
+    th.start()
+    pgcheck_loop(out, lock, stop, ips)
+
+
+def pgcheck_loop(out, lock, stop, ips):
+    from concurrent.futures import ThreadPoolExecutor
+
+    pkt = startup_packet("harw")
+    pool = ThreadPoolExecutor(len(ips))	# one sample checks all at once
+
+    def sample():
+        t = now_ms()
+        res = list(pool.map(lambda ip: check_one(ip, pkt), ips))
+        up = [ip for ip, ok in zip(ips, res) if ok]
+        with lock:
+            out.write("%d p %s\n" % (t, ",".join(up) or "-"))
+    every_100ms(stop, sample)
+
+
 def main(argv):
     if len(argv) >= 7 and argv[1] == "writer":
         rate = float(argv[7]) if len(argv) > 7 else 50.0
         writer(argv[2], int(argv[3]), argv[4], argv[5], argv[6], rate)
-    elif len(argv) >= 5 and argv[1] == "pgcheck":
-        pgcheck(argv[2], argv[3], argv[4:])
+    elif len(argv) >= 6 and argv[1] == "pgcheck":
+        pgcheck(argv[2], argv[3], argv[4], argv[5:])
     else:
         sys.exit(__doc__)
 
