@@ -340,8 +340,9 @@ deb-test: deb
 
 # The nemesis (tests/nemesis/README.md): NEMESIS_MIN minutes of seeded
 # random faults on the e2e cluster with a writer through HAProxy; the seed
-# is printed, NEMESIS_SEED replays it. `make check` runs 3 minutes with a
-# fresh seed, then replays each seed of tests/nemesis/seeds for 3 minutes.
+# is printed, NEMESIS_SEED replays it. `make check` runs the self-test of
+# its verdicts (no cluster), 3 minutes with a fresh seed, then replays each
+# seed of tests/nemesis/seeds for 3 minutes.
 # Needs root and the e2e cluster's packages; never two clusters at once
 # (flock /tmp/harepd-e2e.lock make nemesis).
 .PHONY: nemesis nemesis-short
@@ -356,6 +357,7 @@ nemesis: $(if $(filter check,$(MAKECMDGOALS)),deps)
 check: nemesis-short
 nemesis-short: $(if $(filter check,$(MAKECMDGOALS)),deps)
 	$(MAKE) all
+	PYTHONDONTWRITEBYTECODE=1 prove --exec /usr/bin/python3 tests/nemesis/selftest.py
 	NEMESIS_MIN=3 HAREPD_BUILD=$(abspath $(BUILD)) prove -v --timer tests/nemesis/nemesis.t
 	@grep -v '^#' tests/nemesis/seeds | awk 'NF { print $$1 }' | while read -r s; do \
 	    echo "nemesis: replaying seed $$s (tests/nemesis/seeds)"; \
