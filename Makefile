@@ -354,3 +354,29 @@ deb: deb-check-version
 check: deb-test
 deb-test: deb
 	HAREPD_DEB=$(abspath $(DEB_FILE)) tests/run-all tests/pkg/*.t
+
+# The nemesis (tests/nemesis/README.md): NEMESIS_MIN minutes of seeded
+# random faults on the e2e cluster with a writer through HAProxy; the seed
+# is printed, NEMESIS_SEED replays it. `make check` runs the self-test of
+# its verdicts (no cluster), 3 minutes with a fresh seed, then replays each
+# seed of tests/nemesis/seeds for 3 minutes.
+# Needs root and the e2e cluster's packages; never two clusters at once
+# (flock /tmp/harepd-e2e.lock make nemesis).
+.PHONY: nemesis nemesis-short
+DEBS	+= python3-psycopg2
+NEMESIS_MIN ?= 30
+NEMESIS_SEED ?=
+nemesis: $(if $(filter check,$(MAKECMDGOALS)),deps)
+	$(MAKE) all
+	NEMESIS_MIN=$(NEMESIS_MIN) NEMESIS_SEED=$(NEMESIS_SEED) \
+	    HAREPD_BUILD=$(abspath $(BUILD)) prove -v --timer tests/nemesis/nemesis.t
+
+check: nemesis-short
+nemesis-short: $(if $(filter check,$(MAKECMDGOALS)),deps)
+	$(MAKE) all
+	PYTHONDONTWRITEBYTECODE=1 prove --exec /usr/bin/python3 tests/nemesis/selftest.py
+	NEMESIS_MIN=3 HAREPD_BUILD=$(abspath $(BUILD)) prove -v --timer tests/nemesis/nemesis.t
+	@grep -v '^#' tests/nemesis/seeds | awk 'NF { print $$1 }' | while read -r s; do \
+	    echo "nemesis: replaying seed $$s (tests/nemesis/seeds)"; \
+	    NEMESIS_MIN=3 NEMESIS_SEED=$$s HAREPD_BUILD=$(abspath $(BUILD)) \
+	    prove -v --timer tests/nemesis/nemesis.t || exit 1; done
