@@ -24,8 +24,12 @@
 #include "util/xmalloc.h"
 #include "worker-probe/probe.h"
 
-#define BACKOFF_MIN_MS	1000
-#define BACKOFF_MAX_MS	30000
+/*
+ * The database is local and one connection attempt is cheap: retried at
+ * most a watchDog apart, so that a PostgreSQL restarted by a rejoin or a
+ * follow is seen at the next tick, not after a long backoff.
+ */
+#define BACKOFF_MIN_MS	250
 
 struct local_view {
 	const struct conf *conf;
@@ -72,7 +76,8 @@ local_view_new(const struct conf *c)
 
 	lv = xcalloc(1, sizeof(*lv));
 	lv->conf = c;
-	backoff_init(&lv->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, 0);
+	backoff_init(&lv->backoff, BACKOFF_MIN_MS,
+	    c->watchdog > 0 ? c->watchdog * 1000 : 1000, 0);
 	return lv;
 }
 
