@@ -489,6 +489,8 @@ decide(const Harepd__LocalView *view, Harepd__PeerAnswer **peers,
 		decide_seed(view, peers, n_peers, c, v);
 		/* a later switch to majority starts from rw not allowed */
 		memset(st, 0, sizeof(*st));
+		/* no hold-down: 0 would have the probe tick again at once */
+		st->cover_in_ms = -1;
 		st->declared_gate = v->rw_allow ? MODELS__GATE__STATE__ALLOWED :
 		    MODELS__GATE__STATE__DENIED;
 	} else {
