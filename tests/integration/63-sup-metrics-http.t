@@ -127,6 +127,8 @@ is "$failed" 0 "while 20 clients stalled half-way, every scrape got 200 ($sample
 is "$slow" 0 "... each within 1 s"
 ok '[ "${seq1:-0}" -ge $((seq0 + STALL_S - 4)) ]' \
 	"verdicts kept flowing (seq $seq0 -> $seq1, watchDog 1 s)"
+ok '[ "${seq1:-0}" -le $((seq0 + 3 * STALL_S)) ]' \
+	"... at the watchDog's pace, not faster (seq $seq0 -> $seq1)"
 ok '[ "$maxfds" -le $((fds0 + 16)) ]' \
 	"the worker held at most 16 connections (fds $fds0 before, at most $maxfds)"
 like "$(cat "$SUP_DIR/stall.out")" 'closed by harepd [1-9]' \
