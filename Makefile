@@ -39,7 +39,8 @@ PB_H	:= $(PROTOS:%.proto=$(BUILD)/%.pb-c.h)
 
 # Every .c under these directories goes into libharepd.a; the two programs
 # and every test link against it.
-LIBDIRS	:= util ipc conf supervisor worker-rpc worker-probe worker-hba
+LIBDIRS	:= util ipc conf supervisor worker-rpc worker-probe worker-hba \
+	   worker-metrics
 MAINS	:= harepd.c ctl/harepdctl.c
 LIB_SRC	:= $(filter-out $(MAINS),$(wildcard $(addsuffix /*.c,$(LIBDIRS))))
 LIB_OBJ	:= $(LIB_SRC:%.c=$(BUILD)/%.o) $(PB_C:.c=.o)

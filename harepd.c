@@ -20,6 +20,7 @@
 #include "supervisor/supervisor.h"
 #include "util/version.h"
 #include "worker-hba/hba.h"
+#include "worker-metrics/scrape.h"
 #include "worker-probe/probe.h"
 #include "worker-rpc/rpc.h"
 
@@ -30,6 +31,13 @@
 #define PERMANENT { RESTART_PERMANENT, BACKOFF_MIN_MS, BACKOFF_MAX_MS, \
 	BACKOFF_HEALTHY_MS, RESTART_BURST, RESTART_WINDOW_MS }
 
+/* The metrics worker runs only when there is an address to serve on. */
+static bool
+metrics_wanted(const struct conf *c)
+{
+	return c->metrics_listen != NULL;
+}
+
 /*
  * may_send is enforced (OpenSSH's monitor table): any other body gets the
  * worker restarted. Stop order: stop deciding first (probe), then stop
@@ -37,6 +45,10 @@
  * probe's LocalView comes every watchDog seconds whatever happens, so
  * it doubles as its heartbeat. The TLS PEMs (the private key among them)
  * go only to the workers that speak gRPC: rpc as server, probe as client.
+ * The metrics worker (metrics.listen) parses HTTP from whoever can reach
+ * it, so it runs unprivileged apart from the supervisor and from the
+ * gRPC worker's failure domain, and is only told the rendered page; it
+ * stops last, so a scrape during a stop sees the workers go.
  */
 static const struct role roles[ROLE_COUNT] = {
 	[ROLE_RPC] = { "rpc", ROLE_RPC, RPC_USER, rpc_worker_main,
@@ -57,6 +69,13 @@ static const struct role roles[ROLE_COUNT] = {
 	    BODY(CONFIG) | BODY(CONTROL) | BODY(VERDICT),
 	    MODE_BIT(MODE_DUAL) | MODE_BIT(MODE_CLIENT_ONLY),
 	    PERMANENT, 1, true, BODY_NONE, false },
+	[ROLE_METRICS] = { "metrics", ROLE_METRICS, RPC_USER,
+	    metrics_worker_main,
+	    BODY(HELLO) | BODY(LOG),
+	    BODY(CONFIG) | BODY(CONTROL) | BODY(METRICS_TEXT),
+	    MODE_BIT(MODE_DUAL) | MODE_BIT(MODE_SERVER_ONLY) |
+	    MODE_BIT(MODE_CLIENT_ONLY),
+	    PERMANENT, 3, false, BODY_NONE, false, metrics_wanted },
 };
 
 static const struct role *

@@ -21,7 +21,7 @@ enum harepd_mode {
 };
 
 /* The table's key: roles[ROLE_x].id == ROLE_x. */
-enum role_id { ROLE_RPC = 0, ROLE_PROBE, ROLE_HBA, ROLE_COUNT };
+enum role_id { ROLE_RPC = 0, ROLE_PROBE, ROLE_HBA, ROLE_METRICS, ROLE_COUNT };
 
 /* Which of the conf's users a role runs as. */
 enum role_user {
@@ -76,6 +76,10 @@ struct role {
 	Harepd__Envelope__BodyCase heartbeat;
 	bool		 tls_pems;	/* its ConfigPush carries the TLS CA,
 					 * cert and key */
+	/* NULL: runs in each of its modes; else only where this says yes
+	 * of the config harepd started with (a reload neither starts nor
+	 * stops it) */
+	bool		(*wanted)(const struct conf *);
 };
 
 #endif

@@ -219,6 +219,7 @@ conf_free(struct conf *c)
 	free(c->control_socket);
 	free(c->rpc_user);
 	free(c->pg_user);
+	free(c->metrics_listen);
 	free(c);
 }
 

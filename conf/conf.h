@@ -106,6 +106,10 @@ struct conf {
 	char	*pg_user;		/* NEW harepd.privsep.postgresUser (default
 					   "postgres", never root): probe and hba
 					   run as this OS user */
+	char	*metrics_listen;	/* NEW harepd.metrics.listen: NULL = no HTTP
+					   listener; "IPv4:port" or "[IPv6]:port",
+					   an IP literal and a port 1024-65535
+					   (docs/METRICS.md) */
 };
 
 /*
@@ -152,6 +156,15 @@ void	 conf_print(FILE *, const struct conf *);
  * each one (tests/integration/75-man.t).
  */
 void	 conf_schema_keys(void (*fn)(const char *path, void *arg), void *arg);
+
+/*
+ * A listening address (metrics.listen): "IPv4:port" or "[IPv6]:port", an
+ * IP literal (no name: nothing to resolve at start) and an unprivileged
+ * port, 1024-65535 (the worker that binds it runs unprivileged). Fills
+ * host (hsize >= 46) and port, or returns what was expected.
+ */
+const char *conf_listen_parse(const char *, char *host, size_t hsize,
+	    int *port);
 
 /* exit codes of `harepd -t` */
 #define EX_CONFIG_OK 0

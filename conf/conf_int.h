@@ -84,6 +84,7 @@ const char *check_hba_method(const char *);
 const char *check_host(const char *);
 const char *check_pg_host(const char *);
 const char *check_tls_name(const char *);
+const char *check_listen(const char *);
 bool	 is_ipv4(const char *);
 bool	 is_ipv6(const char *);
 bool	 is_hostname(const char *);

@@ -123,6 +123,11 @@ static const struct key_rule privsep_rules[] = {
 	END
 };
 
+static const struct key_rule metrics_rules[] = {
+	STR("listen", metrics_listen, check_listen, R_EMPTY_UNSET),
+	END
+};
+
 static const struct key_rule harepd_rules[] = {
 	STR("nodeName", node_name, check_node_name, R_REQUIRED),
 	STR("primaryIP", primary_ip, check_ip, R_REQUIRED),
@@ -138,6 +143,7 @@ static const struct key_rule harepd_rules[] = {
 	MAP("logs", logs_rules, 0),
 	MAP("control", control_rules, 0),
 	MAP("privsep", privsep_rules, 0),
+	MAP("metrics", metrics_rules, 0),
 	END
 };
 

@@ -139,6 +139,8 @@ print_rest(FILE *fp, const struct conf *c)
 	kv_map(fp, 2, "privsep");
 	kv_str(fp, 4, "rpcUser", c->rpc_user);
 	kv_str(fp, 4, "postgresUser", c->pg_user);
+	kv_map(fp, 2, "metrics");
+	kv_str(fp, 4, "listen", c->metrics_listen);
 }
 
 void

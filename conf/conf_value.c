@@ -287,3 +287,30 @@ target_parse(const char *s, int default_port, struct conf_target *t)
 	t->text = xstrdup(text);
 	return NULL;
 }
+
+const char *
+conf_listen_parse(const char *s, char *host, size_t hsize, int *port)
+{
+	static const char want[] = "expected IPv4:port or [IPv6]:port, "
+	    "an IP address of this host and a port 1024-65535";
+	const char *port_text;
+
+	if (target_split(s, host, hsize, &port_text) != NULL ||
+	    port_text == NULL || target_port(port_text, port) != NULL)
+		return want;
+	if (!is_ipv4(host) && !(s[0] == '[' && is_ipv6(host)))
+		return want;
+	if (*port < 1024)
+		return "expected a port 1024-65535: the metrics worker binds it "
+		    "as an unprivileged user";
+	return NULL;
+}
+
+const char *
+check_listen(const char *s)
+{
+	char host[256];
+	int port;
+
+	return conf_listen_parse(s, host, sizeof(host), &port);
+}

@@ -26,7 +26,7 @@ struct ipc_out {
 
 /* The envelope's body fields, numbered as in proto/ipc.proto. */
 #define IPC_FIRST_BODY	1
-#define IPC_LAST_BODY	HAREPD__ENVELOPE__BODY_RPC_SERVED
+#define IPC_LAST_BODY	HAREPD__ENVELOPE__BODY_METRICS_TEXT
 
 int
 ipc_socketpair(int sv[2])
@@ -604,6 +604,7 @@ ipc_body_name(Harepd__Envelope__BodyCase c)
 	case HAREPD__ENVELOPE__BODY_GATE_DECLARED: return "gate_declared";
 	case HAREPD__ENVELOPE__BODY_GATE_SERVED: return "gate_served";
 	case HAREPD__ENVELOPE__BODY_RPC_SERVED: return "rpc_served";
+	case HAREPD__ENVELOPE__BODY_METRICS_TEXT: return "metrics_text";
 	default: return "unknown";
 	}
 }

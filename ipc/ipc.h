@@ -17,6 +17,14 @@
 #define IPC_FD		3		/* a worker's end, after exec */
 #define IPC_MAX_MSG	(64 * 1024)
 #define IPC_MAX_QUEUED	(4 * 1024 * 1024)
+/* MetricsText: a page goes in parts of at most IPC_METRICS_PART bytes
+ * (room left for the envelope); the metrics worker refuses a page over
+ * IPC_METRICS_MAX. */
+#define IPC_METRICS_PART (IPC_MAX_MSG - 1024)
+#define IPC_METRICS_MAX	(1024 * 1024)
+/* What the page is, as the metrics worker labels it over HTTP. */
+#define METRICS_CONTENT_TYPE \
+	"application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 typedef Harepd__Envelope ipc_envelope;
 

@@ -499,6 +499,9 @@ dispatch(const struct worker_ops *ops, ipc_envelope *env)
 	else if (env->body_case == HAREPD__ENVELOPE__BODY_GATE_SERVED &&
 	    ops->on_gate_served != NULL)
 		ops->on_gate_served(ops->arg, env->gate_served);
+	else if (env->body_case == HAREPD__ENVELOPE__BODY_METRICS_TEXT &&
+	    ops->on_metrics_text != NULL)
+		ops->on_metrics_text(ops->arg, env->metrics_text);
 	else if (env->body_case == HAREPD__ENVELOPE__BODY_HBA_APPLIED &&
 	    ops->on_hba_applied != NULL)
 		ops->on_hba_applied(ops->arg, env->hba_applied);
@@ -554,42 +557,55 @@ run_deferred(const struct worker_ops *ops)
 	n_deferred = 0;
 }
 
-static void
+/* The channel and the worker's own descriptors, at most this many. */
+#define WORKER_POLL_MAX		64
+
+/* pfd[0] is the channel, then n - 1 of the worker's; returns n. */
+static size_t
 wait_channel(const struct worker_ops *ops, struct pollfd *pfd)
 {
 	struct timespec ts, *tsp = NULL;
 	int timeout = ops->next_timeout ? ops->next_timeout(ops->arg) : -1;
+	size_t n = 1;
 	int r;
 
-	pfd->events = POLLIN | (worker_pending() ? POLLOUT : 0);
-	pfd->revents = 0;
+	pfd[0].events = POLLIN | (worker_pending() ? POLLOUT : 0);
+	pfd[0].revents = 0;
+	if (ops->poll_fds != NULL)
+		n += ops->poll_fds(ops->arg, pfd + 1, WORKER_POLL_MAX - 1);
+	for (size_t i = 1; i < n; i++)
+		pfd[i].revents = 0;
 	if (ops->sigmask == NULL)
-		r = poll(pfd, 1, timeout);
+		r = poll(pfd, n, timeout);
 	else {
 		if (timeout >= 0) {
 			ts.tv_sec = timeout / 1000;
 			ts.tv_nsec = (long)(timeout % 1000) * 1000000L;
 			tsp = &ts;
 		}
-		r = ppoll(pfd, 1, tsp, ops->sigmask);
+		r = ppoll(pfd, n, tsp, ops->sigmask);
 	}
 	if (r == -1 && errno != EINTR)
 		fatal("poll on the supervisor's channel");
+	return n;
 }
 
 void
 worker_run(const struct worker_ops *ops)
 {
-	struct pollfd pfd = { .fd = worker_fd() };
+	struct pollfd pfd[WORKER_POLL_MAX] = { { .fd = worker_fd() } };
+	size_t n;
 
 	loop_stop = false;
 	running = ops;
 	while (!loop_stop) {
-		wait_channel(ops, &pfd);
-		if (pfd.revents & POLLOUT)
+		n = wait_channel(ops, pfd);
+		if (pfd[0].revents & POLLOUT)
 			worker_flush();
-		if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
 			read_channel(ops);
+		if (!loop_stop && ops->on_fds != NULL && n > 1)
+			ops->on_fds(ops->arg, pfd + 1, n - 1);
 		if (!loop_stop && ops->on_timer != NULL)
 			ops->on_timer(ops->arg);
 		run_deferred(ops);

@@ -18,6 +18,7 @@
 #ifndef HAREPD_WORKER_H
 #define HAREPD_WORKER_H
 
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -125,11 +126,22 @@ struct worker_ops {
 	 * know what was served while it asked its peers.
 	 */
 	void	(*on_gate_served)(void *, const Harepd__GateServed *);
+	/* the metrics worker: a part of the page to serve */
+	void	(*on_metrics_text)(void *, const Harepd__MetricsText *);
 	/* every command but SHUTDOWN, which is the loop's */
 	void	(*on_control)(void *, const Harepd__Control *);
 	void	(*on_config)(void *, struct conf *, Harepd__ConfigPush **);
 	int	(*next_timeout)(void *);
 	void	(*on_timer)(void *);
+	/*
+	 * Descriptors of the worker's own to wait on with the channel (the
+	 * metrics worker's listener and HTTP connections): poll_fds fills
+	 * at most max of them (fd -1: skip) and returns how many; after the
+	 * wait, on_fds gets them back with revents, before on_timer. Both
+	 * run in the loop's thread, never during worker_check_stop.
+	 */
+	size_t	(*poll_fds)(void *, struct pollfd *, size_t max);
+	void	(*on_fds)(void *, const struct pollfd *, size_t n);
 	/*
 	 * Not NULL: signals are let through only while the loop waits
 	 * (ppoll with this mask), so a handler's flag is seen at once.

@@ -142,7 +142,7 @@ config_check_users(const struct role *roles, size_t n, enum harepd_mode mode,
 	struct privdrop pd;
 
 	for (size_t i = 0; i < n; i++)
-		if (role_runs_in(&roles[i], mode) && privdrop_prepare(&pd,
+		if (role_wanted(&roles[i], mode, c) && privdrop_prepare(&pd,
 		    role_user(&roles[i], c), why, whylen) == -1)
 			return -1;
 	return 0;
@@ -176,6 +176,10 @@ config_log_restart_needed(const struct conf *o, const struct conf *n)
 	    str_differs(o->pg_user, n->pg_user))
 		log_warnx("reload: harepd.privsep users changed: they apply "
 		    "when a worker next starts; restart harepd to apply now");
+	if (str_differs(o->metrics_listen, n->metrics_listen))
+		log_warnx("reload: harepd.metrics.listen changed: the metrics "
+		    "worker is started, stopped or moved only when harepd is "
+		    "restarted");
 	if (str_differs(o->control_socket, n->control_socket))
 		log_warnx("reload: harepd.control.socket changed: harepd keeps "
 		    "listening on the old one until it is restarted");

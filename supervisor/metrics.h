@@ -13,9 +13,6 @@
 
 #include "ipc/ipc.h"
 
-#define METRICS_CONTENT_TYPE \
-	"application/openmetrics-text; version=1.0.0; charset=utf-8"
-
 #define METRICS_MAX_BUCKETS	16
 /* Peers are configured (neighbours + witness): a few. Past this many
  * distinct targets, new ones are not tracked (no unbounded growth). */

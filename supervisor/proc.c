@@ -28,6 +28,12 @@ role_runs_in(const struct role *r, enum harepd_mode m)
 }
 
 bool
+role_wanted(const struct role *r, enum harepd_mode m, const struct conf *c)
+{
+	return role_runs_in(r, m) && (r->wanted == NULL || r->wanted(c));
+}
+
+bool
 role_may_send(const struct role *r, Harepd__Envelope__BodyCase c)
 {
 	if ((unsigned)c >= 32)

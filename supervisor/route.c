@@ -11,6 +11,7 @@
 
 #include "supervisor/sup.h"
 #include "util/clock.h"
+#include "util/unconst.h"
 
 /* Messages read from one worker per loop pass: a chatty worker must not
  * starve the others. */
@@ -371,6 +372,30 @@ route_send_config(struct worker *w, const Harepd__ConfigPush *all)
 	env.body_case = HAREPD__ENVELOPE__BODY_CONFIG;
 	env.config = &mine;
 	return route_send(w, &env);
+}
+
+int
+route_send_metrics(struct worker *w, const char *text, size_t len)
+{
+	Harepd__Envelope env = HAREPD__ENVELOPE__INIT;
+	Harepd__MetricsText part;
+	size_t off = 0;
+
+	do {
+		size_t n = len - off > IPC_METRICS_PART ? IPC_METRICS_PART :
+		    len - off;
+
+		harepd__metrics_text__init(&part);
+		part.text.data = unconst_ptr(text + off);
+		part.text.len = n;
+		off += n;
+		part.more = off < len;
+		env.body_case = HAREPD__ENVELOPE__BODY_METRICS_TEXT;
+		env.metrics_text = &part;
+		if (route_send(w, &env) == -1)
+			return -1;
+	} while (off < len);
+	return 0;
 }
 
 void

@@ -288,7 +288,7 @@ text_workers(FILE *fp, const struct status *st)
 {
 	char up[32];
 
-	fprintf(fp, "workers   %-6s %-8s %-9s %-10s %-8s %-8s %s\n", "NAME",
+	fprintf(fp, "workers   %-7s %-8s %-9s %-10s %-8s %-8s %s\n", "NAME",
 	    "PID", "STATE", "USER", "UPTIME", "RESTARTS", "LAST EXIT");
 	for (size_t i = 0; i < st->n_workers; i++) {
 		const struct status_worker *w = &st->workers[i];
@@ -298,7 +298,7 @@ text_workers(FILE *fp, const struct status *st)
 			snprintf(pid, sizeof(pid), "%d", (int)w->pid);
 		fmt_duration(up, sizeof(up), w->pid > 0 ? w->uptime_ms : -1);
 		fputs("          ", fp);
-		text_col(fp, w->name, 6);
+		text_col(fp, w->name, 7);
 		fprintf(fp, "%-8s ", pid);
 		text_col(fp, w->state, 9);
 		text_col(fp, w->user, 10);
@@ -562,7 +562,7 @@ status_fill(struct status *st, const struct route *rt, const struct worker *ws,
 		const struct worker *w = &ws[i];
 		struct status_worker *sw = &st->workers[st->n_workers];
 
-		if (!role_runs_in(w->role, mode))
+		if (!w->enabled)
 			continue;
 		st->n_workers++;
 		st->ready = st->ready && w->state == W_READY;

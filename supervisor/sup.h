@@ -44,6 +44,9 @@
 /* ---- proc.c: the role table's columns ---- */
 
 bool	 role_runs_in(const struct role *, enum harepd_mode);
+/* Runs in mode and, if the role says so, with this config. */
+bool	 role_wanted(const struct role *, enum harepd_mode,
+	    const struct conf *);
 bool	 role_may_send(const struct role *, Harepd__Envelope__BodyCase);
 bool	 role_accepts(const struct role *, Harepd__Envelope__BodyCase);
 /* The user column resolved against the conf. */
@@ -62,6 +65,8 @@ enum wstate {
 
 struct worker {
 	const struct role *role;
+	bool		 enabled;	/* part of this harepd: role_wanted() of
+					 * the mode and the config at start */
 	enum wstate	 state;
 	pid_t		 pid;
 	struct ipc_chan	 chan;
@@ -231,6 +236,8 @@ int	 route_initial_verdict(struct route *, struct worker *);
 void	 route_config_for(const struct role *r, const Harepd__ConfigPush *all,
 	    Harepd__ConfigPush *out);
 int	 route_send_config(struct worker *, const Harepd__ConfigPush *all);
+/* The metrics page, in MetricsText parts of at most IPC_METRICS_PART. */
+int	 route_send_metrics(struct worker *, const char *text, size_t len);
 void	 route_push_config(struct route *, Harepd__ConfigPush *);
 void	 route_free(struct route *);
 

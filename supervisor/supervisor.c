@@ -29,6 +29,9 @@
 #include "util/xmalloc.h"
 
 #define POLL_MAX_MS		1000
+/* The metrics worker's page is rendered again at least this often: the
+ * ages and uptimes in it move with the clock. */
+#define METRICS_PUSH_MS		1000
 
 struct sup {
 	const struct role *roles;	/* ROLE_COUNT rows, from harepd.c */
@@ -57,6 +60,8 @@ struct sup {
 	int		 stop_client_fd;	/* `harepdctl stop` waits on it */
 	int64_t		 started_mono;
 	int64_t		 started_wall;
+	bool		 metrics_due;	/* something changed: push the page */
+	int64_t		 metrics_next;	/* push by then anyway (monotonic) */
 };
 
 static void	stop_next(struct sup *);
@@ -89,8 +94,7 @@ static void
 check_ready(struct sup *s)
 {
 	for (size_t i = 0; i < ROLE_COUNT; i++)
-		if (role_runs_in(s->workers[i].role, s->mode) &&
-		    s->workers[i].state != W_READY)
+		if (s->workers[i].enabled && s->workers[i].state != W_READY)
 			return;
 	if (s->ready_sent)
 		return;
@@ -119,6 +123,8 @@ save_verdict(struct sup *s)
 static void
 routed(struct sup *s, unsigned what)
 {
+	if (what != 0)
+		s->metrics_due = true;
 	if (what & ROUTE_HELLO)
 		check_ready(s);
 	if (what & ROUTE_HBA)
@@ -187,6 +193,7 @@ worker_gone(struct sup *s, struct worker *w, int wstatus)
 	bool crash;
 
 	w->pid = 0;	/* reaped: a Hello in its last words is a lie */
+	s->metrics_due = true;
 	routed(s, route_drain(&s->rt, w));
 	ipc_chan_close(&w->chan);
 	crash = proc_exited(w, wstatus);
@@ -224,6 +231,7 @@ set_paused(struct sup *s, bool on)
 	    HAREPD__CONTROL__COMMAND__RESUME;
 
 	s->rt.paused = on;
+	s->metrics_due = true;
 	log_info("%s: %s", on ? "stop-client" : "start-client", on ?
 	    "no more verdicts, pg_hba.conf is left as it is; "
 	    "the gRPC server keeps answering" : "deciding again");
@@ -280,7 +288,7 @@ begin_stop(struct sup *s, const char *why)
 	for (int r = 0; r < ROLE_COUNT; r++) {
 		struct worker *w = by_stop_rank(s, r);
 
-		if (w != NULL)
+		if (w != NULL && w->enabled)
 			snprintf(order + strlen(order), sizeof(order) -
 			    strlen(order), "%s%s", order[0] ? ", then " : "",
 			    w->role->name);
@@ -362,29 +370,65 @@ reply_reopen_logs(struct sup *s, const struct ctl_request *req)
 	control_reply(&s->ctl, req, line);
 }
 
-/* `harepdctl metrics`: the same snapshot as status, as OpenMetrics. */
+/* The OpenMetrics page: the same snapshot as status. */
 static void
-reply_metrics(struct sup *s, const struct ctl_request *req)
+print_metrics(struct sup *s, FILE *fp)
 {
 	struct metrics_now now = { .boot_ms = clock_boot_ms(),
 	    .watchdog_ms = (int64_t)s->conf->watchdog * 1000 };
 	struct status st;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *fp;
 
 	status_fill(&st, &s->rt, s->workers, s->mode, s->conf);
 	st.config = s->conf_path;
 	st.started_ms = s->started_wall;
+	metrics_print(fp, &st, &s->rt.metrics, &now);
+}
+
+/* `harepdctl metrics` */
+static void
+reply_metrics(struct sup *s, const struct ctl_request *req)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
 	if ((fp = open_memstream(&buf, &len)) == NULL) {
 		control_reply(&s->ctl, req, "error failed: out of memory\n");
 		return;
 	}
 	fputs("ok\n", fp);
-	metrics_print(fp, &st, &s->rt.metrics, &now);
+	print_metrics(s, fp);
 	fclose(fp);
 	control_reply(&s->ctl, req, buf);
 	free(buf);
+}
+
+/*
+ * The page the metrics worker serves (docs/METRICS.md): when a verdict,
+ * an HbaApplied, a Hello or an exit changed it, else once a second; and
+ * only once the last one has left the queue, so a worker that does not
+ * read costs at most one page of memory and always gets the newest.
+ */
+static void
+push_metrics(struct sup *s, int64_t now)
+{
+	struct worker *w = &s->workers[ROLE_METRICS];
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	if (w->state != W_READY || w->chan.fd == -1 ||
+	    ipc_pending(&w->chan) || (!s->metrics_due &&
+	    now < s->metrics_next))
+		return;
+	if ((fp = open_memstream(&buf, &len)) == NULL)
+		return;
+	print_metrics(s, fp);
+	if (fclose(fp) == 0 && route_send_metrics(w, buf, len) == -1)
+		log_warn("cannot send the metrics page to the metrics worker");
+	free(buf);
+	s->metrics_due = false;
+	s->metrics_next = now + METRICS_PUSH_MS;
 }
 
 static void
@@ -498,6 +542,7 @@ run_timers(struct sup *s, int64_t now)
 		proc_check(w, now, silence, s->stopping);
 		route_log_tick(&s->rt, w, now);
 	}
+	push_metrics(s, now);
 	if (s->notify.watchdog_us > 0 && now >= s->next_watchdog) {
 		(void)sdnotify_send(&s->notify, "WATCHDOG=1");
 		s->next_watchdog = now + s->notify.watchdog_us / 2000;
@@ -521,6 +566,9 @@ poll_timeout(const struct sup *s, int64_t now)
 		next = s->next_watchdog;
 	if (control_deadline(&s->ctl) < next)
 		next = control_deadline(&s->ctl);
+	if (s->workers[ROLE_METRICS].state == W_READY &&
+	    s->metrics_next < next)
+		next = s->metrics_next;
 	return next <= now ? 0 : (int)(next - now);
 }
 
@@ -565,9 +613,12 @@ loop_once(struct sup *s)
 static void
 start_workers(struct sup *s)
 {
-	for (size_t i = 0; i < ROLE_COUNT; i++)
-		if (role_runs_in(s->workers[i].role, s->mode))
+	for (size_t i = 0; i < ROLE_COUNT; i++) {
+		s->workers[i].enabled = role_wanted(s->workers[i].role, s->mode,
+		    s->conf);
+		if (s->workers[i].enabled)
 			start_worker(s, &s->workers[i]);
+	}
 }
 
 /* name, in the directory of the control socket (the run directory). */

@@ -33,6 +33,8 @@ SUP_NEIGHBOURS=127.0.0.1:$PEER_PORT SUP_WATCHDOG=1 \
 	sup_config "policy: seed" "leaseMs: 3000"
 sup_start
 sup_require_running rpc probe hba
+is "$(sup_status 'w.get("metrics")')" null "no metrics.listen: no metrics worker (docs/METRICS.md)"
+ok '! sup_worker_pid metrics >/dev/null' "... none among harepd's children"
 
 # metric NAME [LABELS-AS-PYTHON-DICT]: one sample's value, as parsed by
 # the OpenMetrics parser (which rejects anything not OpenMetrics 1.0)

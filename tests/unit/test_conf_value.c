@@ -21,6 +21,51 @@ struct target_case {
 	const char	*text;
 };
 
+/* metrics.listen: an IP literal of this host and an unprivileged port. */
+static void
+test_listen(void **state)
+{
+	static const struct target_case cases[] = {
+		{ "127.0.0.1:9187", "127.0.0.1", 9187, NULL },
+		{ "0.0.0.0:1024", "0.0.0.0", 1024, NULL },
+		{ "[::1]:65535", "::1", 65535, NULL },
+		{ "[::]:9187", "::", 9187, NULL },
+		{ "127.0.0.1:1023", NULL, 0, "a port 1024-65535" },
+		{ "127.0.0.1:80", NULL, 0, "unprivileged" },
+		{ "127.0.0.1", NULL, 0, "IPv4:port" },
+		{ "127.0.0.1:", NULL, 0, "IPv4:port" },
+		{ "127.0.0.1:65536", NULL, 0, "IPv4:port" },
+		{ "localhost:9187", NULL, 0, "IP address" },
+		{ "::1:9187", NULL, 0, "[IPv6]:port" },
+		{ "[::1]", NULL, 0, "[IPv6]:port" },
+		{ "[127.0.0.1]:9187", NULL, 0, "[IPv6]:port" },
+		{ ":9187", NULL, 0, "IPv4:port" },
+		{ "", NULL, 0, "IPv4:port" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char host[64] = "";
+		int port = 0;
+		const char *why = conf_listen_parse(cases[i].in, host,
+		    sizeof(host), &port);
+
+		if (cases[i].host == NULL) {
+			if (why == NULL || strstr(why, cases[i].text) == NULL)
+				fail_msg("%s: got \"%s\", want \"%s\"",
+				    cases[i].in, why ? why : "(accepted)",
+				    cases[i].text);
+			assert_non_null(check_listen(cases[i].in));
+			continue;
+		}
+		if (why != NULL)
+			fail_msg("%s: %s", cases[i].in, why);
+		assert_string_equal(host, cases[i].host);
+		assert_int_equal(port, cases[i].port);
+		assert_null(check_listen(cases[i].in));
+	}
+}
+
 static void
 test_targets(void **state)
 {
@@ -317,6 +362,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_targets),
+		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_forms),
 		cmocka_unit_test(test_quote_value),
 		cmocka_unit_test(test_messages),

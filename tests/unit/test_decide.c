@@ -527,9 +527,10 @@ run_case(void **state)
 	struct probe_verdict v;
 	Harepd__LocalView view;
 	struct arena a = { .n = 0 };
+	/* cover_in_ms -1: the probe sets it so before every tick */
 	struct decide_state st = { .rw_allowed_last = true, .holding = true,
 	    .majority_since_ms = 0, .rw_allowed_at_ms = 1000000 - 1000,
-	    .served_gate = MODELS__GATE__STATE__ALLOWED };
+	    .served_gate = MODELS__GATE__STATE__ALLOWED, .cover_in_ms = -1 };
 	char agrees[MAXP + 1];
 	size_t n;
 
@@ -560,8 +561,10 @@ run_case(void **state)
 	/* the state says what the next tick starts from */
 	if (tc->policy == SEED) {
 		assert_false(st.rw_allowed_last || st.holding);
-		/* 0 would ask for the next tick in 2 ms: a verdict storm */
+		/* no hold-down, so no early tick: the probe ticked every
+		 * 2 ms when this was 0 (the memset's) */
 		assert_int_equal(st.cover_in_ms, -1);
+		assert_false(st.retick);
 	} else {
 		assert_int_equal(st.rw_allowed_last, v.rw_allow);
 		assert_int_equal(st.holding, v.rw_allow);

@@ -182,7 +182,7 @@ test_unknown_fields_and_wire_types(void **state)
 		enum ipc_rc	 rc;
 		const char	*says;
 	} cases[] = {
-		{ "\x5a\x00", 2, IPC_MALFORMED, "unknown envelope field 11" },
+		{ "\x62\x00", 2, IPC_MALFORMED, "unknown envelope field 12" },
 		{ "\xa2\x06\x00", 3, IPC_MALFORMED, "unknown envelope field 100" },
 		{ "\x02\x00", 2, IPC_MALFORMED, "unknown envelope field 0" },
 		{ "\xfa\xff\xff\xff\x0f\x00", 6, IPC_MALFORMED, "unknown envelope field" },

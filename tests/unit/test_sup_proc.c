@@ -48,6 +48,43 @@ test_modes(void **state)
 	assert_string_equal(mode_name(MODE_SERVER_ONLY), "server-only");
 }
 
+/* The metrics worker: in every mode, but only with metrics.listen. */
+static void
+test_metrics_role(void **state)
+{
+	const struct role *m = role_by_name("metrics");
+	struct conf c = { .rpc_user = "nobody", .pg_user = "postgres" };
+	enum harepd_mode modes[] = { MODE_DUAL, MODE_SERVER_ONLY,
+	    MODE_CLIENT_ONLY };
+
+	assert_non_null(m);
+	assert_int_equal(m->id, ROLE_METRICS);
+	assert_ptr_equal(m->entry, metrics_worker_main);
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		c.metrics_listen = NULL;
+		assert_true(role_runs_in(m, modes[i]));
+		assert_false(role_wanted(m, modes[i], &c));
+		assert_true(role_wanted(role_by_name("probe"), modes[i], &c));
+		c.metrics_listen = "127.0.0.1:9187";
+		assert_true(role_wanted(m, modes[i], &c));
+	}
+	assert_false(role_wanted(role_by_name("rpc"), MODE_CLIENT_ONLY, &c));
+	assert_string_equal(role_user(m, &c), "nobody");
+	/* it says who it is and logs; it is only ever told the page */
+	for (int b = 1; b <= HAREPD__ENVELOPE__BODY_METRICS_TEXT; b++) {
+		assert_int_equal(role_may_send(m, b), b == B(HELLO) ||
+		    b == B(LOG));
+		assert_int_equal(role_accepts(m, b), b == B(CONFIG) ||
+		    b == B(CONTROL) || b == B(METRICS_TEXT));
+		for (size_t i = 0; i < ROLE_COUNT; i++)
+			if (i != ROLE_METRICS && b == B(METRICS_TEXT))
+				assert_false(role_accepts(&roles[i], b));
+	}
+	assert_false(m->pausable);
+	assert_false(m->tls_pems);
+	assert_int_equal(m->heartbeat, B(_NOT_SET));
+}
+
 static void
 test_permitted_bodies(void **state)
 {
@@ -154,6 +191,8 @@ test_stop_order(void **state)
 	assert_int_equal(roles[ROLE_PROBE].stop_rank, 0);
 	assert_int_equal(roles[ROLE_HBA].stop_rank, 1);
 	assert_int_equal(roles[ROLE_RPC].stop_rank, 2);
+	/* a scrape during a stop sees the others go */
+	assert_int_equal(roles[ROLE_METRICS].stop_rank, 3);
 }
 
 static void
@@ -291,6 +330,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_modes),
+		cmocka_unit_test(test_metrics_role),
 		cmocka_unit_test(test_permitted_bodies),
 		cmocka_unit_test(test_users),
 		cmocka_unit_test(test_accepts),

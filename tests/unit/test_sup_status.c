@@ -160,9 +160,9 @@ test_text(void **state)
 	assert_non_null(strstr(t, "DEADLINE_EXCEEDED"));
 	assert_non_null(strstr(t, "pg_hba    rw allow, ro allow"));
 	assert_non_null(strstr(t, "last changed by harepd 1.4s ago"));
-	assert_non_null(strstr(t, "probe  102"));
+	assert_non_null(strstr(t, "probe   102"));
 	assert_non_null(strstr(t, "killed by signal 9"));
-	assert_non_null(strstr(t, "hba    -        backoff"));
+	assert_non_null(strstr(t, "hba     -        backoff"));
 	free(t);
 
 	s.st.paused = true;

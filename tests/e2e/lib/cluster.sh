@@ -39,6 +39,7 @@ CL_DEADLINE=${CL_DEADLINE:-1}
 CL_ALLOWRO=${CL_ALLOWRO:-true}
 CL_POLICY=${CL_POLICY:-}	# harepd.policy; empty: harepd's default
 CL_TLS=${CL_TLS:-}		# 1: mutual TLS between the harepds (cl_tls_pki)
+CL_METRICS=${CL_METRICS:-}	# a port: metrics.listen on each node's address
 CL_APP_PASSWORD=app-secret
 CL_DIR=${CL_DIR:-}
 CL_PFX=${CL_PFX:-}
@@ -486,6 +487,11 @@ ${CL_POLICY:+  policy: $CL_POLICY}
   control:
     socket: "$d/harepd/harepd.sock"
 EOF
+		if [ -n "$CL_METRICS" ]; then cat <<EOF
+  metrics:
+    listen: "$(cl_ip "$h"):$CL_METRICS"
+EOF
+		fi
 	} >"$d/harepd.yml"
 }
 
