@@ -37,6 +37,7 @@ static const struct {
 	{ "reload", CTL_RELOAD },
 	{ "stop", CTL_STOP },
 	{ "metrics", CTL_METRICS },
+	{ "check", CTL_CHECK },
 };
 
 enum ctl_cmd
@@ -62,7 +63,8 @@ ctl_cmd_name(enum ctl_cmd c)
 bool
 ctl_read_only(enum ctl_cmd c)
 {
-	return c == CTL_STATUS || c == CTL_STATUS_JSON || c == CTL_METRICS;
+	return c == CTL_STATUS || c == CTL_STATUS_JSON || c == CTL_METRICS ||
+	    c == CTL_CHECK;
 }
 
 bool
