@@ -16,7 +16,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define CONF_DEFAULT_PATH "/etc/harepd/conf.yml"
+#include "util/version.h"
+
+#define CONF_DEFAULT_PATH harepd_default_config()	/* util/version.h */
 #define CONF_DEFAULT_SOCKET "/run/harepd/harepd.sock"
 
 enum conf_policy {
