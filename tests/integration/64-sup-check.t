@@ -2,8 +2,9 @@
 # `harepdctl check` against the real supervisor, workers and PostgreSQL,
 # with a fake neighbour (tests/helpers/sup_peer.py) whose answer the test
 # changes: each Nagios level is reached the way it happens in a cluster.
-#   WARNING  hold-down (policy majority: the neighbour's lists are never
-#            stable long enough), peer unreachable
+#   WARNING  hold-down (policy majority, a second neighbour silent and the
+#            answering one's lists never stable long enough), peer
+#            unreachable
 #   OK       the neighbour agrees, its lists stable, rw allowed
 #   CRITICAL the neighbour's gate allows rw too (policy seed, reloaded:
 #            majority's handover would deny rw here instead); the lease
@@ -39,7 +40,8 @@ start_peer() {
 answer DENIED 0
 start_peer
 
-SUP_NEIGHBOURS=127.0.0.1:$PEER_PORT
+SILENT_PORT=$(sup_free_port)	# nobody listens: a silent data node
+SUP_NEIGHBOURS=127.0.0.1:$PEER_PORT,127.0.0.1:$SILENT_PORT
 SUP_WATCHDOG=1
 sup_config "leaseMs: 3000"
 sup_start
@@ -65,9 +67,12 @@ until_check() {
 one_line() { ok '[ "$(printf "%s\n" "$line" | wc -l)" -eq 1 ]' "$1: one line"; }
 
 ok 'until_check 1 "^HAREPD WARNING - .*in hold-down \(hold-down: " 10' \
-	"policy majority, the neighbour's lists just changed: WARNING, in hold-down"
+	"policy majority, a neighbour silent: WARNING, in hold-down"
 one_line "hold-down"
 answer DENIED 600000
+SUP_NEIGHBOURS=127.0.0.1:$PEER_PORT
+sup_config "leaseMs: 3000"
+sup_ctl reload >/dev/null || bail "reload failed"
 ok 'until_check 0 "^HAREPD OK - pg_hba rw allow, verdict #[0-9]+ rw allow ro deny, 1 of 1 peers answered \| peers_answered=1;;;0;1 lease_remaining=" 15' \
 	"the neighbour agrees, rw allowed: OK with perfdata"
 one_line "OK"
