@@ -35,7 +35,8 @@ start_peer() {
 	/usr/bin/python3 "$TOP/tests/helpers/sup_peer.py" serve "$SUP_DIR" "$PEER_PORT" \
 	    "$SUP_DIR/answer.json" >"$SUP_DIR/peer.log" 2>&1 &
 	PEER=$!
-	wait_for 10 'grep -q listening "$SUP_DIR/peer.log"' || bail "fake peer did not start"
+	wait_for 30 'grep -q listening "$SUP_DIR/peer.log"' ||
+		{ cat "$SUP_DIR/peer.log" >&2; bail "fake peer did not start"; }
 }
 answer DENIED 0
 start_peer
