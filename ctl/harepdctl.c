@@ -260,7 +260,8 @@ main(int argc, char *argv[])
 {
 	const char *conf_path = CONF_DEFAULT_PATH, *sock_opt = NULL, *req;
 	bool conf_given = false;
-	char *sock, *r;
+	/* static: still reachable when fail() exits (LeakSanitizer) */
+	static char *sock, *r;
 	size_t len;
 	int ch, fd, rc;
 

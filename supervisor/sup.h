@@ -11,6 +11,7 @@
  *	config.c	config bytes, validation, ConfigPush
  *	control.c	control socket: requests, permissions, replies
  *	status.c	status text and JSON printers
+ *	check.c		harepdctl check: the status judged (Nagios levels)
  *	privdrop.c	what a child does between fork and exec
  *	logfile.c	JSON lines to stderr and logs.filePath with rotation
  *	sdnotify.c	READY=1 / WATCHDOG=1 to systemd
