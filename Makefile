@@ -53,7 +53,7 @@ TEST_HELPER_BIN := $(TEST_HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: tests-build all deps check check-normal test unit integration e2e asan install clean demo \
+.PHONY: tests-build all deps check check-normal test unit integration e2e asan install uninstall clean demo \
 	demo-down bench
 
 all: $(BUILD)/harepd $(BUILD)/harepdctl
@@ -75,15 +75,17 @@ pkgcheck:
 $(PB_C) $(PB_H): | pkgcheck
 
 # VERSION is the one place the release number is written; the git hash is
-# added at build time. version_def.h is rewritten only when either changes,
+# added at build time, and SYSCONFDIR (the default config is
+# $(SYSCONFDIR)/harepd/conf.yml). version_def.h is rewritten only when one
+# changes,
 # so a new commit recompiles util/version.c and relinks, nothing more.
 HAREPD_VERSION := $(shell cat VERSION)
 HAREPD_GIT_HASH := $(or $(shell git rev-parse --short=12 HEAD 2>/dev/null),unknown)
 .PHONY: FORCE
 $(BUILD)/version_def.h: FORCE
 	@mkdir -p $(BUILD)
-	@printf '#define HAREPD_VERSION "%s"\n#define HAREPD_GIT_HASH "%s"\n' \
-	    '$(HAREPD_VERSION)' '$(HAREPD_GIT_HASH)' > $@.tmp
+	@printf '#define HAREPD_VERSION "%s"\n#define HAREPD_GIT_HASH "%s"\n#define HAREPD_SYSCONFDIR "%s"\n' \
+	    '$(HAREPD_VERSION)' '$(HAREPD_GIT_HASH)' '$(SYSCONFDIR)' > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
 $(BUILD)/util/version.o: $(BUILD)/version_def.h
 
@@ -202,6 +204,18 @@ install: all
 	    > $(DESTDIR)$(SYSCONFDIR)/logrotate.d/harepd
 	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/logrotate.d/harepd
 	$(MAKE) install-doc
+
+# Everything install wrote, with the same variables; the config itself
+# (conf.yml) is the operator's and stays, as does the directory holding it.
+.PHONY: uninstall
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/harepd $(DESTDIR)$(BINDIR)/harepdctl \
+	    $(DESTDIR)$(SYSCONFDIR)/harepd/conf.yml.sample \
+	    $(DESTDIR)$(UNITDIR)/harepd.service \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
+	    $(DESTDIR)$(BASHCOMPDIR)/harepdctl
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/harepd 2>/dev/null
 
 bench: deps
 	$(MAKE) all $(BENCH_BIN)

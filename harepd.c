@@ -87,15 +87,24 @@ role_by_name(const char *name)
 	return NULL;
 }
 
-static void
-usage(void)
+/* -h asks for it: stdout, exit 0; a mistake: stderr, exit 64. */
+static void __attribute__((noreturn))
+usage(int status)
 {
-	fprintf(stderr,
+	fprintf(status == 0 ? stdout : stderr,
 	    "usage: harepd [-f file] [-v] [--server-only | --client-only]\n"
 	    "       harepd --version\n"
 	    "       harepd [-f file] -t | -n\n"
-	    "       harepd [-f file] --print-hba rw=allow|deny[,ro=allow|deny]\n");
-	exit(64);
+	    "       harepd [-f file] --print-hba rw=allow|deny[,ro=allow|deny]\n"
+	    "       harepd -h | --help\n");
+	exit(status);
+}
+
+static void __attribute__((noreturn))
+conflict(const char *a, const char *b)
+{
+	fprintf(stderr, "harepd: %s and %s cannot go together\n", a, b);
+	usage(64);
 }
 
 static void
@@ -162,25 +171,21 @@ check_database(const struct conf *c)
 		;
 }
 
-/* harepd -t: the loader's errors, then (on a loaded config) the files
- * it names, every message printed; exit 78 on any error. Then, on a
- * valid config, what the local database says of the hba worker's role. */
+/* harepd -t: every message of the loader and of the files it names, in
+ * one run; exit 78 on any error. Then, on a valid config, what the local
+ * database says of the hba worker's role. */
 static int
 check_config(const char *path)
 {
 	struct conf_diag diag = { 0 };
-	struct conf *c = conf_load(path, &diag);
-	int bad = c == NULL;
+	struct conf *c = conf_check(path, &diag);
 
-	if (c != NULL && conf_check_files(c, &diag) > 0)
-		bad = 1;
 	print_diag(&diag);
 	conf_diag_free(&diag);
-	if (!bad)
-		check_database(c);
-	conf_free(c);
-	if (bad)
+	if (c == NULL)
 		return EX_CONFIG_BAD;
+	check_database(c);
+	conf_free(c);
 	printf("configuration OK\n");
 	return EX_CONFIG_OK;
 }
@@ -213,29 +218,57 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = CONF_DEFAULT_PATH, *print_hba = NULL, *role = NULL;
+	const char *action = NULL, *mode_opt = NULL;
 	enum harepd_mode mode = MODE_DUAL;
 	int ch, check = 0, print = 0, verbose = 0;
 	struct conf *c;
 
 	while ((ch = getopt_long(argc, argv, "f:tnvh", longopts, NULL)) != -1) {
+		const char *this_action = NULL, *this_mode = NULL;
+
 		switch (ch) {
 		case 'f': path = optarg; break;
-		case 't': check = 1; break;
-		case 'n': print = 1; break;
+		case 't': check = 1; this_action = "-t"; break;
+		case 'n': print = 1; this_action = "-n"; break;
 		case 'v': verbose++; break;
-		case OPT_SERVER_ONLY: mode = MODE_SERVER_ONLY; break;
-		case OPT_CLIENT_ONLY: mode = MODE_CLIENT_ONLY; break;
-		case OPT_PRINT_HBA: print_hba = optarg; break;
-		case OPT_ROLE: role = optarg; break;
+		case 'h': usage(0);
+		case OPT_SERVER_ONLY:
+			mode = MODE_SERVER_ONLY;
+			this_mode = "--server-only";
+			break;
+		case OPT_CLIENT_ONLY:
+			mode = MODE_CLIENT_ONLY;
+			this_mode = "--client-only";
+			break;
+		case OPT_PRINT_HBA:
+			print_hba = optarg;
+			this_action = "--print-hba";
+			break;
+		case OPT_ROLE: role = optarg; this_action = "--role"; break;
 		case OPT_VERSION:
 			printf("harepd %s (git %s)\n", harepd_version(),
 			    harepd_git_hash());
 			return 0;
-		default: usage();
+		default: usage(64);
 		}
+		/* one thing to do, in one mode: a second is a mistake, not
+		 * something to pick silently */
+		if (this_action != NULL && action != NULL)
+			conflict(action, this_action);
+		if (this_mode != NULL && mode_opt != NULL &&
+		    strcmp(this_mode, mode_opt) != 0)
+			conflict(mode_opt, this_mode);
+		if (this_action != NULL)
+			action = this_action;
+		if (this_mode != NULL)
+			mode_opt = this_mode;
 	}
 	if (optind != argc)
-		usage();
+		usage(64);
+	/* -t accepts a mode (a unit's ExecStartPre= may pass the same
+	 * options as its ExecStart=); -n, --print-hba and --role have none */
+	if (mode_opt != NULL && action != NULL && strcmp(action, "-t") != 0)
+		conflict(action, mode_opt);
 	log_set_verbose(verbose);
 	if (role != NULL)
 		return run_role(role);

@@ -87,9 +87,10 @@ conf_new(const char *name)
 	return c;
 }
 
-struct conf *
-conf_load_buffer(const char *name, const char *yaml, size_t len,
-    struct conf_diag *d)
+/* keep: return the config even with errors (harepd -t checks its files). */
+static struct conf *
+load_buffer(const char *name, const char *yaml, size_t len,
+    struct conf_diag *d, bool keep)
 {
 	size_t errors_before = d->n_errors;
 	yaml_parser_t parser;
@@ -116,11 +117,18 @@ conf_load_buffer(const char *name, const char *yaml, size_t len,
 	yaml_parser_delete(&parser);
 	/* Cross-key rules too, so one run reports every mistake. */
 	conf_finish(c, d);
-	if (d->n_errors != errors_before) {
+	if (d->n_errors != errors_before && !keep) {
 		conf_free(c);
 		return NULL;
 	}
 	return c;
+}
+
+struct conf *
+conf_load_buffer(const char *name, const char *yaml, size_t len,
+    struct conf_diag *d)
+{
+	return load_buffer(name, yaml, len, d, false);
 }
 
 static char *
@@ -163,8 +171,8 @@ out:
 	return buf;
 }
 
-struct conf *
-conf_load(const char *path, struct conf_diag *d)
+static struct conf *
+load_file(const char *path, struct conf_diag *d, bool keep)
 {
 	struct conf *c;
 	size_t len;
@@ -172,8 +180,36 @@ conf_load(const char *path, struct conf_diag *d)
 
 	if ((buf = read_file(path, &len, d)) == NULL)
 		return NULL;
-	c = conf_load_buffer(path, buf, len, d);
+	c = load_buffer(path, buf, len, d, keep);
 	free(buf);
+	return c;
+}
+
+struct conf *
+conf_load(const char *path, struct conf_diag *d)
+{
+	return load_file(path, d, false);
+}
+
+/*
+ * The files are checked even when a value is wrong: an operator fixing a
+ * config wants every mistake from one run. A value that had an error was
+ * not stored, so the file checks skip it rather than repeat it.
+ */
+struct conf *
+conf_check(const char *path, struct conf_diag *d)
+{
+	size_t errors_before = d->n_errors;
+	struct conf *c = load_file(path, d, true);
+
+	if (c == NULL)
+		return NULL;
+	conf_check_files(c, d);
+	conf_check_hba_dir(c, d);
+	if (d->n_errors != errors_before) {
+		conf_free(c);
+		return NULL;
+	}
 	return c;
 }
 

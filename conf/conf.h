@@ -16,7 +16,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define CONF_DEFAULT_PATH "/etc/harepd/conf.yml"
+#include "util/version.h"
+
+#define CONF_DEFAULT_PATH harepd_default_config()	/* util/version.h */
 #define CONF_DEFAULT_SOCKET "/run/harepd/harepd.sock"
 
 enum conf_policy {
@@ -146,6 +148,17 @@ void	 conf_diag_free(struct conf_diag *);
  * `harepd -t` and the supervisor call it.
  */
 int	 conf_check_files(const struct conf *, struct conf_diag *);
+/*
+ * harepd -t only (a running harepd finds out at its first apply):
+ * postgresUser (or the caller, when not root) may create and rename a
+ * file in hbaConfig's directory. Returns the number of errors added.
+ */
+int	 conf_check_hba_dir(const struct conf *, struct conf_diag *);
+/*
+ * harepd -t: conf_load, the file checks even when a value is wrong
+ * (every mistake in one run), and conf_check_hba_dir. NULL on any error.
+ */
+struct conf *conf_check(const char *path, struct conf_diag *diag);
 
 /* Print the normalised configuration; its output loads to the same config. */
 void	 conf_print(FILE *, const struct conf *);

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -405,7 +406,8 @@ conf_check_files(const struct conf *c, struct conf_diag *d)
 {
 	int n = 0;
 
-	check_plaintext(c, d);
+	if (d->n_errors == 0)	/* advice for a valid config, not noise */
+		check_plaintext(c, d);
 
 	if (c->hba_config != NULL)
 		n += check_file(c, d, P_ROOT ".hbaConfig", c->hba_config, false);
@@ -427,5 +429,71 @@ conf_check_files(const struct conf *c, struct conf_diag *d)
 		    c->pg_user);
 	}
 	n += check_log_dir(c, d);
+	return n;
+}
+
+/* Whether uid (primary group gid) may create and rename entries in a
+ * directory of this mode: the owner, group or other bits, the first
+ * class that applies (as the kernel decides; ACLs are not looked at). */
+static bool
+may_write_dir(const struct stat *st, const char *user, uid_t uid, gid_t gid)
+{
+	gid_t groups[256];
+	int ng = (int)(sizeof(groups) / sizeof(groups[0]));
+	mode_t need;
+
+	if (uid == 0)
+		return true;
+	if (st->st_uid == uid)
+		need = S_IWUSR | S_IXUSR;
+	else {
+		need = S_IWOTH | S_IXOTH;
+		if (getgrouplist(user, gid, groups, &ng) == -1)
+			ng = 0;
+		for (int i = 0; i < ng; i++)
+			if (groups[i] == st->st_gid)
+				need = S_IWGRP | S_IXGRP;
+	}
+	return (st->st_mode & need) == need;
+}
+
+int
+conf_check_hba_dir(const struct conf *c, struct conf_diag *d)
+{
+	const char *user = c->pg_user, *as = "postgresUser";
+	struct stat fst, st;
+	struct passwd *pw;
+	char *copy, *dir;
+	int n = 0;
+
+	/* a missing file or user is reported by conf_check_files */
+	if (c->hba_config == NULL || stat(c->hba_config, &fst) == -1 ||
+	    !S_ISREG(fst.st_mode))
+		return 0;
+	/* started by an ordinary user, harepd's workers run as that user */
+	if (geteuid() != 0) {
+		pw = getpwuid(geteuid());
+		as = "the user running harepd -t";
+	} else
+		pw = user != NULL ? getpwnam(user) : NULL;
+	if (pw == NULL)
+		return 0;
+	copy = xstrdup(c->hba_config);
+	dir = dirname(copy);
+	if (stat(dir, &st) == -1 ||
+	    !may_write_dir(&st, pw->pw_name, pw->pw_uid, pw->pw_gid)) {
+		src_error(d, c->src, P_ROOT ".hbaConfig", "%s (%s) cannot "
+		    "create files in %s: the hba worker writes a temporary "
+		    "file there and renames it over %s", pw->pw_name, as,
+		    dir, c->hba_config);
+		n = 1;
+	} else if ((st.st_mode & S_ISVTX) && fst.st_uid != pw->pw_uid &&
+	    st.st_uid != pw->pw_uid && pw->pw_uid != 0) {
+		src_error(d, c->src, P_ROOT ".hbaConfig", "%s is sticky and "
+		    "%s (%s) owns neither it nor %s: renaming over the file "
+		    "would fail", dir, pw->pw_name, as, c->hba_config);
+		n = 1;
+	}
+	free(copy);
 	return n;
 }

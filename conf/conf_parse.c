@@ -11,9 +11,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "conf/conf_int.h"
 
@@ -513,27 +513,78 @@ walk_value(struct walk *w, yaml_node_t *n, const struct key_at *k)
 }
 
 static const struct key_rule *
-find_rule(const struct key_rule *rules, const char *name, bool fold)
+find_rule(const struct key_rule *rules, const char *name)
 {
 	for (; rules->name != NULL; rules++)
-		if ((fold ? strcasecmp : strcmp)(rules->name, name) == 0)
+		if (strcmp(rules->name, name) == 0)
 			return rules;
 	return NULL;
 }
 
+/* Levenshtein distance, ignoring case: the keys are short (< 32). */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[CONF_PATH_MAX];
+
+	if (lb >= CONF_PATH_MAX)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j], best = diag + (tolower(
+			    (unsigned char)a[i - 1]) != tolower(
+			    (unsigned char)b[j - 1]));
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+/* The key a typo most likely meant: at most 2 edits away (case aside),
+ * and fewer than half the name, so "db" does not suggest "ca". */
+static const struct key_rule *
+nearest_rule(const struct key_rule *rules, const char *name)
+{
+	const struct key_rule *best = NULL;
+	size_t best_d = 3, d;
+
+	for (; rules->name != NULL; rules++) {
+		d = edit_distance(name, rules->name);
+		if (d < best_d && d * 2 < strlen(rules->name)) {
+			best = rules;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+/*
+ * An unknown key is an error: the Go harepd silently used the default for
+ * a misspelt key (allowRo for allowRO), which is how a node ends up
+ * serving what its operator switched off.
+ */
 static void
 unknown_key(struct walk *w, yaml_node_t *key, const char *path,
     const struct key_rule *rules)
 {
-	const struct key_rule *near = find_rule(rules, scalar(key), true);
+	const struct key_rule *near = nearest_rule(rules, scalar(key));
 
 	if (near != NULL)
-		diag_warning(w->diag, w->file, mark_line(key->start_mark),
-		    mark_col(key->start_mark), path,
-		    "unknown key, ignored (did you mean %s?)", near->name);
+		walk_error(w, key, path, "unknown key (did you mean %s?)",
+		    near->name);
 	else
-		diag_warning(w->diag, w->file, mark_line(key->start_mark),
-		    mark_col(key->start_mark), path, "unknown key, ignored");
+		walk_error(w, key, path, "unknown key");
 }
 
 /* The seed's sample has enabled/ca/cert/key one level too high. */
@@ -583,7 +634,7 @@ walk_pair(struct walk *w, yaml_node_t *key, yaml_node_t *value,
 		    "the keys out");
 		return;
 	}
-	if ((k.rule = find_rule(rules, scalar(key), false)) == NULL) {
+	if ((k.rule = find_rule(rules, scalar(key))) == NULL) {
 		unknown_key(w, key, path, rules);
 		return;
 	}

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,10 @@
 #define EX_USAGE	64	/* bad command line, unknown command */
 #define EX_PROTOCOL	76	/* harepd's reply made no sense */
 #define EX_CONF		78	/* -f FILE does not load */
+/* check: the Nagios plugin convention; any failure to ask is UNKNOWN */
+#define EX_NAGIOS_UNKNOWN 3
+
+static bool nagios;	/* the command is check */
 
 static const struct {
 	const char	*name;
@@ -39,12 +44,14 @@ static const struct {
 	{ "stop", "stop\n", NULL },
 	{ "metrics", "metrics\n", NULL },
 	{ "reopen-logs", "reopen-logs\n", NULL },
+	{ "check", "check\n", NULL },
 };
 
+/* -h asks for it: stdout, exit 0; a mistake: stderr, exit 64. */
 static void __attribute__((noreturn))
-usage(void)
+usage(int status)
 {
-	fprintf(stderr,
+	fprintf(status == 0 ? stdout : stderr,
 	    "usage: harepdctl [-f file | -s socket] command\n"
 	    "       harepdctl --version\n"
 	    "commands:\n"
@@ -56,11 +63,35 @@ usage(void)
 	    "  stop             stop harepd and wait until it is gone\n"
 	    "  metrics          OpenMetrics text, for Prometheus or node_exporter\n"
 	    "  reopen-logs      open the log file again (after logrotate)\n"
+	    "  check            one line for Nagios/Icinga: exit 0 ok, 1 warning, "
+	    "2 critical,\n"
+	    "                   3 unknown (also when harepd cannot be asked)\n"
 	    "exit status: 0 ok, 1 command failed, 3 harepd not running, "
 	    "4 permission denied,\n"
 	    "  64 usage or unknown command, 76 protocol error, "
 	    "78 config file error\n");
-	exit(EX_USAGE);
+	exit(status);
+}
+
+/*
+ * A failure: on stderr, and for check also as the one line a monitoring
+ * system shows, with the plugin's UNKNOWN status.
+ */
+static void __attribute__((noreturn, format(printf, 2, 3)))
+fail(int ex, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "harepdctl: %s\n", msg);
+	if (nagios) {
+		printf("HAREPD UNKNOWN - %s\n", msg);
+		exit(EX_NAGIOS_UNKNOWN);
+	}
+	exit(ex);
 }
 
 static const char *
@@ -69,22 +100,23 @@ request_for(int argc, char **argv)
 	bool json = false;
 
 	if (argc < 1)
-		usage();
+		usage(EX_USAGE);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0)
 			json = true;
 		else
-			usage();
+			usage(EX_USAGE);
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[0], commands[i].name) != 0)
 			continue;
 		if (json && commands[i].request_json == NULL)
-			usage();
+			usage(EX_USAGE);
+		nagios = strcmp(argv[0], "check") == 0;
 		return json ? commands[i].request_json : commands[i].request;
 	}
 	fprintf(stderr, "harepdctl: unknown command \"%s\"\n", argv[0]);
-	usage();
+	usage(EX_USAGE);
 }
 
 /* The socket named in the config; the default config may be absent or
@@ -109,8 +141,7 @@ socket_from_config(const char *path, bool explicit)
 		for (size_t i = 0; i < diag.n_errors; i++)
 			fprintf(stderr, "%s\n", diag.errors[i]);
 		conf_diag_free(&diag);
-		fprintf(stderr, "harepdctl: cannot read %s\n", path);
-		exit(EX_CONF);
+		fail(EX_CONF, "cannot read %s", path);
 	}
 	conf_diag_free(&diag);
 	sock = xstrdup(c->control_socket ? c->control_socket :
@@ -125,24 +156,17 @@ connect_to(const char *path)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd;
 
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "harepdctl: %s: path too long\n", path);
-		exit(EX_USAGE);
-	}
+	if (strlen(path) >= sizeof(sun.sun_path))
+		fail(EX_USAGE, "%s: path too long", path);
 	strcpy(sun.sun_path, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		perror("harepdctl: socket");
-		exit(EX_FAILED);
-	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fail(EX_FAILED, "socket: %s", strerror(errno));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
 		return fd;
-	if (errno == EACCES || errno == EPERM) {
-		fprintf(stderr, "harepdctl: %s: %s\n", path, strerror(errno));
-		exit(EX_DENIED);
-	}
-	fprintf(stderr, "harepdctl: harepd is not running (%s: %s)\n", path,
+	if (errno == EACCES || errno == EPERM)
+		fail(EX_DENIED, "%s: %s", path, strerror(errno));
+	fail(EX_NOT_RUNNING, "harepd is not running (%s: %s)", path,
 	    strerror(errno));
-	exit(EX_NOT_RUNNING);
 }
 
 static void
@@ -153,10 +177,8 @@ send_all(int fd, const char *buf, size_t len)
 
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			perror("harepdctl: send");
-			exit(EX_NOT_RUNNING);
-		}
+		if (n <= 0)
+			fail(EX_NOT_RUNNING, "send: %s", strerror(errno));
 		buf += n;
 		len -= (size_t)n;
 	}
@@ -185,6 +207,27 @@ read_all(int fd, size_t *lenp)
 	return buf;
 }
 
+/* check's line: "HAREPD <LEVEL> - ...", its level the exit status. */
+static int
+print_check(const char *body)
+{
+	static const char *const levels[] = { "OK", "WARNING", "CRITICAL",
+	    "UNKNOWN" };
+	const char *nl = strchr(body, '\n');
+	int len = nl != NULL ? (int)(nl - body) : (int)strlen(body);
+
+	for (int i = 0; i < 4; i++) {
+		size_t n = strlen(levels[i]);
+
+		if (strncmp(body, "HAREPD ", 7) == 0 &&
+		    strncmp(body + 7, levels[i], n) == 0 && body[7 + n] == ' ') {
+			printf("%.*s\n", len, body);
+			return fflush(stdout) == 0 ? i : EX_NAGIOS_UNKNOWN;
+		}
+	}
+	fail(EX_PROTOCOL, "unexpected check reply: %.*s", len, body);
+}
+
 /* "ok\n<body>" or "error <kind>: <message>\n" */
 static int
 print_reply(const char *r, size_t len)
@@ -198,23 +241,20 @@ print_reply(const char *r, size_t len)
 		{ "error busy:", EX_FAILED },
 	};
 
-	if (nl == NULL) {
-		fprintf(stderr, "harepdctl: no reply from harepd\n");
-		return EX_PROTOCOL;
-	}
+	if (nl == NULL)
+		fail(EX_PROTOCOL, "no reply from harepd");
+	if (strncmp(r, "ok\n", 3) == 0 && nagios)
+		return print_check(nl + 1);
 	if (strncmp(r, "ok\n", 3) == 0) {
 		fwrite(nl + 1, 1, len - (size_t)(nl + 1 - r), stdout);
 		return fflush(stdout) == 0 ? EX_OK : EX_FAILED;
 	}
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (strncmp(r, kinds[i].kind, strlen(kinds[i].kind)) == 0) {
-			fprintf(stderr, "harepdctl: %s",
-			    r + strlen(kinds[i].kind) + 1);
-			return kinds[i].ex;
-		}
-	fprintf(stderr, "harepdctl: unexpected reply: %.*s\n",
-	    (int)(nl - r), r);
-	return EX_PROTOCOL;
+		if (strncmp(r, kinds[i].kind, strlen(kinds[i].kind)) == 0)
+			fail(kinds[i].ex, "%.*s", (int)(nl - r -
+			    strlen(kinds[i].kind) - 1), r +
+			    strlen(kinds[i].kind) + 1);
+	fail(EX_PROTOCOL, "unexpected reply: %.*s", (int)(nl - r), r);
 }
 
 int
@@ -222,7 +262,8 @@ main(int argc, char *argv[])
 {
 	const char *conf_path = CONF_DEFAULT_PATH, *sock_opt = NULL, *req;
 	bool conf_given = false;
-	char *sock, *r;
+	/* static: still reachable when fail() exits (LeakSanitizer) */
+	static char *sock, *r;
 	size_t len;
 	int ch, fd, rc;
 
@@ -236,11 +277,12 @@ main(int argc, char *argv[])
 		switch (ch) {
 		case 'f': conf_path = optarg; conf_given = true; break;
 		case 's': sock_opt = optarg; break;
-		default: usage();
+		case 'h': usage(0);
+		default: usage(EX_USAGE);
 		}
 	}
 	if (conf_given && sock_opt != NULL)
-		usage();
+		usage(EX_USAGE);
 	req = request_for(argc - optind, argv + optind);
 	sock = sock_opt ? xstrdup(sock_opt) :
 	    socket_from_config(conf_path, conf_given);

@@ -38,6 +38,7 @@ static const struct {
 	{ "stop", CTL_STOP },
 	{ "metrics", CTL_METRICS },
 	{ "reopen-logs", CTL_REOPEN_LOGS },
+	{ "check", CTL_CHECK },
 };
 
 enum ctl_cmd
@@ -63,7 +64,8 @@ ctl_cmd_name(enum ctl_cmd c)
 bool
 ctl_read_only(enum ctl_cmd c)
 {
-	return c == CTL_STATUS || c == CTL_STATUS_JSON || c == CTL_METRICS;
+	return c == CTL_STATUS || c == CTL_STATUS_JSON || c == CTL_METRICS ||
+	    c == CTL_CHECK;
 }
 
 bool

@@ -575,5 +575,8 @@ status_fill(struct status *st, const struct route *rt, const struct worker *ws,
 		sw->last_exit = w->last_exit;
 		sw->restart_in_ms = w->state == W_BACKOFF ?
 		    (w->restart_at > now ? w->restart_at - now : 0) : 0;
+		sw->crash_loop = w->role->restart.burst > 0 &&
+		    w->window_exits >= w->role->restart.burst &&
+		    now - w->window_start <= w->role->restart.window_ms;
 	}
 }

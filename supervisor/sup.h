@@ -11,6 +11,7 @@
  *	config.c	config bytes, validation, ConfigPush
  *	control.c	control socket: requests, permissions, replies
  *	status.c	status text and JSON printers
+ *	check.c		harepdctl check: the status judged (Nagios levels)
  *	privdrop.c	what a child does between fork and exec
  *	logfile.c	JSON lines to stderr and logs.filePath with rotation
  *	sdnotify.c	READY=1 / WATCHDOG=1 to systemd
@@ -284,6 +285,8 @@ struct status_worker {
 	unsigned	 restarts;
 	const char	*last_exit;	/* "" when never exited */
 	int64_t		 restart_in_ms;	/* state backoff: time left */
+	bool		 crash_loop;	/* the role's burst of exits within
+					 * its window (harepd.h), window open */
 };
 
 struct status {
@@ -310,6 +313,20 @@ void	 status_print_json(FILE *, const struct status *);
 void	 status_fill(struct status *, const struct route *,
 	    const struct worker *, enum harepd_mode, const struct conf *);
 
+/* ---- check.c: `harepdctl check` ---- */
+
+/* The Nagios plugin levels, in their exit-status order. */
+enum check_level {
+	CHECK_OK = 0,
+	CHECK_WARNING = 1,
+	CHECK_CRITICAL = 2,
+	CHECK_UNKNOWN = 3,
+};
+const char *check_level_name(enum check_level);
+/* "HAREPD <LEVEL> - <what>\n" into line; now: boot clock and watchDog. */
+enum check_level check_judge(const struct status *,
+	    const struct metrics_now *, char *line, size_t size);
+
 /* ---- control.c ---- */
 
 enum ctl_cmd {
@@ -322,6 +339,7 @@ enum ctl_cmd {
 	CTL_STOP,
 	CTL_METRICS,
 	CTL_REOPEN_LOGS,
+	CTL_CHECK,
 };
 
 #define CTL_MAX_REQUEST	256	/* the request line, its newline included */

@@ -431,6 +431,23 @@ push_metrics(struct sup *s, int64_t now)
 	s->metrics_next = now + METRICS_PUSH_MS;
 }
 
+/* `harepdctl check`: the same snapshot, judged (check.c). */
+static void
+reply_check(struct sup *s, const struct ctl_request *req)
+{
+	struct metrics_now now = { .boot_ms = clock_boot_ms(),
+	    .watchdog_ms = (int64_t)s->conf->watchdog * 1000 };
+	char line[1400];
+	struct status st;
+
+	status_fill(&st, &s->rt, s->workers, s->mode, s->conf);
+	st.config = s->conf_path;
+	st.started_ms = s->started_wall;
+	memcpy(line, "ok\n", 3);
+	check_judge(&st, &now, line + 3, sizeof(line) - 3);
+	control_reply(&s->ctl, req, line);
+}
+
 static void
 run_command(struct sup *s, const struct ctl_request *req)
 {
@@ -453,6 +470,9 @@ run_command(struct sup *s, const struct ctl_request *req)
 		break;
 	case CTL_METRICS:
 		reply_metrics(s, req);
+		break;
+	case CTL_CHECK:
+		reply_check(s, req);
 		break;
 	case CTL_RELOAD:
 		reply_reload(s, req);

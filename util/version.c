@@ -13,3 +13,9 @@ harepd_git_hash(void)
 {
 	return HAREPD_GIT_HASH;
 }
+
+const char *
+harepd_default_config(void)
+{
+	return HAREPD_SYSCONFDIR "/harepd/conf.yml";
+}

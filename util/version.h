@@ -9,5 +9,7 @@
  */
 const char *harepd_version(void);
 const char *harepd_git_hash(void);
+/* $(SYSCONFDIR)/harepd/conf.yml, SYSCONFDIR given at build time (/etc). */
+const char *harepd_default_config(void);
 
 #endif

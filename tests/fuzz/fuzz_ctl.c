@@ -59,7 +59,8 @@ parse_line(const uint8_t *data, size_t size)
 		    "\"%s\" parsed as %s", line, ctl_cmd_name(c));
 	/* what only reads may be asked by anyone; nothing else */
 	FUZZ_CHECK(ctl_permitted(c, 4242, 4243) ==
-	    (c == CTL_STATUS || c == CTL_STATUS_JSON || c == CTL_METRICS),
+	    (c == CTL_STATUS || c == CTL_STATUS_JSON || c == CTL_METRICS ||
+	    c == CTL_CHECK),
 	    "%s permitted to anyone", ctl_cmd_name(c));
 	FUZZ_CHECK(ctl_permitted(c, 0, 4243) == (c != CTL_BAD),
 	    "root may not %s", ctl_cmd_name(c));

@@ -6,7 +6,8 @@
  * must parse (RFC 8259, checked by the small validator below: strings
  * escaped, UTF-8, nesting) whatever the strings hold: scripts read it.
  * The text must hold no byte below 0x20 but \n, no DEL, no C1 control,
- * and be UTF-8: it goes to an operator's terminal.
+ * and be UTF-8: it goes to an operator's terminal. harepdctl check's
+ * line (supervisor/check.c) must stay one line without control bytes.
  *
  * Input: 4 flag bytes, 8 numbers of 8 bytes (the clocks and counters
  * workers report), then the strings as chunks (2-byte length, bytes),
@@ -246,6 +247,23 @@ check_text(const char *buf, size_t len)
 
 /* ---- the harness ---- */
 
+/* harepdctl check: one line whatever the peers and workers said. */
+static void
+print_check(const struct status *st)
+{
+	struct metrics_now now = { .boot_ms = 1000000, .watchdog_ms = 2000 };
+	char line[1400];
+	size_t len;
+
+	FUZZ_CHECK(check_judge(st, &now, line, sizeof(line)) <= CHECK_UNKNOWN,
+	    "check level");
+	len = strlen(line);
+	FUZZ_CHECK(len > 0 && line[len - 1] == '\n', "check ends its line");
+	for (size_t i = 0; i + 1 < len; i++)
+		FUZZ_CHECK((unsigned char)line[i] >= 0x20 && line[i] != 0x7f,
+		    "check: one line, no control byte");
+}
+
 static void
 print_both(const struct status *st)
 {
@@ -265,6 +283,7 @@ print_both(const struct status *st)
 	FUZZ_CHECK(fclose(fp) == 0, "fclose");
 	check_json(buf, len);
 	free(buf);
+	print_check(st);
 }
 
 int
@@ -381,6 +400,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* a worker's last words (fatal()'s message) */
 		w->last_exit = in.s[S_LAST_EXIT];
 		w->restart_in_ms = fl[3] & 4 ? 500 : 0;
+		w->crash_loop = (fl[3] & 16) != 0;
 	}
 	print_both(&st);
 

@@ -10,6 +10,14 @@ cd "$TOP/tests/golden" || bail "no tests/golden"
 out=$(mktemp -d /tmp/harepd-golden.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 
+# The hbaConfig the goldens name, in a directory postgresUser (root) or
+# the caller may write, as harepd -t requires; shared by concurrent runs.
+hba_owner=$(id -un)
+[ "$(id -u)" -eq 0 ] && hba_owner=postgres
+mkdir -p /tmp/harepd-golden && touch /tmp/harepd-golden/pg_hba.conf &&
+	chown "$hba_owner" /tmp/harepd-golden /tmp/harepd-golden/pg_hba.conf &&
+	chmod 0755 /tmp/harepd-golden || bail "cannot make /tmp/harepd-golden"
+
 golden() {	# golden NAME WANT_RC WANT_STDOUT
 	local name=$1 rc=0
 	"$HAREPD" -t -f "$name.yml" >"$out/stdout" 2>"$out/stderr" || rc=$?

@@ -16,12 +16,14 @@ tmp=$(mktemp -d /tmp/harepd-conf.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 # in_ns HBA_FILE CMD...: run CMD with /etc/postgresql replaced by a tmpfs
-# holding HBA_FILE (empty: nothing created).
+# holding HBA_FILE (empty: nothing created) in a directory owned by
+# postgres, as Debian's postgresql-common makes it.
 in_ns() {
 	local hba=$1; shift
 	unshare --mount --propagation private bash -c '
 		mount -t tmpfs harepd-test /etc/postgresql || exit 99
-		if [ -n "$0" ]; then mkdir -p "$(dirname "$0")" && : >"$0"; fi
+		if [ -n "$0" ]; then mkdir -p "$(dirname "$0")" && : >"$0" &&
+			chown postgres "$(dirname "$0")"; fi
 		exec "$@"' "$hba" "$@"
 }
 
@@ -81,6 +83,7 @@ ec() { openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 	echo "not a certificate" >garbage.pem &&
 	chmod 0600 ca.key node.key other.key) || bail "openssl failed"
 : >"$tmp/pg_hba.conf"
+chown postgres "$tmp"	# harepd -t: postgresUser must write hbaConfig's directory
 tls_config() {	# tls_config CA CERT KEY
 	cat >"$tmp/tls.yml" <<Y
 harepd:

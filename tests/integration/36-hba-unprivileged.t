@@ -76,5 +76,25 @@ rc=0; "$HAREPD" -t -f "$PG_TMP/copy.yml" >"$PG_TMP/t.out" 2>"$PG_TMP/t.err" || r
 like "$(cat "$PG_TMP/t.err")" "warning: harepd.hbaConfig: PostgreSQL reads $HBA, not $PG_TMP/copy_hba.conf" \
     "harepd -t: hba_file is not hbaConfig"
 ok "! grep -q lacks '$PG_TMP/t.err'" "harepd -t: a superuser lacks nothing"
+
+# harepd -t: the server refuses the connection itself. Debian's default
+# rules are "peer": OS user postgres may not log in as another role.
+HBA_CONF=$PG_TMP/nosuch.yml hba_write_conf 60000 md5
+sed -i 's/repmgr: {user: postgres, db: postgres,/repmgr: {user: nosuchrole, db: postgres,/' "$PG_TMP/nosuch.yml"
+rc=0; "$HAREPD" -t -f "$PG_TMP/nosuch.yml" >"$PG_TMP/t.out" 2>"$PG_TMP/t.err" || rc=$?
+is "$rc" 0 "harepd -t: a refused connection is a warning, exit 0"
+like "$(cat "$PG_TMP/t.err")" 'warning: repmgr.user: OS user postgres cannot connect to database postgres as nosuchrole: .*FATAL: +role "nosuchrole" does not exist; .*docs/HBA.md' \
+    "harepd -t: a role that does not exist is named, with the server's words"
+pg_psql -c "CREATE ROLE peeronly LOGIN SUPERUSER" >/dev/null || bail "cannot create peeronly"
+{ echo "local all peeronly peer"; cat "$HBA"; } >"$PG_TMP/hba.new" && cat "$PG_TMP/hba.new" >"$HBA"
+pg_psql -c "select pg_reload_conf()" >/dev/null
+sed 's/nosuchrole/peeronly/' "$PG_TMP/nosuch.yml" >"$PG_TMP/peer.yml"
+rc=0; "$HAREPD" -t -f "$PG_TMP/peer.yml" >"$PG_TMP/t.out" 2>"$PG_TMP/t.err" || rc=$?
+like "$(cat "$PG_TMP/t.err")" 'warning: repmgr.user: OS user postgres cannot connect to database postgres as peeronly: .*Peer authentication failed for user "peeronly"' \
+    "harepd -t: a peer rule that refuses postgres as another role is reported"
+(cd / && pg_as "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1)
+rc=0; "$HAREPD" -t -f "$PG_TMP/peer.yml" >"$PG_TMP/t.out" 2>"$PG_TMP/t.err" || rc=$?
+ok "[ $rc = 0 ] && ! grep -q 'cannot connect' '$PG_TMP/t.err'" \
+    "harepd -t: PostgreSQL not running is not a setup mistake: no warning"
 ok "! grep -Eq 'Sanitizer|runtime error:' '$FS_ERR'" "no sanitizer report"
 done_testing

@@ -54,8 +54,9 @@ is "$(comm -3 "$TMP/new" "$TMP/man-new" | tr -s '\t\n' '  ')" "" \
     "\"Go harepd: no\" exactly for the keys conf/conf.h marks NEW"
 
 # harepd(8): every option of the usage message is an .It Fl item
-opts_man() {	# .It Fl Fl x -> --x, .It Fl x -> -x
-	sed -nE 's/^\.It Fl Fl ([a-z-]+).*/--\1/p; s/^\.It Fl ([a-z])( .*)?$/-\1/p' "$1" | sort -u
+opts_man() {	# .It Fl Fl x -> --x, .It Fl x -> -x, .It Fl h , Fl Fl help: both
+	grep -E '^\.It Fl' "$1" | grep -oE 'Fl (Fl )?[a-z][a-z-]*' |
+	    sed -E 's/^Fl Fl /--/; s/^Fl /-/' | sort -u
 }
 "$HAREPD" -h 2>&1 | grep -oE -- '(^|[ [|])--?[a-z][a-z-]*' |
     sed 's/^[ [|]//' | sort -u >"$TMP/opts"

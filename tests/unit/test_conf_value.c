@@ -253,11 +253,25 @@ test_messages(void **state)
 {
 	static const struct msg_case cases[] = {
 		{ BASE("", ""), true, "" },
-		{ BASE("", "  bogus: 1\n"), true,
-		    "warning: t.yml:13:3: harepd.bogus: unknown key, ignored\n" },
-		{ BASE("", "  watchdog: 1\n"), true,
-		    "warning: t.yml:13:3: harepd.watchdog: unknown key, ignored "
+		/* an unknown key is an error, with the key within 2 edits */
+		{ BASE("", "  bogus: 1\n"), false,
+		    "t.yml:13:3: harepd.bogus: unknown key\n" },
+		{ BASE("", "  watchdog: 1\n"), false,
+		    "t.yml:13:3: harepd.watchdog: unknown key "
 		    "(did you mean watchDog?)\n" },
+		{ BASE("", "  allowRo: true\n"), false,
+		    "t.yml:13:3: harepd.allowRo: unknown key "
+		    "(did you mean allowRO?)\n" },
+		{ BASE("", "  nodeNmae: pg1\n"), false,
+		    "t.yml:13:3: harepd.nodeNmae: unknown key "
+		    "(did you mean nodeName?)\n" },
+		{ BASE("", "  logs:\n    filepaths: /x\n"), false,
+		    "t.yml:14:5: harepd.logs.filepaths: unknown key "
+		    "(did you mean filePath?)\n" },
+		{ BASE("", "  nodeNameXYZ: pg1\n"), false,
+		    "t.yml:13:3: harepd.nodeNameXYZ: unknown key\n" },
+		{ BASE("", "  repmgr:\n    dx: a\n"), false,
+		    "t.yml:14:5: harepd.repmgr.dx: unknown key\n" },
 		{ BASE("    bindPort: 10001\n", ""), false,
 		    "t.yml:12:15: harepd.gRPC.bindPort: given twice (first at "
 		    "10:15), this one ignored\n" },

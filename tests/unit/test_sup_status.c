@@ -120,11 +120,11 @@ make_sample(struct sample *s)
 	s->st.hba_changed_ms = 1000600;
 	s->st.n_workers = 3;
 	s->st.workers[0] = (struct status_worker){ "rpc", "nobody", "running",
-	    101, 5000, 0, "", 0 };
+	    101, 5000, 0, "", 0, false };
 	s->st.workers[1] = (struct status_worker){ "probe", "postgres",
-	    "running", 102, 5000, 2, "killed by signal 9 (Killed)", 0 };
+	    "running", 102, 5000, 2, "killed by signal 9 (Killed)", 0, false };
 	s->st.workers[2] = (struct status_worker){ "hba", "postgres",
-	    "backoff", 0, 0, 7, "exited with status 1", 1600 };
+	    "backoff", 0, 0, 7, "exited with status 1", 1600, false };
 }
 
 static char *
