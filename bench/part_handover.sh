@@ -70,14 +70,17 @@ watch_n1() {
 }
 
 restart_run() {	# restart_run KIND
-	local r
+	local r bg
 	case $1 in
 	sigterm) ( sleep 0.5; cl_harepd_stop n1; cl_harepd_start n1 ) & ;;
 	stop-client) ( sleep 0.5; cl_ctl n1 stop-client >/dev/null; cl_harepd_stop n1; cl_harepd_start n1 ) & ;;
 	*) ( sleep 0.5; kill -KILL "$(wpid "$1")" ) & ;;
 	esac
+	bg=$!
 	r=$(watch_n1 10)
-	wait
+	# only the restarter: a bare wait would also wait for the daemons
+	# it started
+	wait "$bg"
 	echo "$1 $r" >>"$E/restart"
 	bench_say "restart $1: $r (samples with n1 not UP, pg_hba.conf rewrites)"
 }
