@@ -214,7 +214,11 @@ uninstall:
 	    $(DESTDIR)$(UNITDIR)/harepd.service \
 	    $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5))) \
 	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(MAN8))) \
-	    $(DESTDIR)$(BASHCOMPDIR)/harepdctl
+	    $(DESTDIR)$(BASHCOMPDIR)/harepdctl \
+	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d/harepd
+	@# the operator's HAREPD_OPTS stay, like conf.yml; the shipped file goes
+	-cmp -s contrib/default/harepd $(DESTDIR)$(SYSCONFDIR)/default/harepd && \
+	    rm -f $(DESTDIR)$(SYSCONFDIR)/default/harepd
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/harepd 2>/dev/null
 
 bench: deps

@@ -17,7 +17,7 @@ vars=(BUILD="$tmp/build" DESTDIR="$dest" PREFIX=/usr SYSCONFDIR=/opt/harepd-test
 make -C "$TOP" -s "${vars[@]}" install >"$tmp/install.log" 2>&1
 is "$?" 0 "make install with SYSCONFDIR=/opt/harepd-test/etc"
 (cd "$dest" && find . -type f | sort) >"$tmp/files"
-is "$(tr '\n' ' ' <"$tmp/files")" "./lib/systemd/system/harepd.service ./opt/harepd-test/etc/harepd/conf.yml.sample ./usr/bin/harepdctl ./usr/sbin/harepd ./usr/share/bash-completion/completions/harepdctl ./usr/share/man/man5/harepd.yml.5 ./usr/share/man/man8/harepd.8 ./usr/share/man/man8/harepdctl.8 " \
+is "$(tr '\n' ' ' <"$tmp/files")" "./lib/systemd/system/harepd.service ./opt/harepd-test/etc/default/harepd ./opt/harepd-test/etc/harepd/conf.yml.sample ./opt/harepd-test/etc/logrotate.d/harepd ./usr/bin/harepdctl ./usr/sbin/harepd ./usr/share/bash-completion/completions/harepdctl ./usr/share/man/man5/harepd.yml.5 ./usr/share/man/man8/harepd.8 ./usr/share/man/man8/harepdctl.8 " \
     "the files install writes"
 rc=0; err=$("$dest/usr/sbin/harepd" -t 2>&1) || rc=$?
 is "$rc:$err" "78:/opt/harepd-test/etc/harepd/conf.yml: cannot read: No such file or directory" \
