@@ -318,7 +318,7 @@ DEBS	+= systemd-container logrotate
 check: systemd-test
 systemd-test: $(if $(filter check systemd-test,$(MAKECMDGOALS)),deps) all
 	flock /tmp/harepd-systemd.lock env HAREPD_BUILD=$(abspath $(BUILD)) \
-	    tests/run-all tests/systemd/*.t
+	    prove -v --timer tests/systemd/*.t
 
 # Man pages (docs/man, mdoc(7)) and bash completion: installed by `make
 # install`, linted by tests/integration/75-man.t.

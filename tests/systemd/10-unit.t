@@ -90,10 +90,12 @@ done
 is "$(ns_unit_prop MemoryDenyWriteExecute)" yes "MemoryDenyWriteExecute=yes in force"
 mkdir -p "$NS_ROOT/root/pb"
 protoc --python_out="$NS_ROOT/root/pb" -I "$TOP/proto" "$TOP/proto/messaging.proto"
+# into the container's own root: a tree under /tmp is not visible inside
+cp "$TOP/tests/interop/rpc_client.py" "$NS_ROOT/root/pb/"
 # asked again until it answers: on a loaded machine the first call may
 # meet a server still starting, which says nothing about the filter
 rpc_answers() {
-	out=$(ns /usr/bin/python3 "$TOP/tests/interop/rpc_client.py" 127.0.0.1:$PORT --pb /root/pb 2>&1)
+	out=$(ns /usr/bin/python3 /root/pb/rpc_client.py 127.0.0.1:$PORT --pb /root/pb 2>&1)
 	[[ $out =~ ^code=(OK|UNAVAILABLE)\ n=1\ (answer=|details=(no\ local\ view|local\ database)) ]]
 }
 ok 'wait_for 30 rpc_answers' "the rpc worker's gRPC server answers under the filter"
