@@ -96,7 +96,9 @@ usage(int status)
 	    "       harepd --version\n"
 	    "       harepd [-f file] -t | -n\n"
 	    "       harepd [-f file] --print-hba rw=allow|deny[,ro=allow|deny]\n"
-	    "       harepd -h | --help\n");
+	    "       harepd -h | --help\n"
+	    "the config file is %s unless -f names another\n",
+	    CONF_DEFAULT_PATH);
 	exit(status);
 }
 

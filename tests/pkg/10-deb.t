@@ -67,8 +67,8 @@ is "$(sed -n 's/^ExecStart=//p' "$U")" "/usr/sbin/harepd -f /etc/harepd/conf.yml
     "ExecStart: /usr/sbin/harepd on /etc/harepd/conf.yml"
 is "$(sed -n 's/^ConditionPathExists=//p' "$U")" /etc/harepd/conf.yml \
     "starts only once /etc/harepd/conf.yml exists"
-def=$(sed -n 's/^#define CONF_DEFAULT_PATH "\(.*\)"$/\1/p' "$TOP/conf/conf.h")
-is "$def" /etc/harepd/conf.yml "the daemon's default config is the unit's"
+like "$(/usr/sbin/harepd --help)" 'config file is /etc/harepd/conf\.yml unless' \
+    "the installed daemon's default config is the unit's"
 ok '[ -L /etc/systemd/system/multi-user.target.wants/harepd.service ]' \
     "the unit is enabled"
 if command -v man >/dev/null; then
