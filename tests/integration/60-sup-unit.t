@@ -40,9 +40,9 @@ is "$(get ProtectSystem)" strict "ProtectSystem=strict: nothing writable but wha
 is "$(get ReadWritePaths)" "-/etc/postgresql" "ReadWritePaths: only PostgreSQL's configuration"
 is "$(get LogsDirectory)" harepd "LogsDirectory: /var/log/harepd"
 is "$(get RuntimeDirectoryPreserve)" restart "the last verdict outlives a restart"
-like "$(sed -n 's/^    filePath: "\(.*\)"$/\1/p' "$TOP/conf/harepd.sample.yml")" '^/var/log/harepd/' \
+like "$(sed -n 's/^    #\{0,1\}filePath: "\(.*\)"$/\1/p' "$TOP/conf/harepd.sample.yml")" '^/var/log/harepd/' \
     "the sample config logs into the unit's LogsDirectory"
-like "$(cat "$TOP/contrib/logrotate/harepd")" "$(sed -n 's/^    filePath: "\(.*\)"$/\1/p' "$TOP/conf/harepd.sample.yml") {" \
+like "$(cat "$TOP/contrib/logrotate/harepd")" "$(sed -n 's/^    #\{0,1\}filePath: "\(.*\)"$/\1/p' "$TOP/conf/harepd.sample.yml") {" \
     "the logrotate snippet rotates the sample config's log"
 is "$(get KillMode)" mixed "KillMode=mixed: SIGTERM to the supervisor, which orders the workers"
 like "$(get CapabilityBoundingSet)" 'CAP_SETUID' "bounding set keeps CAP_SETUID"

@@ -11,8 +11,9 @@ tmp=$(mktemp -d /tmp/harepd-install.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 cp -a "$HAREPD_BUILD" "$tmp/build" || bail "cannot copy the build directory"
 dest=$tmp/root
+# the sanitizer build (make asan sets HAREPD_SAN) links only with its flags
 vars=(BUILD="$tmp/build" DESTDIR="$dest" PREFIX=/usr SYSCONFDIR=/opt/harepd-test/etc
-    UNITDIR=/lib/systemd/system)
+    UNITDIR=/lib/systemd/system SAN="${HAREPD_SAN:-}")
 
 make -C "$TOP" -s "${vars[@]}" install >"$tmp/install.log" 2>&1
 is "$?" 0 "make install with SYSCONFDIR=/opt/harepd-test/etc"
