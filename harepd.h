@@ -38,6 +38,12 @@ enum role_user {
 #define BACKOFF_MAX_MS		200
 #define BACKOFF_HEALTHY_MS	1000
 #endif
+/*
+ * The hba worker, whatever its backoff, restarts this long before the
+ * lease of an allow on disk ends: nothing else enforces that lease, and
+ * the new worker, handed the verdict, fences when it ends.
+ */
+#define HBA_RESTART_MARGIN_MS	500
 /* This many exits within the window is a crash loop, logged as an error. */
 #define RESTART_BURST		5
 #define RESTART_WINDOW_MS	60000

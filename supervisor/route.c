@@ -350,6 +350,36 @@ route_initial_verdict(struct route *rt, struct worker *w)
 	return route_send(w, rt->last_verdict);
 }
 
+/*
+ * Milliseconds until the lease of an allow that may be on disk ends
+ * (negative: it has ended), or INT64_MAX when none can be: the hba worker
+ * last reported a deny or a fence, or stop-client leaves the file alone.
+ * An allow decided at an unknown time counts as ended.
+ */
+int64_t
+route_allow_lease_left(const struct route *rt, int lease_ms, int64_t now_boot)
+{
+	const Harepd__HbaApplied *h = rt->last_hba != NULL ?
+	    rt->last_hba->hba_applied : NULL;
+	const Harepd__Verdict *v = rt->last_verdict != NULL ?
+	    rt->last_verdict->verdict : NULL;
+	int64_t decided;
+
+	if (rt->paused)
+		return INT64_MAX;
+	if (v != NULL && v->lease_ms > 0)
+		lease_ms = (int)v->lease_ms;
+	if (h != NULL) {
+		if (h->fenced || (!h->rw_allow && !h->ro_allow))
+			return INT64_MAX;
+		decided = h->decided_boot_ms;
+	} else if (v != NULL && (v->rw_allow || v->ro_allow))
+		decided = v->decided_boot_ms;
+	else
+		return INT64_MAX;
+	return decided > 0 ? decided + lease_ms - now_boot : -1;
+}
+
 void
 route_config_for(const struct role *r, const Harepd__ConfigPush *all,
     Harepd__ConfigPush *out)

@@ -228,6 +228,9 @@ int	 route_send(struct worker *, const ipc_envelope *);
 int	 route_send_control(struct worker *, Harepd__Control__Command);
 /* A new worker's second message (hba: the verdict in force); -1 on error. */
 int	 route_initial_verdict(struct route *, struct worker *);
+/* How long the lease of an allow on disk has left; INT64_MAX: none. */
+int64_t	 route_allow_lease_left(const struct route *, int lease_ms,
+	    int64_t now_boot);
 /* Reload: the new config to every worker with an open channel. */
 /*
  * The config as role r gets it: a shallow copy of `all` (nothing to free)

@@ -185,6 +185,32 @@ start_worker(struct sup *s, struct worker *w)
 		proc_kill(w, "cannot send its configuration");
 }
 
+/*
+ * Nothing enforces the lease of an allow on disk while the hba worker is
+ * down, so it restarts before that lease ends whatever its backoff says:
+ * the new worker, handed the verdict, fences on time (docs/POLICY.md,
+ * "Why this is safe"). A crash loop then restarts every BACKOFF_MIN_MS
+ * until a worker has fenced.
+ */
+static void
+hba_restart_in_time(struct sup *s, struct worker *w, int64_t now)
+{
+	int64_t left, by;
+
+	left = route_allow_lease_left(&s->rt, s->conf->lease_ms,
+	    clock_boot_ms());
+	if (left == INT64_MAX)
+		return;
+	by = now + (left - HBA_RESTART_MARGIN_MS > BACKOFF_MIN_MS ?
+	    left - HBA_RESTART_MARGIN_MS : BACKOFF_MIN_MS);
+	if (w->restart_at <= by)
+		return;
+	log_info("worker hba: restarting in %lld ms, not %lld: the lease of "
+	    "the allow on disk ends in %lld ms", (long long)(by - now),
+	    (long long)(w->restart_at - now), (long long)left);
+	w->restart_at = by;
+}
+
 static void
 worker_gone(struct sup *s, struct worker *w, int wstatus)
 {
@@ -199,6 +225,8 @@ worker_gone(struct sup *s, struct worker *w, int wstatus)
 	crash = proc_exited(w, wstatus);
 	if (!s->stopping) {
 		proc_schedule_restart(w, pid, crash, up, now);
+		if (w->role == &s->roles[ROLE_HBA])
+			hba_restart_in_time(s, w, now);
 		return;
 	}
 	log_info("worker %s (pid %d) stopped: %s", w->role->name, (int)pid,

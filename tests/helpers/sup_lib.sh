@@ -219,3 +219,19 @@ INSERT INTO repmgr.nodes VALUES
 	SUP_HBA=$PGDATA/pg_hba.conf
 	SUP_PGHOST=$PG_TMP SUP_PGPORT=$PGPORT SUP_PGUSER=postgres SUP_PGDB=postgres
 }
+
+# A fake peer (tests/helpers/sup_peer.py) answering GetClusterInfo with
+# $SUP_DIR/answer.json, by default node_2, a standby that names node_1
+# the primary. Sets PEER_PORT and PEER (its pid: the caller's trap kills
+# it). Needs protoc and python3-grpcio.
+SUP_AGREE='{"ip": "127.0.0.2", "nodeId": 2, "nodeName": "node_2", "master": ["127.0.0.1"], "slaves": ["127.0.0.2"]}'
+sup_fake_peer() {
+	protoc --python_out="$SUP_DIR" -I "$TOP/proto" "$TOP/proto/messaging.proto" ||
+		bail "protoc --python_out failed"
+	PEER_PORT=$(sup_free_port) || bail "no free port"
+	[ -s "$SUP_DIR/answer.json" ] || echo "$SUP_AGREE" >"$SUP_DIR/answer.json"
+	/usr/bin/python3 "$TOP/tests/helpers/sup_peer.py" serve "$SUP_DIR" "$PEER_PORT" \
+	    "$SUP_DIR/answer.json" >"$SUP_DIR/peer.log" 2>&1 &
+	PEER=$!
+	wait_for 10 'grep -q listening "$SUP_DIR/peer.log"' || bail "fake peer did not start"
+}

@@ -21,15 +21,7 @@ sup_pg_cluster
 PEER= DRIBBLE= NOREAD=
 trap 'kill $PEER $DRIBBLE $NOREAD 2>/dev/null; sup_cleanup' EXIT
 
-protoc --python_out="$SUP_DIR" -I "$TOP/proto" "$TOP/proto/messaging.proto" ||
-	bail "protoc --python_out failed"
-PEER_PORT=$(sup_free_port)
-echo '{"ip": "127.0.0.2", "nodeId": 2, "nodeName": "node_2", "master": ["127.0.0.1"], "slaves": ["127.0.0.2"]}' \
-	>"$SUP_DIR/answer.json"
-/usr/bin/python3 "$TOP/tests/helpers/sup_peer.py" serve "$SUP_DIR" "$PEER_PORT" \
-    "$SUP_DIR/answer.json" >"$SUP_DIR/peer.log" 2>&1 &
-PEER=$!
-wait_for 10 'grep -q listening "$SUP_DIR/peer.log"' || bail "fake peer did not start"
+sup_fake_peer
 
 # a lease of 3 s: a stall of that long fences the primary
 SUP_NEIGHBOURS=127.0.0.1:$PEER_PORT SUP_WATCHDOG=1 \

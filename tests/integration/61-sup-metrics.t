@@ -18,16 +18,9 @@ sup_pg_cluster
 PEER=
 trap 'kill $PEER 2>/dev/null; sup_cleanup' EXIT
 
-protoc --python_out="$SUP_DIR" -I "$TOP/proto" "$TOP/proto/messaging.proto" ||
-	bail "protoc --python_out failed"
-PEER_PORT=$(sup_free_port)
-agree='{"ip": "127.0.0.2", "nodeId": 2, "nodeName": "node_2", "master": ["127.0.0.1"], "slaves": ["127.0.0.2"]}'
+agree=$SUP_AGREE
 disagree='{"ip": "127.0.0.2", "nodeId": 2, "nodeName": "node_2", "master": ["127.0.0.2"], "slaves": ["127.0.0.1"]}'
-echo "$agree" >"$SUP_DIR/answer.json"
-/usr/bin/python3 "$TOP/tests/helpers/sup_peer.py" serve "$SUP_DIR" "$PEER_PORT" \
-    "$SUP_DIR/answer.json" >"$SUP_DIR/peer.log" 2>&1 &
-PEER=$!
-wait_for 10 'grep -q listening "$SUP_DIR/peer.log"' || bail "fake peer did not start"
+sup_fake_peer
 
 SUP_NEIGHBOURS=127.0.0.1:$PEER_PORT SUP_WATCHDOG=1 \
 	sup_config "policy: seed" "leaseMs: 3000"

@@ -657,6 +657,57 @@ test_hand_over(void **state)
 	assert_null(received(f, ROLE_HBA));
 }
 
+/*
+ * How long the lease of an allow on disk has left, for the hba worker's
+ * restart: from the verdict until the hba worker reports, then from what
+ * it reports in force; none after a deny or a fence, or while paused.
+ */
+static void
+test_allow_lease_left(void **state)
+{
+	struct fixture *f = *state;
+	Harepd__Verdict vd = HAREPD__VERDICT__INIT;
+	Harepd__HbaApplied a = HAREPD__HBA_APPLIED__INIT;
+	ipc_envelope vdenv = body(HAREPD__ENVELOPE__BODY_VERDICT, &vd);
+	ipc_envelope aenv = body(HAREPD__ENVELOPE__BODY_HBA_APPLIED, &a);
+
+	assert_true(route_allow_lease_left(&f->rt, 3000, 11000) == INT64_MAX);
+	vd.seq = 1;
+	vd.rw_allow = true;
+	vd.lease_ms = 4000;	/* the verdict's lease, not the config's */
+	vd.decided_boot_ms = 10000;
+	worker_says(f, ROLE_PROBE, &vdenv);
+	assert_true(route_allow_lease_left(&f->rt, 3000, 11000) == 3000);
+
+	a.seq = 1;
+	a.rw_allow = true;
+	a.decided_boot_ms = 10500;
+	worker_says(f, ROLE_HBA, &aenv);
+	assert_true(route_allow_lease_left(&f->rt, 3000, 11000) == 3500);
+	assert_true(route_allow_lease_left(&f->rt, 3000, 15000) == -500);
+	a.decided_boot_ms = 0;	/* unknown: counts as run out */
+	worker_says(f, ROLE_HBA, &aenv);
+	assert_true(route_allow_lease_left(&f->rt, 3000, 11000) < 0);
+
+	f->rt.paused = true;
+	assert_true(route_allow_lease_left(&f->rt, 3000, 11000) == INT64_MAX);
+	f->rt.paused = false;
+
+	a.seq = 0;
+	a.fenced = true;
+	a.rw_allow = false;
+	worker_says(f, ROLE_HBA, &aenv);
+	assert_true(route_allow_lease_left(&f->rt, 3000, 11000) == INT64_MAX);
+	a.fenced = false;
+	a.seq = 2;	/* a deny applied */
+	worker_says(f, ROLE_HBA, &aenv);
+	assert_true(route_allow_lease_left(&f->rt, 3000, 11000) == INT64_MAX);
+	a.ro_allow = true;	/* read-only traffic has a lease too */
+	a.decided_boot_ms = 10000;
+	worker_says(f, ROLE_HBA, &aenv);
+	assert_true(route_allow_lease_left(&f->rt, 3000, 11000) == 3000);
+}
+
 /* ConfigPush by role, with the role table itself: the TLS PEMs, the
  * private key above all, go to rpc (server) and probe (client) only; the
  * hba worker gets the config without them (issue 13 item 5). */
@@ -717,6 +768,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_verdict_to_hba, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_hba_applied_kept, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_allow_lease_left, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_verdict_in_server_only,
 		    setup_server_only, teardown),
