@@ -59,14 +59,10 @@ bench_pss_rss() {
 	    "/proc/$1/smaps_rollup" 2>/dev/null
 }
 
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/lib/port.sh"
+
 bench_free_port() {
-	local p
-	for p in $(shuf -i 20000-45000 -n 50); do
-		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
-			echo "$p"; return 0
-		fi
-	done
-	return 1
+	free_port 20000 32000
 }
 
 # median of the numbers on stdin (one a line; anything else is skipped)

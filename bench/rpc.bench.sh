@@ -27,10 +27,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=
-for p in $(shuf -i 20000-45000 -n 50); do
-	(exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { port=$p; break; }
-done
+. "$(dirname "${BASH_SOURCE[0]}")/../tests/lib/port.sh"
+port=$(free_port 20000 32000)
 [ -n "$port" ] || { echo "rpc bench: no free port" >&2; exit 1; }
 cat >"$T/conf.yml" <<YAML
 harepd:

@@ -12,14 +12,10 @@
 RPC_PY=/usr/bin/python3		# Debian's, where python3-grpcio lives
 RPC_CLIENT=$TOP/tests/interop/rpc_client.py
 
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/port.sh"
+
 rpc_free_port() {
-	local p
-	for p in $(shuf -i 20000-45000 -n 50); do
-		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
-			echo "$p"; return 0
-		fi
-	done
-	return 1
+	free_port 25000 27999
 }
 
 rpc_cleanup() {

@@ -23,12 +23,14 @@
 SUP_PID=
 SUP_DIR=
 
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/port.sh"
+
+# the next port up is free too: the default neighbour is SUP_PORT + 1
 sup_free_port() {
 	local p
-	for p in $(shuf -i 46000-60000 -n 50); do
-		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
-			echo "$p"; return 0
-		fi
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		p=$(free_port 28000 31998) || return 1
+		[ -z "$(ss -Htan "( sport = :$((p + 1)) )" 2>/dev/null)" ] && { echo "$p"; return 0; }
 	done
 	return 1
 }
@@ -228,7 +230,10 @@ SUP_AGREE='{"ip": "127.0.0.2", "nodeId": 2, "nodeName": "node_2", "master": ["12
 sup_fake_peer() {
 	protoc --python_out="$SUP_DIR" -I "$TOP/proto" "$TOP/proto/messaging.proto" ||
 		bail "protoc --python_out failed"
-	PEER_PORT=$(sup_free_port) || bail "no free port"
+	PEER_PORT=$SUP_PORT
+	while [ "$PEER_PORT" = "$SUP_PORT" ] || [ "$PEER_PORT" = $((SUP_PORT + 1)) ]; do
+		PEER_PORT=$(sup_free_port) || bail "no free port"
+	done
 	[ -s "$SUP_DIR/answer.json" ] || echo "$SUP_AGREE" >"$SUP_DIR/answer.json"
 	/usr/bin/python3 "$TOP/tests/helpers/sup_peer.py" serve "$SUP_DIR" "$PEER_PORT" \
 	    "$SUP_DIR/answer.json" >"$SUP_DIR/peer.log" 2>&1 &

@@ -10,14 +10,10 @@
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PG_INSTANCES=()
 
+. "$(dirname "${BASH_SOURCE[0]}")/port.sh"
+
 pg_free_port() {
-	local p
-	for p in $(shuf -i 20000-45000 -n 50); do
-		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
-			echo "$p"; return 0
-		fi
-	done
-	return 1
+	free_port 20000 24999
 }
 
 pg_as() { runuser -u postgres -- "$@"; }
