@@ -40,11 +40,12 @@ backoffs=$(grep -o '"backoff_ms": *"*[0-9]*' "$SUP_LOG" | grep -o '[0-9]*$' | tr
 is "$backoffs" "100 200 400 800 1600 " "five kills: backoff 100 to 1600 ms, the next one 3200"
 ok 'file_allows' "the allow held through the restarts (each new worker was handed it)"
 
-PROBE=$(sup_worker_pid probe)
+PROBE=$(sup_worker_pid probe) || bail "no probe worker"
+HBA=$(sup_worker_pid hba) || bail "no hba worker"
 kill -STOP "$PROBE"
 last=$(sup_status 'd["verdict"]["decided_at_ms"]')
 sleep 1.5
-kill -KILL "$(sup_worker_pid hba)"
+ok "kill -KILL $HBA" "hba (pid $HBA) killed 1.5 s after the probe froze"
 wait_for 10 '! file_allows'
 fenced=$(($(date +%s%N) / 1000000))
 kill -CONT "$PROBE"
