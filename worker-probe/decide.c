@@ -5,7 +5,7 @@
  * operators; change both together.
  *
  * Two policies:
- *   seed      the Go harepd's logic.go, ARCHITECTURE §5 steps 1-4.
+ *   seed      the Go harepd's rules (docs/POLICY.md, "policy: seed").
  *   majority  (default) never allows rw on two nodes at once.
  *
  * The clock and the state the majority policy's hold-down carries from

@@ -25,7 +25,7 @@ rpc_cleanup() {
 
 rpc_setup() {
 	"$RPC_PY" -c 'import grpc, google.protobuf' 2>/dev/null ||
-		skip_all "python3-grpcio or python3-protobuf missing"
+		bail "python3-grpcio or python3-protobuf missing (make deps)"
 	RPC_TMP=$(mktemp -d /tmp/harepd-rpc.XXXXXX)
 	fs_init "$RPC_TMP"
 	trap rpc_cleanup EXIT
@@ -75,7 +75,7 @@ rpc_call() {	# rpc_call [args...]: target 127.0.0.1:$RPC_PORT unless --target
 # each as NAME.pem and NAME.key.
 rpc_pki() {
 	local d=$1
-	command -v openssl >/dev/null || skip_all "openssl missing"
+	command -v openssl >/dev/null || bail "openssl missing (make deps)"
 	mkdir -p "$d"
 	_rpc_ssl() { openssl "$@" >>"$d/openssl.log" 2>&1 ||
 		bail "openssl $1 failed: $(tail -3 "$d/openssl.log")"; }

@@ -3,7 +3,7 @@
 # postgres OS user, answers queries, and is gone after pg_stop.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/pg.sh"
-[ "$(id -u)" -eq 0 ] || skip_all "needs root to run PostgreSQL as postgres"
+[ "$(id -u)" -eq 0 ] || bail "needs root to run PostgreSQL as postgres"
 
 pg_start "shared_buffers = 16MB"
 is "$(pg_psql -c 'select version() ~ $$PostgreSQL 15$$')" "t" "server is PostgreSQL 15"

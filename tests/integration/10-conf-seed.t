@@ -7,7 +7,7 @@
 # its files present, and a missing config file.
 . "$(dirname "$0")/../lib/tap.sh"
 [ -x "$HAREPD" ] || bail "no $HAREPD: build first"
-[ "$(id -u)" -eq 0 ] || skip_all "needs root for unshare --mount"
+[ "$(id -u)" -eq 0 ] || bail "needs root for unshare --mount"
 unshare --mount --propagation private true 2>/dev/null ||
 	skip_all "unshare --mount is not permitted here"
 cd "$TOP/tests/conf" || bail "no tests/conf"
